@@ -1,0 +1,278 @@
+//! One configuration tree: defaults < TOML file < environment < flags.
+//! A typo in the file is an error that names the key.
+
+use crate::model::ApiVersion;
+use crate::odata::InStyle;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Service root of the upstream, with its version path, e.g.
+    /// `https://odata.example.com/v1.1/odata`.
+    pub upstream: Option<String>,
+    /// `1.0` or `1.1`; read from the upstream path when unset.
+    pub upstream_version: Option<String>,
+    /// Address the gateway listens on.
+    pub listen: String,
+    /// Largest `first` a client may ask for.
+    pub max_first: u64,
+    /// Total time one upstream request may take, in milliseconds.
+    pub upstream_timeout_ms: u64,
+    /// Time to open a connection to the upstream, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Longest upstream URL the gateway sends, in bytes.
+    pub max_url_length: usize,
+    /// Set membership in `$filter`: `or` (chains), `in` (OData 4.01), or
+    /// `auto` (`in` when `$metadata` declares version 4.01).
+    pub in_operator: String,
+    /// Most `@odata.nextLink` pages followed for one request.
+    pub max_next_links: usize,
+    /// Show the User sign-in IP address fields.
+    pub expose_sign_in_ips: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            upstream: None,
+            upstream_version: None,
+            listen: "127.0.0.1:8080".into(),
+            max_first: 1000,
+            upstream_timeout_ms: 30_000,
+            connect_timeout_ms: 5_000,
+            max_url_length: 6 * 1024,
+            in_operator: "auto".into(),
+            max_next_links: 100,
+            expose_sign_in_ips: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("invalid config key `{key}`: {reason}")]
+    Key { key: &'static str, reason: String },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Key {
+        key,
+        reason: reason.into(),
+    }
+}
+
+/// Values from flags or environment; `None` leaves the file's value.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Overrides {
+    /// Upstream service root, e.g. https://odata.example.com/v1.1/odata
+    #[arg(long, env = "UPSTREAM_URL")]
+    pub upstream: Option<String>,
+    /// Upstream endpoint version (1.0 or 1.1); default: read from the URL path
+    #[arg(long, env = "UPSTREAM_VERSION")]
+    pub upstream_version: Option<String>,
+    /// Listen address
+    #[arg(long, env = "LISTEN_ADDR")]
+    pub listen: Option<String>,
+    /// Largest `first` a client may ask for
+    #[arg(long, env = "MAX_FIRST")]
+    pub max_first: Option<u64>,
+    /// Upstream request timeout in milliseconds
+    #[arg(long, env = "UPSTREAM_TIMEOUT_MS")]
+    pub upstream_timeout_ms: Option<u64>,
+    /// Upstream connect timeout in milliseconds
+    #[arg(long, env = "CONNECT_TIMEOUT_MS")]
+    pub connect_timeout_ms: Option<u64>,
+    /// Longest upstream URL in bytes
+    #[arg(long, env = "MAX_URL_LENGTH")]
+    pub max_url_length: Option<usize>,
+    /// Set membership in $filter: auto, or, in
+    #[arg(long, env = "IN_OPERATOR")]
+    pub in_operator: Option<String>,
+    /// Most @odata.nextLink pages followed per request
+    #[arg(long, env = "MAX_NEXT_LINKS")]
+    pub max_next_links: Option<usize>,
+    /// Show the User sign-in IP address fields
+    #[arg(long, env = "EXPOSE_SIGN_IN_IPS")]
+    pub expose_sign_in_ips: Option<bool>,
+}
+
+/// How `in`/`nin` filters and id sets are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InOperator {
+    Auto,
+    Fixed(InStyle),
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        config.apply(overrides);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply(&mut self, o: &Overrides) {
+        fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
+            if let Some(v) = value {
+                *slot = v.clone();
+            }
+        }
+        if o.upstream.is_some() {
+            self.upstream.clone_from(&o.upstream);
+        }
+        if o.upstream_version.is_some() {
+            self.upstream_version.clone_from(&o.upstream_version);
+        }
+        set(&mut self.listen, &o.listen);
+        set(&mut self.max_first, &o.max_first);
+        set(&mut self.upstream_timeout_ms, &o.upstream_timeout_ms);
+        set(&mut self.connect_timeout_ms, &o.connect_timeout_ms);
+        set(&mut self.max_url_length, &o.max_url_length);
+        set(&mut self.in_operator, &o.in_operator);
+        set(&mut self.max_next_links, &o.max_next_links);
+        set(&mut self.expose_sign_in_ips, &o.expose_sign_in_ips);
+    }
+
+    /// Checks every key that has a form; the upstream itself is checked by
+    /// [`Config::upstream_url`] since `print-schema` needs none.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        self.in_operator()?;
+        if self.max_first == 0 {
+            return Err(invalid("max_first", "must be at least 1"));
+        }
+        if self.upstream_timeout_ms == 0 || self.connect_timeout_ms == 0 {
+            return Err(invalid("upstream_timeout_ms", "timeouts must be above 0"));
+        }
+        if self.max_url_length < 256 {
+            return Err(invalid("max_url_length", "must be at least 256 bytes"));
+        }
+        if let Some(v) = &self.upstream_version {
+            ApiVersion::parse(v)
+                .ok_or_else(|| invalid("upstream_version", format!("`{v}` is not 1.0 or 1.1")))?;
+        }
+        if let Some(u) = &self.upstream {
+            self.check_upstream(u)?;
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen
+            .parse()
+            .map_err(|e| invalid("listen", format!("`{}`: {e}", self.listen)))
+    }
+
+    pub fn in_operator(&self) -> Result<InOperator, ConfigError> {
+        match self.in_operator.as_str() {
+            "auto" => Ok(InOperator::Auto),
+            "or" => Ok(InOperator::Fixed(InStyle::OrChain)),
+            "in" => Ok(InOperator::Fixed(InStyle::In)),
+            other => Err(invalid(
+                "in_operator",
+                format!("`{other}` is not auto, or, in"),
+            )),
+        }
+    }
+
+    fn check_upstream(&self, u: &str) -> Result<url::Url, ConfigError> {
+        let url = url::Url::parse(u).map_err(|e| invalid("upstream", format!("`{u}`: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid("upstream", "must be an http or https URL"));
+        }
+        if url.query().is_some() {
+            return Err(invalid(
+                "upstream",
+                "must not carry a query string (credentials come from clients)",
+            ));
+        }
+        Ok(url)
+    }
+
+    /// The upstream service root, without a trailing slash.
+    pub fn upstream_url(&self) -> Result<String, ConfigError> {
+        let u = self
+            .upstream
+            .as_deref()
+            .ok_or_else(|| invalid("upstream", "is required (--upstream or UPSTREAM_URL)"))?;
+        self.check_upstream(u)?;
+        Ok(u.trim_end_matches('/').to_string())
+    }
+
+    /// The endpoint version: configured, else read from the upstream path,
+    /// else 1.1.
+    pub fn api_version(&self) -> ApiVersion {
+        self.upstream_version
+            .as_deref()
+            .and_then(ApiVersion::parse)
+            .or_else(|| {
+                let url = url::Url::parse(self.upstream.as_deref()?).ok()?;
+                ApiVersion::from_url_path(url.path())
+            })
+            .unwrap_or(ApiVersion::V1_1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_values() {
+        let dir = std::env::temp_dir().join(format!("lag-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nmax_first = 10\n").expect("write");
+        let o = Overrides {
+            max_first: Some(20),
+            ..Default::default()
+        };
+        let c = Config::load(Some(&file), &o).expect("load");
+        assert_eq!(c.listen, "127.0.0.1:9000");
+        assert_eq!(c.max_first, 20);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let dir = std::env::temp_dir().join(format!("lag-config2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "max_frist = 10\n").expect("write");
+        let err = Config::load(Some(&file), &Overrides::default()).expect_err("typo");
+        assert!(err.to_string().contains("max_frist"), "{err}");
+        let o = Overrides {
+            in_operator: Some("maybe".into()),
+            ..Default::default()
+        };
+        let err = Config::load(None, &o).expect_err("bad in_operator");
+        assert!(err.to_string().contains("in_operator"), "{err}");
+    }
+
+    #[test]
+    fn version_comes_from_the_upstream_path_unless_set() {
+        let mut c = Config {
+            upstream: Some("http://h/v1.0/odata".into()),
+            ..Default::default()
+        };
+        assert_eq!(c.api_version(), ApiVersion::V1_0);
+        c.upstream_version = Some("1.1".into());
+        assert_eq!(c.api_version(), ApiVersion::V1_1);
+    }
+}

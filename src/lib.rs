@@ -1,0 +1,11 @@
+//! liveagent-graphql: a GraphQL gateway in front of the Live Agent OData
+//! analytics endpoint. Data flows one way: HTTP (`server`) → GraphQL
+//! (`schema`, driven by `model`) → OData (`odata`) → upstream (`upstream`).
+
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod odata;
+pub mod schema;
+pub mod server;
+pub mod upstream;

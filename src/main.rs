@@ -1,0 +1,70 @@
+use clap::{Parser, Subcommand};
+use liveagent_graphql::config::{Config, Overrides};
+use liveagent_graphql::model::ApiVersion;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// GraphQL gateway in front of the Live Agent OData analytics endpoint.
+#[derive(Parser)]
+#[command(name = "liveagent-graphql", version)]
+struct Cli {
+    /// TOML config file; flags and environment override its keys
+    #[arg(long, global = true, env = "CONFIG_FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the gateway (the default)
+    Serve,
+    /// Print the GraphQL SDL the gateway serves for an endpoint version
+    PrintSchema,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref(), &cli.overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::PrintSchema => {
+            let version = config
+                .upstream_version
+                .as_deref()
+                .and_then(ApiVersion::parse)
+                .unwrap_or(ApiVersion::V1_1);
+            match liveagent_graphql::schema::sdl(version) {
+                Ok(sdl) => {
+                    print!("{sdl}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Serve => match liveagent_graphql::server::serve(&config).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

@@ -1,0 +1,239 @@
+//! The Live Agent OData model as data. Schema, filters, ordering and paging are
+//! generic code driven by these tables: adding a field is one line in
+//! `entities.rs`.
+
+mod entities;
+mod enums;
+
+pub use entities::ENTITIES;
+pub use enums::{
+    EnumDef, ALL_ENUMS, CONVERSATION_STATUS, MESSAGE_CONTENT_TYPE, MESSAGE_STATUS, MESSAGE_TYPE,
+};
+
+/// The upstream endpoint version (`/v1.0/odata` or `/v1.1/odata`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiVersion {
+    V1_0,
+    V1_1,
+}
+
+impl ApiVersion {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim_start_matches('v') {
+            "1.0" | "1" => Some(Self::V1_0),
+            "1.1" => Some(Self::V1_1),
+            _ => None,
+        }
+    }
+
+    /// Reads the version from an upstream URL path such as `/v1.1/odata`.
+    pub fn from_url_path(path: &str) -> Option<Self> {
+        path.split('/').find_map(|seg| match seg {
+            "v1.0" => Some(Self::V1_0),
+            "v1.1" => Some(Self::V1_1),
+            _ => None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V1_0 => "1.0",
+            Self::V1_1 => "1.1",
+        }
+    }
+}
+
+/// Which document lists a field for one endpoint version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Doc {
+    /// Not documented for this version: absent from that version's schema.
+    Absent,
+    /// In the current documentation: requested whenever selected.
+    Current,
+    /// Only in the older v1.0 documentation: shown, but requested only when
+    /// the upstream's `$metadata` declares it (real servers differ).
+    Older,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Int,
+    Float,
+    String,
+    Boolean,
+    DateTime,
+    Json,
+    Enum(&'static EnumDef),
+    IntList,
+}
+
+impl FieldType {
+    /// Whether `$filter` and `$orderby` can use a column of this type.
+    pub fn is_comparable(self) -> bool {
+        !matches!(self, FieldType::Json | FieldType::IntList)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// Column name upstream (snake_case); the GraphQL name is its camelCase.
+    pub odata: &'static str,
+    pub ty: FieldType,
+    pub description: &'static str,
+    pub v1_0: Doc,
+    pub v1_1: Doc,
+    /// Personal data hidden unless the config exposes it (sign-in IPs).
+    pub sensitive: bool,
+}
+
+impl Field {
+    pub const fn new(odata: &'static str, ty: FieldType, description: &'static str) -> Self {
+        Field {
+            odata,
+            ty,
+            description,
+            v1_0: Doc::Current,
+            v1_1: Doc::Current,
+            sensitive: false,
+        }
+    }
+    /// Documented for 1.1 only.
+    pub const fn v1_1_only(mut self) -> Self {
+        self.v1_0 = Doc::Absent;
+        self
+    }
+    /// Documented for 1.0 only.
+    pub const fn v1_0_only(mut self) -> Self {
+        self.v1_1 = Doc::Absent;
+        self
+    }
+    /// In 1.0 only the older documentation lists it.
+    pub const fn older_v1_0(mut self) -> Self {
+        self.v1_0 = Doc::Older;
+        self
+    }
+    pub const fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
+    }
+
+    pub fn doc(&self, version: ApiVersion) -> Doc {
+        match version {
+            ApiVersion::V1_0 => self.v1_0,
+            ApiVersion::V1_1 => self.v1_1,
+        }
+    }
+
+    pub fn graphql_name(&self) -> String {
+        camel_case(self.odata)
+    }
+}
+
+#[derive(Debug)]
+pub struct Entity {
+    /// OData entity set and GraphQL type name.
+    pub name: &'static str,
+    /// Root list field (`conversations`); the single lookup is `lower_first(name)`.
+    pub plural: &'static str,
+    pub description: &'static str,
+    pub fields: &'static [Field],
+}
+
+/// Upstream columns that must never reach GraphQL nor be requested upstream.
+pub const SECRET_COLUMNS: &[&str] = &[
+    "encrypted_password",
+    "reset_password_token",
+    "confirmation_token",
+    "tokens",
+    "pubsub_token",
+];
+
+pub const KEY: &str = "id";
+
+impl Entity {
+    pub fn singular(&self) -> String {
+        let mut chars = self.name.chars();
+        match chars.next() {
+            Some(c) => c.to_lowercase().chain(chars).collect(),
+            None => String::new(),
+        }
+    }
+
+    /// The fields of one endpoint version, less the sensitive ones unless shown.
+    pub fn fields_for(
+        &self,
+        version: ApiVersion,
+        show_sensitive: bool,
+    ) -> impl Iterator<Item = &'static Field> + '_ {
+        self.fields
+            .iter()
+            .filter(move |f| f.doc(version) != Doc::Absent && (show_sensitive || !f.sensitive))
+    }
+
+    pub fn field(&self, odata: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.odata == odata)
+    }
+}
+
+pub fn entity(name: &str) -> Option<&'static Entity> {
+    ENTITIES.iter().find(|e| e.name == name)
+}
+
+/// `created_at` → `createdAt`.
+pub fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_case_converts_snake_names() {
+        assert_eq!(camel_case("created_at"), "createdAt");
+        assert_eq!(camel_case("id"), "id");
+        assert_eq!(camel_case("current_sign_in_ip"), "currentSignInIp");
+    }
+
+    #[test]
+    fn version_is_read_from_the_url_path() {
+        assert_eq!(
+            ApiVersion::from_url_path("/v1.1/odata"),
+            Some(ApiVersion::V1_1)
+        );
+        assert_eq!(
+            ApiVersion::from_url_path("/x/v1.0/odata/"),
+            Some(ApiVersion::V1_0)
+        );
+        assert_eq!(ApiVersion::from_url_path("/odata"), None);
+    }
+
+    #[test]
+    fn no_secret_column_is_in_the_model() {
+        for e in ENTITIES {
+            for f in e.fields {
+                assert!(!SECRET_COLUMNS.contains(&f.odata), "{}.{}", e.name, f.odata);
+            }
+        }
+    }
+
+    #[test]
+    fn every_entity_has_an_id_key() {
+        for e in ENTITIES {
+            let id = e.field(KEY).expect("id field");
+            assert_eq!(id.ty, FieldType::Int);
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! OData v4 on the wire. Knows nothing of GraphQL: filters, query strings,
+//! literal encoding, response decoding and `$metadata` reading, all pure.
+
+pub mod filter;
+pub mod metadata;
+pub mod query;
+pub mod response;
+
+pub use filter::{CompareOp, Filter, InStyle, Literal, StringFn};
+pub use metadata::Metadata;
+pub use query::{CollectionQuery, EntityQuery, OrderBy};
+pub use response::{decode_collection, decode_entity, error_message, CollectionPage, Row};

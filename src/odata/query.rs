@@ -1,0 +1,163 @@
+//! Query strings for collection and key requests. Every value is
+//! percent-encoded (spaces as `%20`, `+` as `%2B`); parameters come in a fixed
+//! order so that equal queries give equal URLs (cache keys, logs, tests).
+
+use super::filter::{Filter, InStyle};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// Characters left as they are: unreserved ones plus the OData punctuation
+/// that servers read literally. Everything else, `+ & # % = ?` and all
+/// non-ASCII bytes included, is percent-encoded.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b',')
+    .remove(b':')
+    .remove(b'/')
+    .remove(b'*');
+
+pub fn encode(value: &str) -> String {
+    utf8_percent_encode(value, QUERY_VALUE).to_string()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBy {
+    pub property: &'static str,
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionQuery {
+    pub entity_set: &'static str,
+    pub select: Vec<&'static str>,
+    pub filter: Option<Filter>,
+    pub order_by: Vec<OrderBy>,
+    pub top: u64,
+    pub skip: u64,
+    pub count: bool,
+}
+
+impl CollectionQuery {
+    /// Path and query string relative to the service root, e.g.
+    /// `Conversation?$select=id&$top=50&$skip=0`.
+    pub fn to_relative_url(&self, style: InStyle) -> String {
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if !self.select.is_empty() {
+            params.push(("$select", self.select.join(",")));
+        }
+        if let Some(filter) = &self.filter {
+            params.push(("$filter", filter.render(style)));
+        }
+        if !self.order_by.is_empty() {
+            let parts: Vec<String> = self
+                .order_by
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{} {}",
+                        o.property,
+                        if o.descending { "desc" } else { "asc" }
+                    )
+                })
+                .collect();
+            params.push(("$orderby", parts.join(",")));
+        }
+        params.push(("$top", self.top.to_string()));
+        params.push(("$skip", self.skip.to_string()));
+        if self.count {
+            params.push(("$count", "true".to_string()));
+        }
+        format!("{}?{}", self.entity_set, join_params(&params))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityQuery {
+    pub entity_set: &'static str,
+    pub key: i64,
+    pub select: Vec<&'static str>,
+}
+
+impl EntityQuery {
+    /// `Conversation(7)?$select=id,status&$top=1&$skip=0`: Live Agent's own
+    /// examples send `$top`/`$skip` on key lookups too.
+    pub fn to_relative_url(&self) -> String {
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if !self.select.is_empty() {
+            params.push(("$select", self.select.join(",")));
+        }
+        params.push(("$top", "1".into()));
+        params.push(("$skip", "0".into()));
+        format!("{}({})?{}", self.entity_set, self.key, join_params(&params))
+    }
+}
+
+fn join_params(params: &[(&str, String)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::odata::filter::{CompareOp, Literal};
+
+    #[test]
+    fn awkward_strings_are_percent_encoded() {
+        assert_eq!(
+            encode("content eq 'it''s 100% \"ok\" & + # 😀'"),
+            "content%20eq%20'it''s%20100%25%20%22ok%22%20%26%20%2B%20%23%20%F0%9F%98%80'"
+        );
+    }
+
+    #[test]
+    fn collection_query_has_top_skip_and_fixed_parameter_order() {
+        let q = CollectionQuery {
+            entity_set: "Conversation",
+            select: vec!["id", "status"],
+            filter: Some(Filter::Compare {
+                property: "status",
+                op: CompareOp::Eq,
+                value: Literal::Int(1),
+            }),
+            order_by: vec![
+                OrderBy {
+                    property: "created_at",
+                    descending: true,
+                },
+                OrderBy {
+                    property: "id",
+                    descending: false,
+                },
+            ],
+            top: 11,
+            skip: 20,
+            count: true,
+        };
+        assert_eq!(
+            q.to_relative_url(InStyle::OrChain),
+            "Conversation?$select=id,status&$filter=status%20eq%201&$orderby=created_at%20desc,id%20asc&$top=11&$skip=20&$count=true"
+        );
+    }
+
+    #[test]
+    fn key_lookup_uses_the_key_segment() {
+        let q = EntityQuery {
+            entity_set: "Inbox",
+            key: 7,
+            select: vec!["id", "name"],
+        };
+        assert_eq!(
+            q.to_relative_url(),
+            "Inbox(7)?$select=id,name&$top=1&$skip=0"
+        );
+    }
+}

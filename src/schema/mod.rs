@@ -1,0 +1,116 @@
+//! The GraphQL schema, built from `model/` for one endpoint version: object
+//! types, filters, ordering and connections are generic over the model.
+
+mod connection;
+mod entity;
+mod filter_input;
+mod order;
+pub mod scalars;
+mod selection;
+
+use crate::model::{ApiVersion, ALL_ENUMS, ENTITIES};
+use crate::upstream::{Credential, Upstream};
+use async_graphql::dynamic::{Enum, EnumItem, Object, Schema, SchemaBuilder};
+use std::sync::Arc;
+
+/// What resolvers share for the life of the process.
+pub struct Gateway {
+    pub upstream: Upstream,
+    pub version: ApiVersion,
+    pub max_first: u64,
+}
+
+/// What resolvers know of one HTTP request.
+#[derive(Debug, Default, Clone)]
+pub struct RequestContext {
+    pub credential: Option<Credential>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaOptions {
+    pub version: ApiVersion,
+    pub expose_sensitive: bool,
+}
+
+/// The schema builder for one version; the caller adds `Arc<Gateway>` as data
+/// (`print-schema` needs none).
+pub fn builder(options: SchemaOptions) -> SchemaBuilder {
+    let mut query = Object::new("Query")
+        .description("Live Agent analytics data, read from the OData endpoint.");
+    let mut schema = Schema::build("Query", None, None)
+        .register(scalars::date_time_scalar())
+        .register(scalars::json_scalar())
+        .register(order::sort_direction_enum())
+        .register(connection::page_info_object());
+    for def in ALL_ENUMS {
+        let items = def.values.iter().map(|(name, _)| EnumItem::new(*name));
+        schema = schema.register(
+            Enum::new(def.name)
+                .description(def.description)
+                .items(items),
+        );
+    }
+    for input in filter_input::operator_inputs(ALL_ENUMS) {
+        schema = schema.register(input);
+    }
+    for entity in ENTITIES {
+        let columns: Vec<_> = entity
+            .fields_for(options.version, options.expose_sensitive)
+            .collect();
+        schema = schema
+            .register(entity::entity_object(entity, &columns))
+            .register(filter_input::entity_filter_input(entity, &columns))
+            .register(order::entity_order_input(entity, &columns));
+        for object in connection::connection_objects(entity) {
+            schema = schema.register(object);
+        }
+        let columns = Arc::new(columns);
+        query = query
+            .field(connection::list_field(entity, columns.clone()))
+            .field(connection::lookup_field(entity, columns));
+    }
+    schema.register(query)
+}
+
+/// The SDL served for a version, as in `schema.graphql`.
+pub fn sdl(version: ApiVersion) -> Result<String, async_graphql::dynamic::SchemaError> {
+    let schema = builder(SchemaOptions {
+        version,
+        expose_sensitive: false,
+    })
+    .finish()?;
+    Ok(schema.sdl())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SECRET_COLUMNS;
+
+    #[test]
+    fn versions_differ_as_documented() {
+        let v10 = sdl(ApiVersion::V1_0).expect("1.0");
+        let v11 = sdl(ApiVersion::V1_1).expect("1.1");
+        assert!(v10.contains("conversationIds: [Int!]"));
+        assert!(!v11.contains("conversationIds"));
+        assert!(v10.contains("campaignId: Int"));
+        assert!(!v11.contains("campaignId"));
+        assert!(v11.contains("identifier: String"));
+        assert!(v10.contains("lastSignOutAt"));
+        assert!(!v11.contains("lastSignOutAt"));
+    }
+
+    #[test]
+    fn secrets_and_sign_in_ips_are_not_in_the_schema() {
+        for version in [ApiVersion::V1_0, ApiVersion::V1_1] {
+            let text = sdl(version).expect("sdl");
+            for secret in SECRET_COLUMNS {
+                assert!(
+                    !text.contains(&format!("\t{}:", crate::model::camel_case(secret))),
+                    "{secret}"
+                );
+            }
+            assert!(!text.contains("SignInIp"));
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! GraphQL over HTTP: request parsing, content negotiation between
+//! `application/json` and `application/graphql-response+json`, and the
+//! status codes each calls for.
+
+use super::AppState;
+use crate::error::ensure_codes;
+use crate::schema::RequestContext;
+use crate::upstream::Credential;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Request, Variables};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum MediaType {
+    Json,
+    GraphqlResponse,
+}
+
+impl MediaType {
+    fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Json => "application/json; charset=utf-8",
+            MediaType::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+        }
+    }
+}
+
+/// Picks the response type from `Accept`; `None` when nothing fits.
+fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(MediaType::Json);
+    };
+    let mut best: Option<(f32, MediaType)> = None;
+    for part in accept.split(',') {
+        let mut pieces = part.split(';');
+        let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = pieces
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let kind = match media.as_str() {
+            GRAPHQL_RESPONSE => MediaType::GraphqlResponse,
+            JSON | "application/*" | "*/*" => MediaType::Json,
+            _ => continue,
+        };
+        if q <= 0.0 {
+            continue;
+        }
+        // On a tie the newer graphql-response type wins.
+        let better = match best {
+            None => true,
+            Some((bq, bk)) => {
+                q > bq || (q == bq && kind == MediaType::GraphqlResponse && bk == MediaType::Json)
+            }
+        };
+        if better {
+            best = Some((q, kind));
+        }
+    }
+    best.map(|(_, kind)| kind)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Body {
+    query: Option<Value>,
+    operation_name: Option<Value>,
+    variables: Option<Value>,
+    extensions: Option<Value>,
+}
+
+/// An error before execution: never reached the schema.
+fn reject(status: StatusCode, media: MediaType, message: &str) -> Response {
+    let body = json!({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]});
+    respond(status, media, body)
+}
+
+fn respond(status: StatusCode, media: MediaType, body: Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.as_str()),
+    );
+    response
+}
+
+fn not_acceptable() -> Response {
+    reject(
+        StatusCode::NOT_ACCEPTABLE,
+        MediaType::Json,
+        "Accept must allow application/graphql-response+json or application/json",
+    )
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case(JSON) {
+        return reject(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "POST bodies must be application/json",
+        );
+    }
+    let parsed: Body = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                media,
+                &format!("the body is not valid JSON: {e}"),
+            )
+        }
+    };
+    execute(&state, &headers, &uri, Method::POST, parsed, media).await
+}
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let mut params: Map<String, Value> = Map::new();
+    for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        params.insert(k.into_owned(), Value::String(v.into_owned()));
+    }
+    let json_param = |name: &str| -> Result<Option<Value>, String> {
+        match params.get(name).and_then(Value::as_str) {
+            None | Some("") => Ok(None),
+            Some(text) => serde_json::from_str(text)
+                .map(Some)
+                .map_err(|e| format!("`{name}` is not valid JSON: {e}")),
+        }
+    };
+    let (variables, extensions) = match (json_param("variables"), json_param("extensions")) {
+        (Ok(v), Ok(e)) => (v, e),
+        (Err(msg), _) | (_, Err(msg)) => return reject(StatusCode::BAD_REQUEST, media, &msg),
+    };
+    let body = Body {
+        query: params.get("query").cloned(),
+        operation_name: params.get("operationName").cloned(),
+        variables,
+        extensions,
+    };
+    execute(&state, &headers, &uri, Method::GET, body, media).await
+}
+
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    method: Method,
+    body: Body,
+    media: MediaType,
+) -> Response {
+    let query = match body.query {
+        Some(Value::String(q)) if !q.trim().is_empty() => q,
+        Some(Value::String(_)) | None => {
+            return reject(StatusCode::BAD_REQUEST, media, "`query` is required")
+        }
+        Some(_) => return reject(StatusCode::BAD_REQUEST, media, "`query` must be a string"),
+    };
+    let operation_name = match body.operation_name {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name),
+        Some(_) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                media,
+                "`operationName` must be a string",
+            )
+        }
+    };
+    let variables = match body.variables {
+        None | Some(Value::Null) => Variables::default(),
+        Some(v @ Value::Object(_)) => Variables::from_json(v),
+        Some(_) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                media,
+                "`variables` must be an object",
+            )
+        }
+    };
+    if !matches!(
+        body.extensions,
+        None | Some(Value::Null) | Some(Value::Object(_))
+    ) {
+        return reject(
+            StatusCode::BAD_REQUEST,
+            media,
+            "`extensions` must be an object",
+        );
+    }
+    if method == Method::GET && is_mutation(&query, operation_name.as_deref()) {
+        let mut response = reject(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            "mutations are not allowed over GET",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let context = RequestContext {
+        credential: Credential::from_request(authorization, uri.query()),
+    };
+    let mut request = Request::new(query).variables(variables).data(context);
+    if let Some(name) = operation_name {
+        request = request.operation_name(name);
+    }
+    let mut response = state.schema.execute(request).await;
+    ensure_codes(&mut response.errors);
+
+    // A request error (parse, validation, variables) never starts execution.
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let mut out = Map::new();
+    if !request_error {
+        out.insert(
+            "data".into(),
+            serde_json::to_value(&response.data).unwrap_or(Value::Null),
+        );
+    }
+    if !response.errors.is_empty() {
+        out.insert(
+            "errors".into(),
+            serde_json::to_value(&response.errors).unwrap_or(Value::Null),
+        );
+    }
+    if !response.extensions.is_empty() {
+        out.insert(
+            "extensions".into(),
+            serde_json::to_value(&response.extensions).unwrap_or(Value::Null),
+        );
+    }
+    let status = match media {
+        MediaType::GraphqlResponse if request_error => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    respond(status, media, Value::Object(out))
+}
+
+/// Whether the operation that would run is a mutation. Unparsable queries
+/// answer no: execution reports the syntax error.
+fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    let ty = match (&doc.operations, operation_name) {
+        (async_graphql::parser::types::DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (async_graphql::parser::types::DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get(name).map(|op| op.node.ty)
+        }
+        (async_graphql::parser::types::DocumentOperations::Multiple(ops), None) => (ops.len() == 1)
+            .then(|| ops.values().next().map(|op| op.node.ty))
+            .flatten(),
+    };
+    ty == Some(OperationType::Mutation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> Option<MediaType> {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).expect("header"));
+        negotiate(&h)
+    }
+
+    #[test]
+    fn negotiation_follows_accept() {
+        assert_eq!(negotiate(&HeaderMap::new()), Some(MediaType::Json));
+        assert_eq!(accept("application/json"), Some(MediaType::Json));
+        assert_eq!(
+            accept("application/graphql-response+json, application/json;q=0.9"),
+            Some(MediaType::GraphqlResponse)
+        );
+        assert_eq!(
+            accept("application/json, application/graphql-response+json;q=0.5"),
+            Some(MediaType::Json)
+        );
+        assert_eq!(accept("*/*"), Some(MediaType::Json));
+        assert_eq!(accept("text/plain"), None);
+    }
+
+    #[test]
+    fn mutations_are_detected() {
+        assert!(is_mutation("mutation { x }", None));
+        assert!(!is_mutation("{ x }", None));
+        assert!(is_mutation("query a { x } mutation b { y }", Some("b")));
+        assert!(!is_mutation("query a { x } mutation b { y }", Some("a")));
+    }
+}

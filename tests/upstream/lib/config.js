@@ -1,0 +1,20 @@
+// Start-up switches, read once from the environment (see README.md).
+const path = require('node:path')
+
+const int = (name, dflt) => {
+  const v = process.env[name]
+  if (v === undefined || v === '') return dflt
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${v}`)
+  return n
+}
+
+module.exports = {
+  port: int('PORT', 4004),
+  parentPid: int('PARENT_PID', null),
+  conversations: int('CONVERSATIONS', 600),
+  // resolved against the caller's cwd, since server.js changes into its own folder
+  dbFile: process.env.DB_FILE ? path.resolve(process.env.DB_FILE) : null,
+  maxPageSize: int('MAX_PAGE_SIZE', null),
+  v10Legacy: process.env.V10_LEGACY_FIELDS === '1',
+}

@@ -1,0 +1,59 @@
+// Live Agent behaviour in front of the CAP services: token auth (admins only),
+// the v1.1 $top/$skip rule, and v1.0's date format for User.
+const TOKENS = require('./tokens')
+const sendError = require('./odata-error')
+
+// Token from `Authorization: Bearer` or `apikey=`; the apikey parameter is
+// removed from req.url so CAP (and its nextLinks) never see it.
+function auth(req, res, next) {
+  const [path, query = ''] = splitUrl(req.url)
+  const params = new URLSearchParams(query)
+  let token = params.get('apikey')
+  if (params.has('apikey')) {
+    const kept = query.split('&').filter(p => p && !/^apikey(=|$)/.test(p)).join('&')
+    req.url = kept ? `${path}?${kept}` : path
+  }
+  const header = /^Bearer\s+(.+)$/i.exec(req.headers.authorization || '')
+  if (header) token = header[1].trim()
+  const who = token && Object.hasOwn(TOKENS, token) ? TOKENS[token] : null
+  if (!who) return sendError(res, 401, 'Unauthorized: missing or unknown access token')
+  req.liveagent = { account: who.account }
+  if (!who.admin) return sendError(res, 403, 'Forbidden: only users with an admin role can query OData models')
+  next()
+}
+
+// v1.1 answers a collection request without both $top and $skip with 400.
+// Key lookups (`Conversation(7)`), /$count, $metadata and the service
+// document are exempt.
+function requireTopSkip(req, res, next) {
+  const [path, query = ''] = splitUrl(req.url)
+  const m = /^\/v1\.1\/odata\/([A-Za-z]+)\/?$/.exec(path)
+  if (!m) return next()
+  const keys = new Set([...new URLSearchParams(query).keys()])
+  if (keys.has('$top') && keys.has('$skip')) return next()
+  sendError(res, 400, 'The query parameters $top and $skip are required for collection requests')
+}
+
+// v1.0 sends User dates as `2021-12-11 12:41:26.745` (no T, no zone).
+const ISO = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d(?:\.\d+)?)Z$/
+function v10UserDates(req, res, next) {
+  if (!/^\/v1\.0\/odata\/User\b/.test(req.path)) return next()
+  const json = res.json
+  res.json = function (body) {
+    const rewrite = row => {
+      if (!row || typeof row !== 'object') return
+      for (const k in row) if (typeof row[k] === 'string') row[k] = row[k].replace(ISO, '$1 $2')
+    }
+    if (Array.isArray(body?.value)) body.value.forEach(rewrite)
+    else if (!body?.error) rewrite(body)
+    return json.call(this, body)
+  }
+  next()
+}
+
+const splitUrl = url => {
+  const i = url.indexOf('?')
+  return i < 0 ? [url] : [url.slice(0, i), url.slice(i + 1)]
+}
+
+module.exports = { auth, requireTopSkip, v10UserDates }

@@ -1,0 +1,6 @@
+// Fixed access tokens of the test upstream (documented in README.md).
+module.exports = {
+  'admin-token-1': { account: 1, admin: true },
+  'admin-token-2': { account: 2, admin: true },
+  'agent-token-1': { account: 1, admin: false },
+}
