@@ -70,34 +70,34 @@ fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct Overrides {
     /// Upstream service root, e.g. https://odata.example.com/v1.1/odata
-    #[arg(long, env = "UPSTREAM_URL")]
+    #[arg(long, global = true, env = "UPSTREAM_URL")]
     pub upstream: Option<String>,
     /// Upstream endpoint version (1.0 or 1.1); default: read from the URL path
-    #[arg(long, env = "UPSTREAM_VERSION")]
+    #[arg(long, global = true, env = "UPSTREAM_VERSION")]
     pub upstream_version: Option<String>,
     /// Listen address
-    #[arg(long, env = "LISTEN_ADDR")]
+    #[arg(long, global = true, env = "LISTEN_ADDR")]
     pub listen: Option<String>,
     /// Largest `first` a client may ask for
-    #[arg(long, env = "MAX_FIRST")]
+    #[arg(long, global = true, env = "MAX_FIRST")]
     pub max_first: Option<u64>,
     /// Upstream request timeout in milliseconds
-    #[arg(long, env = "UPSTREAM_TIMEOUT_MS")]
+    #[arg(long, global = true, env = "UPSTREAM_TIMEOUT_MS")]
     pub upstream_timeout_ms: Option<u64>,
     /// Upstream connect timeout in milliseconds
-    #[arg(long, env = "CONNECT_TIMEOUT_MS")]
+    #[arg(long, global = true, env = "CONNECT_TIMEOUT_MS")]
     pub connect_timeout_ms: Option<u64>,
     /// Longest upstream URL in bytes
-    #[arg(long, env = "MAX_URL_LENGTH")]
+    #[arg(long, global = true, env = "MAX_URL_LENGTH")]
     pub max_url_length: Option<usize>,
     /// Set membership in $filter: auto, or, in
-    #[arg(long, env = "IN_OPERATOR")]
+    #[arg(long, global = true, env = "IN_OPERATOR")]
     pub in_operator: Option<String>,
     /// Most @odata.nextLink pages followed per request
-    #[arg(long, env = "MAX_NEXT_LINKS")]
+    #[arg(long, global = true, env = "MAX_NEXT_LINKS")]
     pub max_next_links: Option<usize>,
     /// Show the User sign-in IP address fields
-    #[arg(long, env = "EXPOSE_SIGN_IN_IPS")]
+    #[arg(long, global = true, env = "EXPOSE_SIGN_IN_IPS")]
     pub expose_sign_in_ips: Option<bool>,
 }
 

@@ -6,14 +6,13 @@ use super::filter::{Filter, InStyle};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// Characters left as they are: unreserved ones plus the OData punctuation
-/// that servers read literally. Everything else, `+ & # % = ?` and all
+/// that servers read literally. `'` is encoded, as HTTP clients do anyway. Everything else, `+ & # % = ?` and all
 /// non-ASCII bytes included, is percent-encoded.
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
     .remove(b'~')
-    .remove(b'\'')
     .remove(b'(')
     .remove(b')')
     .remove(b',')
@@ -114,7 +113,7 @@ mod tests {
     fn awkward_strings_are_percent_encoded() {
         assert_eq!(
             encode("content eq 'it''s 100% \"ok\" & + # 😀'"),
-            "content%20eq%20'it''s%20100%25%20%22ok%22%20%26%20%2B%20%23%20%F0%9F%98%80'"
+            "content%20eq%20%27it%27%27s%20100%25%20%22ok%22%20%26%20%2B%20%23%20%F0%9F%98%80%27"
         );
     }
 

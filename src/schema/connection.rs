@@ -335,7 +335,8 @@ async fn resolve_list(
         entity_set: entity.name,
         select,
         filter: (filter != Filter::True).then_some(filter),
-        order_by,
+        // Order matters only when rows come back.
+        order_by: if top == 0 { Vec::new() } else { order_by },
         top,
         skip: start,
         count: wants_total,

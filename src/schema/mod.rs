@@ -3,6 +3,7 @@
 
 mod connection;
 mod entity;
+pub mod field_errors;
 mod filter_input;
 mod order;
 pub mod scalars;
@@ -38,6 +39,7 @@ pub fn builder(options: SchemaOptions) -> SchemaBuilder {
     let mut query = Object::new("Query")
         .description("Live Agent analytics data, read from the OData endpoint.");
     let mut schema = Schema::build("Query", None, None)
+        .extension(field_errors::NullOnError)
         .register(scalars::date_time_scalar())
         .register(scalars::json_scalar())
         .register(order::sort_direction_enum())

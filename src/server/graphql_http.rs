@@ -4,6 +4,7 @@
 
 use super::AppState;
 use crate::error::ensure_codes;
+use crate::schema::field_errors::FieldErrors;
 use crate::schema::RequestContext;
 use crate::upstream::Credential;
 use async_graphql::parser::types::OperationType;
@@ -228,11 +229,16 @@ async fn execute(
     let context = RequestContext {
         credential: Credential::from_request(authorization, uri.query()),
     };
-    let mut request = Request::new(query).variables(variables).data(context);
+    let field_errors = FieldErrors::default();
+    let mut request = Request::new(query)
+        .variables(variables)
+        .data(context)
+        .data(field_errors.clone());
     if let Some(name) = operation_name {
         request = request.operation_name(name);
     }
     let mut response = state.schema.execute(request).await;
+    response.errors.extend(field_errors.take());
     ensure_codes(&mut response.errors);
 
     // A request error (parse, validation, variables) never starts execution.
