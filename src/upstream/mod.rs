@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
+const JSON: &str = "application/json";
+
 pub struct Upstream {
     http: reqwest::Client,
     /// Service root without a trailing slash.
@@ -59,7 +61,7 @@ impl Upstream {
             .metadata
             .get_or_try_init(|| async {
                 let url = format!("{}/$metadata", self.base);
-                let body = self.get_ok(cred, url).await?;
+                let body = self.get_ok(cred, url, "application/xml").await?;
                 let text = String::from_utf8_lossy(&body);
                 Metadata::parse(&text)
                     .map(Arc::new)
@@ -117,7 +119,7 @@ impl Upstream {
         style: InStyle,
     ) -> Result<CollectionPage, GatewayError> {
         let url = self.url_for(&query.to_relative_url(style))?;
-        let body = self.get_ok(cred, url.clone()).await?;
+        let body = self.get_ok(cred, url.clone(), JSON).await?;
         let mut page = decode(&body, odata::decode_collection)?;
         let want = usize::try_from(query.top).unwrap_or(usize::MAX);
         let mut current = url;
@@ -134,7 +136,7 @@ impl Upstream {
             }
             followed += 1;
             current = self.resolve_next_link(&current, &link)?;
-            let body = self.get_ok(cred, current.clone()).await?;
+            let body = self.get_ok(cred, current.clone(), JSON).await?;
             let next = decode(&body, odata::decode_collection)?;
             page.rows.extend(next.rows);
             page.next_link = next.next_link;
@@ -151,7 +153,7 @@ impl Upstream {
         query: &EntityQuery,
     ) -> Result<Option<Row>, GatewayError> {
         let url = self.url_for(&query.to_relative_url())?;
-        let (status, body) = self.get(cred, url).await?;
+        let (status, body) = self.get(cred, url, JSON).await?;
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -172,8 +174,13 @@ impl Upstream {
         Ok(next.to_string())
     }
 
-    async fn get_ok(&self, cred: &Credential, url: String) -> Result<bytes::Bytes, GatewayError> {
-        let (status, body) = self.get(cred, url).await?;
+    async fn get_ok(
+        &self,
+        cred: &Credential,
+        url: String,
+        accept: &'static str,
+    ) -> Result<bytes::Bytes, GatewayError> {
+        let (status, body) = self.get(cred, url, accept).await?;
         check_status(status, &body, cred)?;
         Ok(body)
     }
@@ -182,6 +189,7 @@ impl Upstream {
         &self,
         cred: &Credential,
         mut url: String,
+        accept: &'static str,
     ) -> Result<(StatusCode, bytes::Bytes), GatewayError> {
         if let Credential::ApiKey(key) = cred {
             if !url.contains("apikey=") {
@@ -190,7 +198,7 @@ impl Upstream {
                 url.push_str(&odata::query::encode(key));
             }
         }
-        let mut request = self.http.get(&url).header("accept", "application/json");
+        let mut request = self.http.get(&url).header("accept", accept);
         if let Credential::Bearer(token) = cred {
             request = request.bearer_auth(token);
         }
