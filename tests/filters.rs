@@ -16,13 +16,23 @@ async fn ids(gw: &Gateway, plural: &str, type_name: &str, filter: Value) -> Vec<
         "query($w: {type_name}Filter) {{ {plural}(first: 1000, where: $w) {{ nodes {{ id }} totalCount }} }}"
     );
     let data = gw.data(ADMIN_1, &query, json!({ "w": filter })).await;
-    let nodes = data[plural]["nodes"].as_array().cloned().unwrap_or_default();
-    assert_eq!(data[plural]["totalCount"].as_u64(), Some(nodes.len() as u64), "{plural} fits one page");
+    let nodes = data[plural]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        data[plural]["totalCount"].as_u64(),
+        Some(nodes.len() as u64),
+        "{plural} fits one page"
+    );
     nodes.iter().filter_map(|n| n["id"].as_i64()).collect()
 }
 
 fn ids_where(rows: &[Value], keep: impl Fn(&Value) -> bool) -> Vec<i64> {
-    rows.iter().filter(|r| keep(r)).filter_map(|r| r["id"].as_i64()).collect()
+    rows.iter()
+        .filter(|r| keep(r))
+        .filter_map(|r| r["id"].as_i64())
+        .collect()
 }
 
 fn int(row: &Value, key: &str) -> Option<i64> {
@@ -35,13 +45,25 @@ async fn int_enum_and_null_operators() {
     let gw = gateway(up, "1.1").await;
     let rows = up.all_rows("1.1", "Conversation", "", ADMIN_1).await;
     let inbox = int(&rows[0], "inbox_id").expect("inbox");
-    let other_inbox = rows.iter().filter_map(|r| int(r, "inbox_id")).find(|i| *i != inbox).expect("two inboxes");
-    let assignee = rows.iter().find_map(|r| int(r, "assignee_id")).expect("an assignee");
+    let other_inbox = rows
+        .iter()
+        .filter_map(|r| int(r, "inbox_id"))
+        .find(|i| *i != inbox)
+        .expect("two inboxes");
+    let assignee = rows
+        .iter()
+        .find_map(|r| int(r, "assignee_id"))
+        .expect("an assignee");
     let cases: Vec<(Value, Vec<i64>)> = vec![
-        (json!({"inboxId": {"eq": inbox}}), ids_where(&rows, |r| int(r, "inbox_id") == Some(inbox))),
+        (
+            json!({"inboxId": {"eq": inbox}}),
+            ids_where(&rows, |r| int(r, "inbox_id") == Some(inbox)),
+        ),
         (
             json!({"displayId": {"gt": 10, "lte": 40}}),
-            ids_where(&rows, |r| int(r, "display_id").is_some_and(|d| d > 10 && d <= 40)),
+            ids_where(&rows, |r| {
+                int(r, "display_id").is_some_and(|d| d > 10 && d <= 40)
+            }),
         ),
         (
             json!({"displayId": {"gte": 590}}),
@@ -53,16 +75,23 @@ async fn int_enum_and_null_operators() {
         ),
         (
             json!({"inboxId": {"in": [inbox, other_inbox]}}),
-            ids_where(&rows, |r| [Some(inbox), Some(other_inbox)].contains(&int(r, "inbox_id"))),
+            ids_where(&rows, |r| {
+                [Some(inbox), Some(other_inbox)].contains(&int(r, "inbox_id"))
+            }),
         ),
         (
             json!({"inboxId": {"nin": [inbox]}}),
             ids_where(&rows, |r| int(r, "inbox_id").is_some_and(|i| i != inbox)),
         ),
-        (json!({"assigneeId": {"isNull": true}}), ids_where(&rows, |r| r["assignee_id"].is_null())),
+        (
+            json!({"assigneeId": {"isNull": true}}),
+            ids_where(&rows, |r| r["assignee_id"].is_null()),
+        ),
         (
             json!({"assigneeId": {"isNull": false, "ne": assignee}}),
-            ids_where(&rows, |r| int(r, "assignee_id").is_some_and(|a| a != assignee)),
+            ids_where(&rows, |r| {
+                int(r, "assignee_id").is_some_and(|a| a != assignee)
+            }),
         ),
         (
             json!({"status": {"in": ["OPEN", "PENDING"]}}),
@@ -72,11 +101,21 @@ async fn int_enum_and_null_operators() {
             json!({"status": {"nin": ["RESOLVED"]}}),
             ids_where(&rows, |r| int(r, "status").is_some_and(|s| s != 1)),
         ),
-        (json!({"status": {"eq": "SNOOZED"}}), ids_where(&rows, |r| int(r, "status") == Some(3))),
+        (
+            json!({"status": {"eq": "SNOOZED"}}),
+            ids_where(&rows, |r| int(r, "status") == Some(3)),
+        ),
     ];
     for (filter, expected) in cases {
-        assert!(!expected.is_empty(), "a case must match something: {filter}");
-        assert_eq!(ids(&gw, "conversations", "Conversation", filter.clone()).await, expected, "{filter}");
+        assert!(
+            !expected.is_empty(),
+            "a case must match something: {filter}"
+        );
+        assert_eq!(
+            ids(&gw, "conversations", "Conversation", filter.clone()).await,
+            expected,
+            "{filter}"
+        );
     }
 }
 
@@ -84,18 +123,40 @@ async fn int_enum_and_null_operators() {
 async fn string_operators_and_the_awkward_string() {
     let up = upstream();
     let gw = gateway(up, "1.1").await;
-    let rows = up.all_rows("1.1", "Message", "&$select=id,content,private", ADMIN_1).await;
+    let rows = up
+        .all_rows("1.1", "Message", "&$select=id,content,private", ADMIN_1)
+        .await;
     let content = |r: &Value| r["content"].as_str().map(str::to_owned);
-    let exact = ids(&gw, "messages", "Message", json!({"content": {"eq": AWKWARD}})).await;
+    let exact = ids(
+        &gw,
+        "messages",
+        "Message",
+        json!({"content": {"eq": AWKWARD}}),
+    )
+    .await;
     assert_eq!(exact.len(), 3, "exactly the rows holding the string");
-    assert_eq!(exact, ids_where(&rows, |r| content(r).as_deref() == Some(AWKWARD)));
-    let contains = ids(&gw, "messages", "Message", json!({"content": {"contains": AWKWARD}})).await;
+    assert_eq!(
+        exact,
+        ids_where(&rows, |r| content(r).as_deref() == Some(AWKWARD))
+    );
+    let contains = ids(
+        &gw,
+        "messages",
+        "Message",
+        json!({"content": {"contains": AWKWARD}}),
+    )
+    .await;
     assert_eq!(contains.len(), 5);
-    assert_eq!(contains, ids_where(&rows, |r| content(r).is_some_and(|c| c.contains(AWKWARD))));
+    assert_eq!(
+        contains,
+        ids_where(&rows, |r| content(r).is_some_and(|c| c.contains(AWKWARD)))
+    );
     let cases: Vec<(Value, Vec<i64>)> = vec![
         (
             json!({"content": {"startsWith": "see: it's"}}),
-            ids_where(&rows, |r| content(r).is_some_and(|c| c.starts_with("see: it's"))),
+            ids_where(&rows, |r| {
+                content(r).is_some_and(|c| c.starts_with("see: it's"))
+            }),
         ),
         (
             json!({"content": {"endsWith": "😀"}}),
@@ -103,14 +164,29 @@ async fn string_operators_and_the_awkward_string() {
         ),
         (
             json!({"content": {"in": [AWKWARD, ""]}}),
-            ids_where(&rows, |r| content(r).is_some_and(|c| c == AWKWARD || c.is_empty())),
+            ids_where(&rows, |r| {
+                content(r).is_some_and(|c| c == AWKWARD || c.is_empty())
+            }),
         ),
-        (json!({"content": {"isNull": true}}), ids_where(&rows, |r| r["content"].is_null())),
-        (json!({"private": {"eq": true}}), ids_where(&rows, |r| r["private"] == true)),
+        (
+            json!({"content": {"isNull": true}}),
+            ids_where(&rows, |r| r["content"].is_null()),
+        ),
+        (
+            json!({"private": {"eq": true}}),
+            ids_where(&rows, |r| r["private"] == true),
+        ),
     ];
     for (filter, expected) in cases {
-        assert!(!expected.is_empty(), "a case must match something: {filter}");
-        assert_eq!(ids(&gw, "messages", "Message", filter.clone()).await, expected, "{filter}");
+        assert!(
+            !expected.is_empty(),
+            "a case must match something: {filter}"
+        );
+        assert_eq!(
+            ids(&gw, "messages", "Message", filter.clone()).await,
+            expected,
+            "{filter}"
+        );
     }
 }
 
@@ -118,7 +194,14 @@ async fn string_operators_and_the_awkward_string() {
 async fn date_ranges_and_nested_logic() {
     let up = upstream();
     let gw = gateway(up, "1.1").await;
-    let rows = up.all_rows("1.1", "Conversation", "&$select=id,created_at,status,inbox_id", ADMIN_1).await;
+    let rows = up
+        .all_rows(
+            "1.1",
+            "Conversation",
+            "&$select=id,created_at,status,inbox_id",
+            ADMIN_1,
+        )
+        .await;
     let created = |r: &Value| r["created_at"].as_str().and_then(parse_date_time);
     let from = parse_date_time("2026-03-29T02:00:00+02:00").expect("date");
     let to = parse_date_time("2026-06-01T00:00:00Z").expect("date");
@@ -134,8 +217,17 @@ async fn date_ranges_and_nested_logic() {
     assert_eq!(range, expected);
 
     let one = rows[7]["created_at"].as_str().expect("date");
-    let exact = ids(&gw, "conversations", "Conversation", json!({"createdAt": {"eq": one}})).await;
-    assert_eq!(exact, ids_where(&rows, |r| created(r) == parse_date_time(one)));
+    let exact = ids(
+        &gw,
+        "conversations",
+        "Conversation",
+        json!({"createdAt": {"eq": one}}),
+    )
+    .await;
+    assert_eq!(
+        exact,
+        ids_where(&rows, |r| created(r) == parse_date_time(one))
+    );
 
     let inbox = rows[0]["inbox_id"].as_i64().expect("inbox");
     let nested = json!({
@@ -152,21 +244,41 @@ async fn date_ranges_and_nested_logic() {
         first || !inner
     });
     assert!(!expected.is_empty());
-    assert_eq!(ids(&gw, "conversations", "Conversation", nested).await, expected);
+    assert_eq!(
+        ids(&gw, "conversations", "Conversation", nested).await,
+        expected
+    );
 }
 
 #[tokio::test]
 async fn ordering_by_two_keys() {
     let up = upstream();
     let gw = gateway(up, "1.1").await;
-    let mut rows = up.all_rows("1.1", "Conversation", "&$select=id,status,created_at", ADMIN_1).await;
+    let mut rows = up
+        .all_rows(
+            "1.1",
+            "Conversation",
+            "&$select=id,status,created_at",
+            ADMIN_1,
+        )
+        .await;
     rows.sort_by(|a, b| {
-        let key = |r: &Value| (r["status"].as_i64(), r["created_at"].as_str().and_then(parse_date_time), r["id"].as_i64());
+        let key = |r: &Value| {
+            (
+                r["status"].as_i64(),
+                r["created_at"].as_str().and_then(parse_date_time),
+                r["id"].as_i64(),
+            )
+        };
         let (sa, ca, ia) = key(a);
         let (sb, cb, ib) = key(b);
         sb.cmp(&sa).then(ca.cmp(&cb)).then(ia.cmp(&ib))
     });
-    let expected: Vec<i64> = rows.iter().filter_map(|r| r["id"].as_i64()).take(300).collect();
+    let expected: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r["id"].as_i64())
+        .take(300)
+        .collect();
     let data = gw
         .data(
             ADMIN_1,
@@ -201,8 +313,17 @@ async fn page_through(gw: &Gateway, by_cursor: bool) -> Vec<i64> {
             )
             .await;
         let page = &data["messages"];
-        all.extend(page["nodes"].as_array().into_iter().flatten().filter_map(|n| n["id"].as_i64()));
-        assert_eq!(page["pageInfo"]["hasPreviousPage"], json!(after.is_some() || (!by_cursor && all.len() > 700)));
+        all.extend(
+            page["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n["id"].as_i64()),
+        );
+        assert_eq!(
+            page["pageInfo"]["hasPreviousPage"],
+            json!(after.is_some() || (!by_cursor && all.len() > 700))
+        );
         if page["pageInfo"]["hasNextPage"] != true {
             break;
         }
@@ -238,8 +359,19 @@ async fn server_driven_paging_is_followed() {
     let up = upstream_with(&[("MAX_PAGE_SIZE", "7")]);
     let gw = gateway(up, "1.1").await;
     let before = up.last_seq().await;
-    let data = gw.data(ADMIN_1, "{ labels(first: 20) { nodes { id } } }", Value::Null).await;
-    let got: Vec<i64> = data["labels"]["nodes"].as_array().into_iter().flatten().filter_map(|n| n["id"].as_i64()).collect();
+    let data = gw
+        .data(
+            ADMIN_1,
+            "{ labels(first: 20) { nodes { id } } }",
+            Value::Null,
+        )
+        .await;
+    let got: Vec<i64> = data["labels"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["id"].as_i64())
+        .collect();
     // The same deterministic data, read from an instance without a page cap.
     let expected: Vec<i64> = upstream()
         .all_rows("1.1", "Label", "&$select=id", ADMIN_1)
@@ -250,7 +382,10 @@ async fn server_driven_paging_is_followed() {
         .collect();
     assert_eq!(got, expected);
     let requests = up.data_requests_since(before).await;
-    assert!(requests.len() >= 2, "next links were followed: {requests:?}");
+    assert!(
+        requests.len() >= 2,
+        "next links were followed: {requests:?}"
+    );
 }
 
 #[tokio::test]
@@ -263,8 +398,15 @@ async fn in_operator_style_gives_the_same_rows() {
         ..Config::default()
     })
     .await;
-    let rows = up.all_rows("1.1", "Conversation", "&$select=id", ADMIN_1).await;
-    let wanted: Vec<i64> = rows.iter().filter_map(|r| r["id"].as_i64()).step_by(7).take(40).collect();
+    let rows = up
+        .all_rows("1.1", "Conversation", "&$select=id", ADMIN_1)
+        .await;
+    let wanted: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r["id"].as_i64())
+        .step_by(7)
+        .take(40)
+        .collect();
     let filter = json!({"id": {"in": wanted}});
     let before = up.last_seq().await;
     let a = ids(&or_gw, "conversations", "Conversation", filter.clone()).await;
@@ -272,5 +414,8 @@ async fn in_operator_style_gives_the_same_rows() {
     assert_eq!(a, wanted);
     assert_eq!(b, wanted);
     let urls = up.data_requests_since(before).await;
-    assert!(urls.iter().any(|u| u.contains("%20or%20")) && urls.iter().any(|u| u.contains("%20in%20(")), "{urls:?}");
+    assert!(
+        urls.iter().any(|u| u.contains("%20or%20")) && urls.iter().any(|u| u.contains("%20in%20(")),
+        "{urls:?}"
+    );
 }

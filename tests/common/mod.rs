@@ -139,6 +139,12 @@ pub fn upstream() -> &'static TestUpstream {
     upstream_with(&[])
 }
 
+/// A small upstream of one test's own, for asserting that *no* request
+/// reached it while other tests run in parallel.
+pub fn private_upstream(test: &str) -> &'static TestUpstream {
+    upstream_with(&[("CONVERSATIONS", "20"), ("PRIVATE_TO", test)])
+}
+
 fn start_upstream(env: &[(&str, &str)]) -> TestUpstream {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upstream");
     assert!(

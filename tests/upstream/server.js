@@ -22,6 +22,7 @@ cds.env.requires.db.credentials.url = config.dbFile || ':memory:'
 cds.env.query.limit = { max: config.maxPageSize || 0, default: config.maxPageSize || 0 }
 
 async function main() {
+  if (config.parentPid) watchParent(config.parentPid)
   const files = ['db/schema.cds', 'srv/v10.cds', 'srv/v11.cds']
   if (config.v10Legacy) files.push('srv/v10-legacy.cds')
   const csn = await cds.load(files)
@@ -32,7 +33,7 @@ async function main() {
   const app = express()
   app.use('/_test', routes)
   const odata = express.Router()
-  odata.use(requestLog, faults, liveagent.auth, liveagent.requireTopSkip, liveagent.v10UserDates)
+  odata.use(requestLog, liveagent.identify, faults, liveagent.auth, liveagent.requireTopSkip, liveagent.v10UserDates)
   app.use((req, res, next) => (/^\/v1\.[01](\/|$)/.test(req.path) ? odata(req, res, next) : next()))
   await cds.serve('all').from(cds.model).in(app)
   app.use((req, res) => sendError(res, 404, `Not found: ${req.path}`))
@@ -40,14 +41,16 @@ async function main() {
   const server = app.listen(config.port, () => {
     process.stdout.write(`LISTENING ${server.address().port}\n`)
   })
-  if (config.parentPid) watchParent(config.parentPid)
+  server.on('error', err => { console.error(err.message); process.exit(1) })
 }
 
 // Exit once the test process that started us is gone, so nothing is orphaned.
 function watchParent(pid) {
-  setInterval(() => {
+  const check = () => {
     try { process.kill(pid, 0) } catch (e) { if (e.code === 'ESRCH') process.exit(0) }
-  }, 250).unref()
+  }
+  check()
+  setInterval(check, 250).unref()
 }
 
 main().catch(err => {

@@ -5,7 +5,7 @@
 const cds = require('@sap/cds')
 
 module.exports = function liveagent_auth(req, res, next) {
-  const account = req.liveagent?.account
+  const account = req.liveagent?.admin && req.liveagent.account
   if (!account) return res.status(401).json({ error: { code: '401', message: 'Unauthorized' } })
   req.user = new cds.User({ id: String(account), roles: ['admin'] })
   next()

@@ -4,8 +4,9 @@ const TOKENS = require('./tokens')
 const sendError = require('./odata-error')
 
 // Token from `Authorization: Bearer` or `apikey=`; the apikey parameter is
-// removed from req.url so CAP (and its nextLinks) never see it.
-function auth(req, res, next) {
+// removed from req.url so CAP (and its nextLinks) never see it. Sets
+// req.liveagent (null for no or an unknown token) for auth and the log.
+function identify(req, res, next) {
   const [path, query = ''] = splitUrl(req.url)
   const params = new URLSearchParams(query)
   let token = params.get('apikey')
@@ -15,10 +16,14 @@ function auth(req, res, next) {
   }
   const header = /^Bearer\s+(.+)$/i.exec(req.headers.authorization || '')
   if (header) token = header[1].trim()
-  const who = token && Object.hasOwn(TOKENS, token) ? TOKENS[token] : null
-  if (!who) return sendError(res, 401, 'Unauthorized: missing or unknown access token')
-  req.liveagent = { account: who.account }
-  if (!who.admin) return sendError(res, 403, 'Forbidden: only users with an admin role can query OData models')
+  req.liveagent = token && Object.hasOwn(TOKENS, token) ? TOKENS[token] : null
+  next()
+}
+
+function auth(req, res, next) {
+  if (!req.liveagent) return sendError(res, 401, 'Unauthorized: missing or unknown access token')
+  if (!req.liveagent.admin) return sendError(res, 403, 'Forbidden: only users with an admin role can query OData models')
+  if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'Only GET requests are supported')
   next()
 }
 
@@ -56,4 +61,4 @@ const splitUrl = url => {
   return i < 0 ? [url] : [url.slice(0, i), url.slice(i + 1)]
 }
 
-module.exports = { auth, requireTopSkip, v10UserDates }
+module.exports = { identify, auth, requireTopSkip, v10UserDates }

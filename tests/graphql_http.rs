@@ -1,0 +1,185 @@
+//! GraphQL over HTTP: methods, content types, negotiation and status codes.
+
+mod common;
+
+use common::*;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn get_and_post_both_answer_queries() {
+    let up = upstream();
+    let gw = gateway(up, "1.1").await;
+    let client = reqwest::Client::new();
+    let response = client
+        .get(gw.url())
+        .query(&[
+            (
+                "query",
+                "query Q($n: Int) { labels(first: $n) { nodes { id } } }",
+            ),
+            ("variables", "{\"n\": 2}"),
+            ("apikey", ADMIN_1),
+        ])
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["data"]["labels"]["nodes"].as_array().map(Vec::len),
+        Some(2),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn request_errors_get_the_status_their_media_type_calls_for() {
+    let up = upstream();
+    let gw = gateway(up, "1.1").await;
+    let client = reqwest::Client::new();
+    let invalid = json!({"query": "{ labels { nodes { nope } } }"});
+
+    let legacy = client
+        .post(gw.url())
+        .json(&invalid)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        legacy.status(),
+        200,
+        "application/json: 200 even for validation errors"
+    );
+    assert!(legacy.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("application/json"));
+    let body: Value = legacy.json().await.expect("json");
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
+
+    let modern = client
+        .post(gw.url())
+        .header(ACCEPT, "application/graphql-response+json")
+        .json(&invalid)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(modern.status(), 400);
+    assert!(modern.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("application/graphql-response+json"));
+    let body: Value = modern.json().await.expect("json");
+    assert!(
+        body.get("data").is_none(),
+        "no data for a request error: {body}"
+    );
+
+    let ok = client
+        .post(gw.url())
+        .header(ACCEPT, "application/graphql-response+json")
+        .bearer_auth(ADMIN_1)
+        .json(&json!({"query": "{ labels(first: 1) { nodes { id } } }"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test]
+async fn malformed_requests_are_refused_and_the_gateway_keeps_serving() {
+    let up = upstream();
+    let gw = gateway(up, "1.1").await;
+    let client = reqwest::Client::new();
+    let status = |r: reqwest::Response| r.status().as_u16();
+
+    let r = client
+        .post(gw.url())
+        .header(CONTENT_TYPE, "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(status(r), 400);
+    let r = client
+        .post(gw.url())
+        .header(CONTENT_TYPE, "text/plain")
+        .body("{ labels { nodes { id } } }")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(status(r), 415);
+    let r = client
+        .post(gw.url())
+        .json(&json!({"query": 42}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(status(r), 400);
+    let r = client
+        .post(gw.url())
+        .json(&json!({"query": "{ __typename }", "variables": [1]}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(status(r), 400);
+    let r = client
+        .get(gw.url())
+        .query(&[("query", "mutation { x }")])
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+    let r = client
+        .post(gw.url())
+        .header(ACCEPT, "text/plain")
+        .json(&json!({"query": "{ __typename }"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(status(r), 406);
+
+    let data = gw
+        .data(
+            ADMIN_1,
+            "{ __typename labels(first: 1) { nodes { id } } }",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(data["__typename"], "Query");
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let up = upstream();
+    let gw = gateway(up, "1.1").await;
+    let base = format!("http://{}", gw.addr);
+    let r = reqwest::get(format!("{base}/healthz"))
+        .await
+        .expect("healthz");
+    assert_eq!(r.status(), 200);
+    let r = reqwest::get(format!("{base}/readyz"))
+        .await
+        .expect("readyz");
+    assert_eq!(
+        r.status(),
+        200,
+        "the upstream answers (401 without a token counts)"
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let down = gateway_with(liveagent_graphql::config::Config {
+        upstream: Some(format!("http://127.0.0.1:{port}/v1.1/odata")),
+        ..Default::default()
+    })
+    .await;
+    let r = reqwest::get(format!("http://{}/readyz", down.addr))
+        .await
+        .expect("readyz");
+    assert_eq!(r.status(), 503);
+}
