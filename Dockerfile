@@ -1,0 +1,18 @@
+# Multi-stage build: compile with the Rust toolchain, run on a slim Debian
+# image as an unprivileged user.
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+RUN cargo build --release --locked
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home gateway
+COPY --from=build /src/target/release/liveagent-graphql /usr/local/bin/liveagent-graphql
+USER 10001
+ENV LISTEN_ADDR=0.0.0.0:8080
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/liveagent-graphql"]
