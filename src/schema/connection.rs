@@ -206,34 +206,34 @@ async fn resolve_lookup(
     entity: &'static Entity,
     columns: &[&'static Column],
 ) -> Result<Option<Row>, GatewayError> {
-    let (gateway, credential) = gateway_and_credential(ctx)?;
+    let (gateway, caller) = gateway_and_caller(ctx)?;
     let key = int_arg(ctx, "id")?.ok_or_else(|| GatewayError::bad_input("`id` is required"))?;
-    let metadata = gateway.upstream.metadata(&credential).await;
+    let metadata = gateway.upstream.metadata(&caller).await;
     let available = availability(entity, gateway.version, metadata.as_deref());
     let query = EntityQuery {
         entity_set: entity.name,
         key,
         select: columns_of(columns, ctx.field().selection_set(), &available),
     };
-    gateway.upstream.fetch_entity(&credential, &query).await
+    gateway.upstream.fetch_entity(&caller, &query).await
 }
 
-fn gateway_and_credential(
+fn gateway_and_caller(
     ctx: &ResolverContext<'_>,
-) -> Result<(Arc<Gateway>, crate::upstream::Credential), GatewayError> {
+) -> Result<(Arc<Gateway>, crate::upstream::Caller), GatewayError> {
     let gateway = ctx
         .data::<Arc<Gateway>>()
         .map_err(|_| GatewayError::UpstreamUnavailable("no upstream is configured".into()))?
         .clone();
-    let credential = ctx
+    let caller = ctx
         .data_opt::<RequestContext>()
-        .and_then(|r| r.credential.clone())
+        .and_then(RequestContext::caller)
         .ok_or_else(|| {
             GatewayError::Unauthenticated(
                 "no credential: send `Authorization: Bearer <Live Agent token>` or `?apikey=<token>`".into(),
             )
         })?;
-    Ok((gateway, credential))
+    Ok((gateway, caller))
 }
 
 /// Whether the upstream serves a column: as its `$metadata` says, or, when
@@ -265,7 +265,7 @@ async fn resolve_list(
     entity: &'static Entity,
     columns: &[&'static Column],
 ) -> Result<Page, GatewayError> {
-    let (gateway, credential) = gateway_and_credential(ctx)?;
+    let (gateway, caller) = gateway_and_caller(ctx)?;
     let cap = gateway.max_first;
     let first = int_arg(ctx, "first")?.unwrap_or(DEFAULT_FIRST);
     if first < 0 {
@@ -307,7 +307,7 @@ async fn resolve_list(
     // Argument errors come before any upstream call.
     let where_value = ctx.args.get("where").map(|v| v.as_value().clone());
     let order_value = ctx.args.get("orderBy").map(|v| v.as_value().clone());
-    let metadata = gateway.upstream.metadata(&credential).await;
+    let metadata = gateway.upstream.metadata(&caller).await;
     let available = availability(entity, gateway.version, metadata.as_deref());
     let filter = match &where_value {
         Some(v) if v != &Value::Null => parse_where(entity, columns, v, &available)?.simplify(),
@@ -344,7 +344,7 @@ async fn resolve_list(
     let style = gateway.upstream.in_style(metadata.as_deref());
     let fetched = gateway
         .upstream
-        .fetch_collection(&credential, &query, style)
+        .fetch_collection(&caller, &query, style)
         .await?;
     let has_next = fetched.rows.len() as u64 > first;
     let rows = fetched

@@ -10,8 +10,9 @@ pub mod scalars;
 mod selection;
 
 use crate::model::{ApiVersion, ALL_ENUMS, ENTITIES};
-use crate::upstream::{Credential, Upstream};
+use crate::upstream::{Caller, Credential, Upstream};
 use async_graphql::dynamic::{Enum, EnumItem, Object, Schema, SchemaBuilder};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// What resolvers share for the life of the process.
@@ -25,6 +26,21 @@ pub struct Gateway {
 #[derive(Debug, Default, Clone)]
 pub struct RequestContext {
     pub credential: Option<Credential>,
+    /// `Cache-Control: no-cache` from the client.
+    pub no_cache: bool,
+    /// Shared with every upstream call of the request; read after execution.
+    pub served_stale: Arc<AtomicBool>,
+}
+
+impl RequestContext {
+    /// The upstream caller, when the request carries a credential.
+    pub fn caller(&self) -> Option<Caller> {
+        self.credential.clone().map(|credential| Caller {
+            credential,
+            no_cache: self.no_cache,
+            served_stale: self.served_stale.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -226,9 +226,18 @@ async fn execute(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    let no_cache = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|d| d.trim().eq_ignore_ascii_case("no-cache"));
     let context = RequestContext {
         credential: Credential::from_request(authorization, uri.query()),
+        no_cache,
+        served_stale: Default::default(),
     };
+    let served_stale = context.served_stale.clone();
     let field_errors = FieldErrors::default();
     let mut request = Request::new(query)
         .variables(variables)
@@ -257,6 +266,11 @@ async fn execute(
             "errors".into(),
             serde_json::to_value(&response.errors).unwrap_or(Value::Null),
         );
+    }
+    if served_stale.load(std::sync::atomic::Ordering::Relaxed) {
+        response
+            .extensions
+            .insert("stale".into(), async_graphql::Value::Boolean(true));
     }
     if !response.extensions.is_empty() {
         out.insert(

@@ -5,10 +5,31 @@ mod credential;
 
 pub use credential::Credential;
 
+/// What one client request brings to its upstream calls.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub credential: Credential,
+    /// The client sent `Cache-Control: no-cache`: skip cached answers.
+    pub no_cache: bool,
+    /// Set when an answer was served from an expired entry (stale-if-error).
+    pub served_stale: Arc<AtomicBool>,
+}
+
+impl Caller {
+    pub fn new(credential: Credential) -> Self {
+        Caller {
+            credential,
+            no_cache: false,
+            served_stale: Arc::default(),
+        }
+    }
+}
+
 use crate::config::{Config, ConfigError, InOperator};
 use crate::error::GatewayError;
 use crate::odata::{self, CollectionPage, CollectionQuery, EntityQuery, InStyle, Metadata, Row};
 use reqwest::StatusCode;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -56,7 +77,8 @@ impl Upstream {
     /// The upstream's `$metadata`, read once with the first credential that
     /// works. `None` while it cannot be read: callers then use the documented
     /// model as it is.
-    pub async fn metadata(&self, cred: &Credential) -> Option<Arc<Metadata>> {
+    pub async fn metadata(&self, caller: &Caller) -> Option<Arc<Metadata>> {
+        let cred = &caller.credential;
         let loaded = self
             .metadata
             .get_or_try_init(|| async {
@@ -114,10 +136,11 @@ impl Upstream {
     /// rows are in or the server has no more.
     pub async fn fetch_collection(
         &self,
-        cred: &Credential,
+        caller: &Caller,
         query: &CollectionQuery,
         style: InStyle,
     ) -> Result<CollectionPage, GatewayError> {
+        let cred = &caller.credential;
         let url = self.url_for(&query.to_relative_url(style))?;
         let body = self.get_ok(cred, url.clone(), JSON).await?;
         let mut page = decode(&body, odata::decode_collection)?;
@@ -149,9 +172,10 @@ impl Upstream {
     /// Fetches one entity by key; `None` when the upstream answers 404.
     pub async fn fetch_entity(
         &self,
-        cred: &Credential,
+        caller: &Caller,
         query: &EntityQuery,
     ) -> Result<Option<Row>, GatewayError> {
+        let cred = &caller.credential;
         let url = self.url_for(&query.to_relative_url())?;
         let (status, body) = self.get(cred, url, JSON).await?;
         if status == StatusCode::NOT_FOUND {
