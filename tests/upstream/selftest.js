@@ -1,0 +1,102 @@
+// Checks the facts README.md guarantees, against a freshly started server.
+// Run: npm test (node --test selftest.js).
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { spawn } = require('node:child_process')
+const F = require('./lib/fixtures')
+
+let server, base
+before(async () => {
+  server = spawn(process.execPath, [`${__dirname}/server.js`], {
+    env: { ...process.env, PORT: '0', PARENT_PID: String(process.pid), MAX_PAGE_SIZE: '', DB_FILE: '' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const port = await new Promise((resolve, reject) => {
+    server.stdout.on('data', d => { const m = /^LISTENING (\d+)$/m.exec(String(d)); if (m) resolve(m[1]) })
+    server.on('exit', code => reject(new Error(`server exited with ${code}`)))
+  })
+  base = `http://127.0.0.1:${port}`
+})
+after(() => server.kill())
+
+const get = async (path, token = 'admin-token-1') => {
+  const res = await fetch(base + path, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+  return { status: res.status, body: await res.json() }
+}
+const lit = s => `'${s.replace(/'/g, "''")}'`
+const count = async (version, set, filter, token) => {
+  const q = `$top=0&$skip=0&$count=true&$filter=${encodeURIComponent(filter)}`
+  const { status, body } = await get(`/v${version}/odata/${set}?${q}`, token)
+  assert.equal(status, 200, JSON.stringify(body))
+  return body['@odata.count']
+}
+
+test('awkward strings and out-of-enum values', async () => {
+  assert.equal(await count('1.1', 'Message', `content eq ${lit(F.AWKWARD)}`), 3)
+  assert.equal(await count('1.1', 'Message', `content eq ${lit(F.AWKWARD)}`, 'admin-token-2'), 1)
+  assert.equal(await count('1.1', 'Message', `content eq ${lit(F.AWKWARD_AGAIN)}`), 2)
+  assert.equal(await count('1.0', 'Message', `contains(content,${lit(F.AWKWARD)})`), 5)
+  assert.equal(await count('1.1', 'Conversation', 'status eq 7'), 1)
+  assert.equal(await count('1.1', 'Conversation', 'status eq 7', 'admin-token-2'), 0)
+  assert.equal(await count('1.1', 'Message', 'content_type eq 4242'), 1)
+  for (const token of ['admin-token-1', 'admin-token-2']) {
+    for (const c of F.ODD_CONTENTS) {
+      const filter = c === null ? 'content eq null' : `content eq ${lit(c)}`
+      assert.ok((await count('1.1', 'Message', filter, token)) >= 1, `${token}: ${JSON.stringify(c)}`)
+    }
+  }
+  assert.equal(await count('1.1', 'Label', `description eq ${lit(F.LABELS[5][1])}`), 1)
+  assert.equal(await count('1.1', 'User', `display_name eq ${lit(F.USERS[7][1])}`), 1)
+})
+
+test('auth, isolation and the v1.1 $top/$skip rule', async () => {
+  assert.equal((await get('/v1.1/odata/Inbox?$top=1&$skip=0', null)).status, 401)
+  assert.equal((await get('/v1.1/odata/Inbox?$top=1&$skip=0', 'nope')).status, 401)
+  assert.equal((await get('/v1.1/odata/Inbox?$top=1&$skip=0', 'agent-token-1')).status, 403)
+  assert.equal((await get('/v1.1/odata/Inbox?$top=1&$skip=0&apikey=admin-token-2', null)).status, 200)
+  assert.equal((await get('/v1.1/odata/Inbox')).status, 400)
+  const ids = async token => (await get('/v1.0/odata/Conversation?$select=id,account_id', token)).body.value
+  const [one, two] = [await ids('admin-token-1'), await ids('admin-token-2')]
+  assert.ok(one.every(r => r.account_id === 1) && two.every(r => r.account_id === 2))
+  assert.ok(two.length > 0 && one.length === 5 * two.length)
+  assert.equal((await get(`/v1.1/odata/Conversation(${two[0].id})`)).status, 404)
+  assert.equal((await get(`/v1.1/odata/Conversation(${one[0].id})?$select=id&$top=1&$skip=0`)).status, 200)
+})
+
+test('version-specific shapes', async () => {
+  const v10 = (await get('/v1.0/odata/User?$top=1&$select=created_at,tokens,custom_attributes')).body.value[0]
+  assert.match(v10.created_at, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/)
+  const v11 = (await get('/v1.1/odata/User?$top=1&$skip=0&$select=created_at')).body.value[0]
+  assert.match(v11.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+  const json10 = (await get('/v1.0/odata/Conversation?$top=1&$filter=custom_attributes ne null&$select=custom_attributes')).body.value[0]
+  assert.equal(typeof json10.custom_attributes, 'string')
+  const json11 = (await get('/v1.1/odata/Conversation?$top=1&$skip=0&$filter=custom_attributes ne null&$select=custom_attributes')).body.value[0]
+  assert.equal(typeof json11.custom_attributes, 'object')
+  const big = (await get('/v1.1/odata/Conversation?$top=1&$skip=0&$filter=contact_id gt 3000000000&$select=contact_id')).body.value[0]
+  assert.equal(typeof big.contact_id, 'number')
+  const label = (await get('/v1.0/odata/Label?$top=1&$select=conversation_ids')).body.value[0]
+  assert.ok(Array.isArray(label.conversation_ids) && label.conversation_ids.every(Number.isInteger))
+})
+
+test('reporting events agree with conversations and messages', async () => {
+  const events = (await get("/v1.1/odata/ReportingEvent?$top=50&$skip=0&$filter=name eq 'first_reply_created'")).body.value
+  assert.ok(events.length === 50 && events.some(e => !Number.isInteger(e.value)) && events.some(e => Number.isInteger(e.value)))
+  for (const e of events.slice(0, 10)) {
+    const c = (await get(`/v1.1/odata/Conversation(${e.conversation_id})?$select=created_at`)).body
+    assert.equal(e.event_start_time, c.created_at)
+    assert.equal(e.value, (Date.parse(e.event_end_time) - Date.parse(e.event_start_time)) / 1000)
+    const reply = `conversation_id eq ${e.conversation_id} and message_type eq 1 and sender_type eq 'User' and sender_id eq ${e.user_id} and created_at eq ${e.event_end_time}`
+    assert.equal(await count('1.1', 'Message', reply), 1)
+  }
+})
+
+test('request log and faults', async () => {
+  const { body: log } = await get('/_test/requests')
+  const since = log.at(-1).seq
+  await fetch(`${base}/_test/faults`, { method: 'POST', body: JSON.stringify({ status: 503, body: 'down', count: 1 }) })
+  assert.equal((await fetch(`${base}/v1.1/odata/Inbox?$top=1&$skip=0`)).status, 503)
+  assert.equal((await get('/v1.1/odata/Inbox?$top=1&$skip=0')).status, 200)
+  const { body: fresh } = await get(`/_test/requests?since=${since}`)
+  assert.deepEqual(fresh.map(e => e.status), [503, 200])
+  assert.equal(fresh[1].account, 1)
+})
