@@ -32,6 +32,9 @@ pub struct Config {
     pub max_next_links: usize,
     /// Show the User sign-in IP address fields.
     pub expose_sign_in_ips: bool,
+    /// Most rows one relation may read for all its parents together; past
+    /// it the field fails with QUERY_TOO_COMPLEX rather than cut data.
+    pub max_relation_rows: u64,
 }
 
 impl Default for Config {
@@ -47,6 +50,7 @@ impl Default for Config {
             in_operator: "auto".into(),
             max_next_links: 100,
             expose_sign_in_ips: false,
+            max_relation_rows: 10_000,
         }
     }
 }
@@ -99,6 +103,9 @@ pub struct Overrides {
     /// Show the User sign-in IP address fields
     #[arg(long, global = true, env = "EXPOSE_SIGN_IN_IPS")]
     pub expose_sign_in_ips: Option<bool>,
+    /// Most rows one relation may read for all its parents together
+    #[arg(long, global = true, env = "MAX_RELATION_ROWS")]
+    pub max_relation_rows: Option<u64>,
 }
 
 /// How `in`/`nin` filters and id sets are written.
@@ -148,6 +155,7 @@ impl Config {
         set(&mut self.in_operator, &o.in_operator);
         set(&mut self.max_next_links, &o.max_next_links);
         set(&mut self.expose_sign_in_ips, &o.expose_sign_in_ips);
+        set(&mut self.max_relation_rows, &o.max_relation_rows);
     }
 
     /// Checks every key that has a form; the upstream itself is checked by
@@ -155,6 +163,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
         self.in_operator()?;
+        if self.max_relation_rows == 0 {
+            return Err(invalid("max_relation_rows", "must be at least 1"));
+        }
         if self.max_first == 0 {
             return Err(invalid("max_first", "must be at least 1"));
         }

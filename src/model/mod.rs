@@ -4,11 +4,13 @@
 
 mod entities;
 mod enums;
+mod relations;
 
 pub use entities::ENTITIES;
 pub use enums::{
     EnumDef, ALL_ENUMS, CONVERSATION_STATUS, MESSAGE_CONTENT_TYPE, MESSAGE_STATUS, MESSAGE_TYPE,
 };
+pub use relations::{relations_of, Join, Relation, Shape, RELATIONS};
 
 /// The upstream endpoint version (`/v1.0/odata` or `/v1.1/odata`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -8,5 +8,5 @@ pub mod response;
 
 pub use filter::{CompareOp, Filter, InStyle, Literal, StringFn};
 pub use metadata::Metadata;
-pub use query::{CollectionQuery, EntityQuery, OrderBy};
+pub use query::{CollectionQuery, EntityQuery, Expand, OrderBy};
 pub use response::{decode_collection, decode_entity, error_message, CollectionPage, Row};

@@ -30,10 +30,66 @@ pub struct OrderBy {
     pub descending: bool,
 }
 
+/// `$expand=navigation($select=...;$filter=...;$orderby=...;$top=...;$expand=...)`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expand {
+    pub navigation: &'static str,
+    pub select: Vec<&'static str>,
+    pub filter: Option<Filter>,
+    pub order_by: Vec<OrderBy>,
+    pub top: Option<u64>,
+    pub expand: Vec<Expand>,
+}
+
+impl Expand {
+    fn render(&self, style: InStyle) -> String {
+        let mut options = Vec::new();
+        if !self.select.is_empty() {
+            options.push(format!("$select={}", self.select.join(",")));
+        }
+        if let Some(filter) = &self.filter {
+            options.push(format!("$filter={}", filter.render(style)));
+        }
+        if !self.order_by.is_empty() {
+            options.push(format!("$orderby={}", render_order(&self.order_by)));
+        }
+        if let Some(top) = self.top {
+            options.push(format!("$top={top}"));
+        }
+        if !self.expand.is_empty() {
+            options.push(format!("$expand={}", render_expands(&self.expand, style)));
+        }
+        format!("{}({})", self.navigation, options.join(";"))
+    }
+}
+
+pub fn render_expands(expands: &[Expand], style: InStyle) -> String {
+    expands
+        .iter()
+        .map(|e| e.render(style))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn render_order(order_by: &[OrderBy]) -> String {
+    order_by
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {}",
+                o.property,
+                if o.descending { "desc" } else { "asc" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectionQuery {
     pub entity_set: &'static str,
     pub select: Vec<&'static str>,
+    pub expand: Vec<Expand>,
     pub filter: Option<Filter>,
     pub order_by: Vec<OrderBy>,
     pub top: u64,
@@ -80,15 +136,19 @@ pub struct EntityQuery {
     pub entity_set: &'static str,
     pub key: i64,
     pub select: Vec<&'static str>,
+    pub expand: Vec<Expand>,
 }
 
 impl EntityQuery {
     /// `Conversation(7)?$select=id,status&$top=1&$skip=0`: Live Agent's own
     /// examples send `$top`/`$skip` on key lookups too.
-    pub fn to_relative_url(&self) -> String {
+    pub fn to_relative_url(&self, style: InStyle) -> String {
         let mut params: Vec<(&str, String)> = Vec::new();
         if !self.select.is_empty() {
             params.push(("$select", self.select.join(",")));
+        }
+        if !self.expand.is_empty() {
+            params.push(("$expand", render_expands(&self.expand, style)));
         }
         params.push(("$top", "1".into()));
         params.push(("$skip", "0".into()));
@@ -122,6 +182,7 @@ mod tests {
         let q = CollectionQuery {
             entity_set: "Conversation",
             select: vec!["id", "status"],
+            expand: vec![],
             filter: Some(Filter::Compare {
                 property: "status",
                 op: CompareOp::Eq,
@@ -153,10 +214,42 @@ mod tests {
             entity_set: "Inbox",
             key: 7,
             select: vec!["id", "name"],
+            expand: vec![],
         };
         assert_eq!(
-            q.to_relative_url(),
+            q.to_relative_url(InStyle::OrChain),
             "Inbox(7)?$select=id,name&$top=1&$skip=0"
+        );
+    }
+
+    #[test]
+    fn nested_expands_render_their_options() {
+        let inbox = Expand {
+            navigation: "inbox",
+            select: vec!["id", "name"],
+            filter: None,
+            order_by: vec![],
+            top: None,
+            expand: vec![],
+        };
+        let messages = Expand {
+            navigation: "messages",
+            select: vec!["id"],
+            filter: Some(Filter::Compare {
+                property: "message_type",
+                op: CompareOp::Eq,
+                value: Literal::Int(1),
+            }),
+            order_by: vec![OrderBy {
+                property: "created_at",
+                descending: true,
+            }],
+            top: Some(3),
+            expand: vec![inbox.clone()],
+        };
+        assert_eq!(
+            render_expands(&[inbox, messages], InStyle::OrChain),
+            "inbox($select=id,name),messages($select=id;$filter=message_type eq 1;$orderby=created_at desc;$top=3;$expand=inbox($select=id,name))"
         );
     }
 }

@@ -1,17 +1,17 @@
 //! Root fields of a collection: the paged list (`conversations`) returning a
 //! connection, and the key lookup (`conversation(id:)`).
 
-use super::filter_input::{filter_input_name, parse_where};
-use super::order::{order_input_name, parse_order};
-use super::selection::{columns_of, node_selections, selects};
+use super::filter_input::filter_input_name;
+use super::order::order_input_name;
+use super::selection::{node_selections, selects};
 use super::{Gateway, RequestContext};
 use crate::error::GatewayError;
-use crate::model::{Doc, Entity, Field as Column};
-use crate::odata::{CollectionQuery, EntityQuery, Filter, Metadata, Row};
+use crate::model::{Entity, Shape};
+use crate::odata::{CollectionQuery, EntityQuery, Filter, Row};
+use crate::upstream::Caller;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef,
 };
-use async_graphql::Value;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use std::sync::Arc;
@@ -20,12 +20,26 @@ pub const DEFAULT_FIRST: i64 = 50;
 pub const PAGE_INFO: &str = "PageInfo";
 
 /// One page of a collection, the parent value of a connection's fields.
-struct Page {
+pub(crate) struct Page {
     rows: Vec<Arc<Row>>,
     /// Position of the first row in the whole ordered result.
     start: u64,
     has_next: bool,
     total: Option<i64>,
+}
+
+impl Page {
+    /// Keeps the first `first` rows; one more tells that a next page exists.
+    pub(crate) fn cut(mut rows: Vec<Arc<Row>>, start: u64, first: u64, total: Option<i64>) -> Page {
+        let has_next = rows.len() as u64 > first;
+        rows.truncate(first as usize);
+        Page {
+            rows,
+            start,
+            has_next,
+            total,
+        }
+    }
 }
 
 struct Edge {
@@ -44,7 +58,7 @@ fn encode_cursor(position: u64) -> String {
     URL_SAFE_NO_PAD.encode(format!("pos:{position}"))
 }
 
-fn decode_cursor(cursor: &str) -> Result<u64, GatewayError> {
+pub(crate) fn decode_cursor(cursor: &str) -> Result<u64, GatewayError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
@@ -148,14 +162,13 @@ pub fn connection_objects(entity: &'static Entity) -> [Object; 2] {
 }
 
 /// The list field, e.g. `conversations(where, orderBy, first, after, offset)`.
-pub fn list_field(entity: &'static Entity, columns: Arc<Vec<&'static Column>>) -> Field {
+pub fn list_field(entity: &'static Entity) -> Field {
     Field::new(
         entity.plural,
         TypeRef::named_nn(connection_name(entity)),
         move |ctx| {
-            let columns = columns.clone();
             FieldFuture::new(async move {
-                let page = resolve_list(&ctx, entity, &columns)
+                let page = resolve_list(&ctx, entity)
                     .await
                     .map_err(GatewayError::into_graphql)?;
                 Ok(Some(FieldValue::owned_any(page)))
@@ -187,11 +200,10 @@ pub fn list_field(entity: &'static Entity, columns: Arc<Vec<&'static Column>>) -
 }
 
 /// The key lookup, e.g. `conversation(id: 7)`; null when there is no such row.
-pub fn lookup_field(entity: &'static Entity, columns: Arc<Vec<&'static Column>>) -> Field {
+pub fn lookup_field(entity: &'static Entity) -> Field {
     Field::new(entity.singular(), TypeRef::named(entity.name), move |ctx| {
-        let columns = columns.clone();
         FieldFuture::new(async move {
-            let row = resolve_lookup(&ctx, entity, &columns)
+            let row = resolve_lookup(&ctx, entity)
                 .await
                 .map_err(GatewayError::into_graphql)?;
             Ok(row.map(FieldValue::owned_any))
@@ -204,23 +216,29 @@ pub fn lookup_field(entity: &'static Entity, columns: Arc<Vec<&'static Column>>)
 async fn resolve_lookup(
     ctx: &ResolverContext<'_>,
     entity: &'static Entity,
-    columns: &[&'static Column],
 ) -> Result<Option<Row>, GatewayError> {
     let (gateway, caller) = gateway_and_caller(ctx)?;
-    let key = int_arg(ctx, "id")?.ok_or_else(|| GatewayError::bad_input("`id` is required"))?;
+    let key = match ctx.args.get("id").map(|v| v.i64()) {
+        Some(Ok(key)) => key,
+        _ => return Err(GatewayError::bad_input("`id` must be an integer")),
+    };
     let metadata = gateway.upstream.metadata(&caller).await;
-    let available = availability(entity, gateway.version, metadata.as_deref());
+    let plan = gateway
+        .planner(metadata.as_deref())
+        .plan(entity, ctx.field().selection_set())?;
     let query = EntityQuery {
         entity_set: entity.name,
         key,
-        select: columns_of(columns, ctx.field().selection_set(), &available),
+        select: plan.select,
+        expand: plan.expand,
     };
-    gateway.upstream.fetch_entity(&caller, &query).await
+    let style = gateway.upstream.in_style(metadata.as_deref());
+    gateway.upstream.fetch_entity(&caller, &query, style).await
 }
 
-fn gateway_and_caller(
+pub(crate) fn gateway_and_caller(
     ctx: &ResolverContext<'_>,
-) -> Result<(Arc<Gateway>, crate::upstream::Caller), GatewayError> {
+) -> Result<(Arc<Gateway>, Caller), GatewayError> {
     let gateway = ctx
         .data::<Arc<Gateway>>()
         .map_err(|_| GatewayError::UpstreamUnavailable("no upstream is configured".into()))?
@@ -236,109 +254,41 @@ fn gateway_and_caller(
     Ok((gateway, caller))
 }
 
-/// Whether the upstream serves a column: as its `$metadata` says, or, when
-/// that is unknown, as the current documentation says.
-fn availability<'m>(
-    entity: &'static Entity,
-    version: crate::model::ApiVersion,
-    metadata: Option<&'m Metadata>,
-) -> impl Fn(&Column) -> bool + 'm {
-    move |column: &Column| match metadata {
-        Some(md) => md.has_property(entity.name, column.odata),
-        None => column.doc(version) == Doc::Current,
-    }
-}
-
-fn int_arg(ctx: &ResolverContext<'_>, name: &str) -> Result<Option<i64>, GatewayError> {
-    match ctx.args.get(name) {
-        None => Ok(None),
-        Some(v) if v.is_null() => Ok(None),
-        Some(v) => v
-            .i64()
-            .map(Some)
-            .map_err(|_| GatewayError::bad_input(format!("`{name}` must be an integer"))),
-    }
-}
-
 async fn resolve_list(
     ctx: &ResolverContext<'_>,
     entity: &'static Entity,
-    columns: &[&'static Column],
 ) -> Result<Page, GatewayError> {
     let (gateway, caller) = gateway_and_caller(ctx)?;
-    let cap = gateway.max_first;
-    let first = int_arg(ctx, "first")?.unwrap_or(DEFAULT_FIRST);
-    if first < 0 {
-        return Err(GatewayError::bad_input(format!(
-            "`first` must be between 0 and {cap}, got {first}"
-        )));
-    }
-    let first = first as u64;
-    if first > cap {
-        return Err(GatewayError::bad_input(format!(
-            "`first` is {first}, above the cap of {cap} (max_first); page with `after`"
-        )));
-    }
-    let offset = int_arg(ctx, "offset")?;
-    let after = match ctx.args.get("after") {
-        Some(v) if !v.is_null() => {
-            Some(decode_cursor(v.string().map_err(|_| {
-                GatewayError::bad_input("`after` must be a string")
-            })?)?)
-        }
-        _ => None,
-    };
-    let start = match (after, offset) {
-        (Some(_), Some(_)) => {
-            return Err(GatewayError::bad_input(
-                "give either `after` or `offset`, not both",
-            ))
-        }
-        (Some(position), None) => position.saturating_add(1),
-        (None, Some(o)) if o < 0 => {
-            return Err(GatewayError::bad_input(format!(
-                "`offset` must be 0 or more, got {o}"
-            )))
-        }
-        (None, Some(o)) => o as u64,
-        (None, None) => 0,
-    };
-
-    // Argument errors come before any upstream call.
-    let where_value = ctx.args.get("where").map(|v| v.as_value().clone());
-    let order_value = ctx.args.get("orderBy").map(|v| v.as_value().clone());
     let metadata = gateway.upstream.metadata(&caller).await;
-    let available = availability(entity, gateway.version, metadata.as_deref());
-    let filter = match &where_value {
-        Some(v) if v != &Value::Null => parse_where(entity, columns, v, &available)?.simplify(),
-        _ => Filter::True,
-    };
-    let order_by = parse_order(entity, columns, order_value.as_ref(), &available)?;
-
+    let planner = gateway.planner(metadata.as_deref());
+    // Argument errors come before any upstream call.
+    let args = planner.list_args(entity, ctx.args.as_index_map(), Shape::Connection)?;
+    let first = args.first.unwrap_or(DEFAULT_FIRST as u64);
     let field = ctx.field();
     let wants_rows = ["nodes", "edges", "pageInfo"]
         .iter()
         .any(|n| selects(field, n));
     let wants_total = selects(field, "totalCount");
-    if filter == Filter::False {
+    if args.filter == Filter::False {
         return Ok(Page {
             rows: Vec::new(),
-            start,
+            start: args.start,
             has_next: false,
             total: Some(0),
         });
     }
-    let select = columns_of(columns, node_selections(field).into_iter(), &available);
+    let plan = planner.plan(entity, node_selections(field))?;
     // One extra row tells whether a next page exists.
     let top = if wants_rows { first + 1 } else { 0 };
     let query = CollectionQuery {
         entity_set: entity.name,
-        select,
-        filter: (filter != Filter::True).then_some(filter),
+        select: plan.select,
+        expand: if top == 0 { Vec::new() } else { plan.expand },
+        filter: (args.filter != Filter::True).then_some(args.filter),
         // Order matters only when rows come back.
-        order_by: if top == 0 { Vec::new() } else { order_by },
+        order_by: if top == 0 { Vec::new() } else { args.order_by },
         top,
-        skip: start,
+        skip: args.start,
         count: wants_total,
     };
     let style = gateway.upstream.in_style(metadata.as_deref());
@@ -346,19 +296,12 @@ async fn resolve_list(
         .upstream
         .fetch_collection(&caller, &query, style)
         .await?;
-    let has_next = fetched.rows.len() as u64 > first;
-    let rows = fetched
-        .rows
-        .into_iter()
-        .take(first as usize)
-        .map(Arc::new)
-        .collect();
-    Ok(Page {
-        rows,
-        start,
-        has_next,
-        total: fetched.count,
-    })
+    Ok(Page::cut(
+        fetched.rows.into_iter().map(Arc::new).collect(),
+        args.start,
+        first,
+        fetched.count,
+    ))
 }
 
 #[cfg(test)]

@@ -6,10 +6,12 @@ mod entity;
 pub mod field_errors;
 mod filter_input;
 mod order;
+pub mod plan;
+pub mod relation;
 pub mod scalars;
 mod selection;
 
-use crate::model::{ApiVersion, ALL_ENUMS, ENTITIES};
+use crate::model::{relations_of, ApiVersion, ALL_ENUMS, ENTITIES};
 use crate::upstream::{Caller, Credential, Upstream};
 use async_graphql::dynamic::{Enum, EnumItem, Object, Schema, SchemaBuilder};
 use std::sync::atomic::AtomicBool;
@@ -20,6 +22,9 @@ pub struct Gateway {
     pub upstream: Upstream,
     pub version: ApiVersion,
     pub max_first: u64,
+    pub expose_sensitive: bool,
+    /// Most rows one relation may read for all its parents together.
+    pub max_relation_rows: u64,
 }
 
 /// What resolvers know of one HTTP request.
@@ -75,17 +80,20 @@ pub fn builder(options: SchemaOptions) -> SchemaBuilder {
         let columns: Vec<_> = entity
             .fields_for(options.version, options.expose_sensitive)
             .collect();
+        let mut object = entity::entity_object(entity, &columns);
+        for relation in relations_of(entity, options.version) {
+            object = object.field(relation::relation_field(relation));
+        }
         schema = schema
-            .register(entity::entity_object(entity, &columns))
+            .register(object)
             .register(filter_input::entity_filter_input(entity, &columns))
             .register(order::entity_order_input(entity, &columns));
         for object in connection::connection_objects(entity) {
             schema = schema.register(object);
         }
-        let columns = Arc::new(columns);
         query = query
-            .field(connection::list_field(entity, columns.clone()))
-            .field(connection::lookup_field(entity, columns));
+            .field(connection::list_field(entity))
+            .field(connection::lookup_field(entity));
     }
     schema.register(query)
 }

@@ -35,6 +35,8 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
         upstream: Upstream::new(config)?,
         version,
         max_first: config.max_first,
+        expose_sensitive: config.expose_sign_in_ips,
+        max_relation_rows: config.max_relation_rows,
     });
     let schema = schema::builder(SchemaOptions {
         version,

@@ -118,6 +118,12 @@ impl Upstream {
         }
     }
 
+    /// Whether a request relative to the service root stays within the URL
+    /// length limit.
+    pub fn fits(&self, relative: &str) -> bool {
+        self.base.len() + 1 + relative.len() <= self.max_url_length
+    }
+
     /// Builds the full URL of a request relative to the service root,
     /// refusing one longer than the configured limit before anything is sent.
     pub fn url_for(&self, relative: &str) -> Result<String, GatewayError> {
@@ -174,9 +180,10 @@ impl Upstream {
         &self,
         caller: &Caller,
         query: &EntityQuery,
+        style: InStyle,
     ) -> Result<Option<Row>, GatewayError> {
         let cred = &caller.credential;
-        let url = self.url_for(&query.to_relative_url())?;
+        let url = self.url_for(&query.to_relative_url(style))?;
         let (status, body) = self.get(cred, url, JSON).await?;
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
