@@ -5,22 +5,25 @@ const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
 const F = require('./lib/fixtures')
 
-let server, base
-before(async () => {
-  server = spawn(process.execPath, [`${__dirname}/server.js`], {
-    env: { ...process.env, PORT: '0', PARENT_PID: String(process.pid), MAX_PAGE_SIZE: '', DB_FILE: '' },
+// Starts a server on a free port; it exits with this process.
+async function start(env = {}) {
+  const child = spawn(process.execPath, [`${__dirname}/server.js`], {
+    env: { ...process.env, PORT: '0', PARENT_PID: String(process.pid), MAX_PAGE_SIZE: '', DB_FILE: '', DECLARE_NAVIGATION: '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const port = await new Promise((resolve, reject) => {
-    server.stdout.on('data', d => { const m = /^LISTENING (\d+)$/m.exec(String(d)); if (m) resolve(m[1]) })
-    server.on('exit', code => reject(new Error(`server exited with ${code}`)))
+    child.stdout.on('data', d => { const m = /^LISTENING (\d+)$/m.exec(String(d)); if (m) resolve(m[1]) })
+    child.on('exit', code => reject(new Error(`server exited with ${code}`)))
   })
-  base = `http://127.0.0.1:${port}`
-})
+  return { child, base: `http://127.0.0.1:${port}` }
+}
+
+let server, base
+before(async () => ({ child: server, base } = await start()))
 after(() => server.kill())
 
-const get = async (path, token = 'admin-token-1') => {
-  const res = await fetch(base + path, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+const get = async (path, token = 'admin-token-1', root = base) => {
+  const res = await fetch(root + path, { headers: token ? { authorization: `Bearer ${token}` } : {} })
   return { status: res.status, body: await res.json() }
 }
 const lit = s => `'${s.replace(/'/g, "''")}'`
@@ -99,4 +102,33 @@ test('request log and faults', async () => {
   const { body: fresh } = await get(`/_test/requests?since=${since}`)
   assert.deepEqual(fresh.map(e => e.status), [503, 200])
   assert.equal(fresh[1].account, 1)
+})
+
+test('navigation properties (DECLARE_NAVIGATION=1)', async () => {
+  const nav = await start({ DECLARE_NAVIGATION: '1' })
+  try {
+    const metadata = async root => (await fetch(`${root}/v1.1/odata/$metadata`, { headers: { authorization: 'Bearer admin-token-1' } })).text()
+    assert.doesNotMatch(await metadata(base), /NavigationProperty/)
+    assert.match(await metadata(nav.base), /<NavigationProperty Name="messages" Type="Collection\(V11.Message\)"\/>/)
+    const rows = async path => {
+      const { status, body } = await get(path, 'admin-token-1', nav.base)
+      assert.equal(status, 200, JSON.stringify(body))
+      return body.value
+    }
+    for (const c of await rows('/v1.1/odata/Conversation?$select=id,inbox_id&$expand=inbox($select=id)&$top=20&$skip=0'))
+      assert.equal(c.inbox.id, c.inbox_id)
+    // nested $top counts per parent, not in total
+    const outgoing = '$select=id;$filter=message_type eq 1;$orderby=created_at desc'
+    const all = await rows(`/v1.1/odata/Conversation?$select=id&$expand=messages(${outgoing})&$top=100&$skip=0`)
+    const top = await rows(`/v1.1/odata/Conversation?$select=id&$expand=messages(${outgoing};$top=3)&$top=100&$skip=0`)
+    assert.ok(all.some(c => c.messages.length > 3))
+    assert.deepEqual(top.map(c => c.messages), all.map(c => c.messages.slice(0, 3)))
+    const messages = await rows('/v1.0/odata/Message?$select=sender_type&$expand=sender($select=id,created_at)&$top=50')
+    assert.ok(messages.some(m => m.sender) && messages.every(m => !m.sender === (m.sender_type !== 'User')))
+    for (const m of messages.filter(m => m.sender)) assert.match(m.sender.created_at, /^\d{4}-\d\d-\d\d \d\d:/)
+    const { body: one } = await get('/v1.1/odata/Conversation(1)?$select=id&$expand=inbox($select=name)', 'admin-token-1', nav.base)
+    assert.equal(typeof one.inbox.name, 'string')
+  } finally {
+    nav.child.kill()
+  }
 })

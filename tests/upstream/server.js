@@ -25,6 +25,7 @@ async function main() {
   if (config.parentPid) watchParent(config.parentPid)
   const files = ['db/schema.cds', 'srv/v10.cds', 'srv/v11.cds']
   if (config.v10Legacy) files.push('srv/v10-legacy.cds')
+  if (config.navigation) files.push('srv/navigation.cds')
   const csn = await cds.load(files)
   cds.model = cds.compile.for.nodejs(csn)
   cds.db = await cds.connect.to('db')

@@ -17,4 +17,5 @@ module.exports = {
   dbFile: process.env.DB_FILE ? path.resolve(process.env.DB_FILE) : null,
   maxPageSize: int('MAX_PAGE_SIZE', null),
   v10Legacy: process.env.V10_LEGACY_FIELDS === '1',
+  navigation: process.env.DECLARE_NAVIGATION === '1',
 }

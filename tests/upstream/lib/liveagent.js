@@ -39,21 +39,33 @@ function requireTopSkip(req, res, next) {
   sendError(res, 400, 'The query parameters $top and $skip are required for collection requests')
 }
 
-// v1.0 sends User dates as `2021-12-11 12:41:26.745` (no T, no zone).
+// v1.0 sends User dates as `2021-12-11 12:41:26.745` (no T, no zone), also
+// in Users reached through a navigation property (DECLARE_NAVIGATION=1).
 const ISO = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d(?:\.\d+)?)Z$/
+const USER_NAVS = new Set(['assignee', 'sender', 'user'])
 function v10UserDates(req, res, next) {
-  if (!/^\/v1\.0\/odata\/User\b/.test(req.path)) return next()
+  if (!req.path.startsWith('/v1.0/odata/')) return next()
+  // The last path segment names what is served: `User(3)`, `Conversation(1)/assignee`.
+  const last = req.path.split('/').filter(s => s && s !== '$count').at(-1).replace(/\(.*/, '')
+  const isUser = last === 'User' || USER_NAVS.has(last)
   const json = res.json
   res.json = function (body) {
-    const rewrite = row => {
-      if (!row || typeof row !== 'object') return
-      for (const k in row) if (typeof row[k] === 'string') row[k] = row[k].replace(ISO, '$1 $2')
-    }
-    if (Array.isArray(body?.value)) body.value.forEach(rewrite)
-    else if (!body?.error) rewrite(body)
+    if (Array.isArray(body?.value)) rewriteDates(body.value, isUser)
+    else if (!body?.error) rewriteDates(body, isUser)
     return json.call(this, body)
   }
   next()
+}
+
+// On v1.0 every nested object or array of objects is an expanded navigation
+// (JSON columns are text there), so the property name tells the entity.
+function rewriteDates(node, isUser) {
+  if (Array.isArray(node)) return node.forEach(n => rewriteDates(n, isUser))
+  if (!node || typeof node !== 'object') return
+  for (const k in node) {
+    if (typeof node[k] !== 'string') rewriteDates(node[k], USER_NAVS.has(k))
+    else if (isUser) node[k] = node[k].replace(ISO, '$1 $2')
+  }
 }
 
 const splitUrl = url => {
