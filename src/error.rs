@@ -13,8 +13,8 @@ pub enum GatewayError {
     BadUserInput(String),
     #[error("upstream unavailable: {0}")]
     UpstreamUnavailable(String),
-    #[error("upstream did not answer within {0} ms")]
-    UpstreamTimeout(u64),
+    #[error("{0}")]
+    UpstreamTimeout(String),
     #[error("invalid upstream response: {0}")]
     UpstreamInvalidResponse(String),
     #[error("{0}")]
@@ -35,6 +35,39 @@ impl GatewayError {
             Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             Self::ScanLimitExceeded(_) => "SCAN_LIMIT_EXCEEDED",
         }
+    }
+
+    /// The message without the prefix `Display` adds.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthenticated(m)
+            | Self::Forbidden(m)
+            | Self::BadUserInput(m)
+            | Self::UpstreamUnavailable(m)
+            | Self::UpstreamTimeout(m)
+            | Self::UpstreamInvalidResponse(m)
+            | Self::QueryTooComplex(m)
+            | Self::ScanLimitExceeded(m) => m.clone(),
+        }
+    }
+
+    /// Rebuilds an error kept as code and message (see `loaders`).
+    pub fn from_code(code: &str, message: &str) -> Self {
+        let m = message.to_string();
+        match code {
+            "UNAUTHENTICATED" => Self::Unauthenticated(m),
+            "FORBIDDEN" => Self::Forbidden(m),
+            "BAD_USER_INPUT" => Self::BadUserInput(m),
+            "UPSTREAM_UNAVAILABLE" => Self::UpstreamUnavailable(m),
+            "UPSTREAM_TIMEOUT" => Self::UpstreamTimeout(m),
+            "QUERY_TOO_COMPLEX" => Self::QueryTooComplex(m),
+            "SCAN_LIMIT_EXCEEDED" => Self::ScanLimitExceeded(m),
+            _ => Self::UpstreamInvalidResponse(m),
+        }
+    }
+
+    pub fn timeout(ms: u64) -> Self {
+        Self::UpstreamTimeout(format!("upstream did not answer within {ms} ms"))
     }
 
     pub fn bad_input(msg: impl Into<String>) -> Self {
@@ -82,7 +115,7 @@ mod tests {
 
     #[test]
     fn every_variant_has_its_code_in_graphql_extensions() {
-        let err = GatewayError::UpstreamTimeout(30).into_graphql();
+        let err = GatewayError::timeout(30).into_graphql();
         let ext = err.extensions.expect("extensions");
         assert_eq!(
             ext.get("code"),

@@ -1,225 +1,184 @@
-//! Batched relation loading, scoped to one GraphQL request and its
-//! credential. Every parent asks for its key; the batch becomes one upstream
-//! request per relation (an `or` chain or `in` list of ids), split only where
-//! a URL would pass `max_url_length`, the pieces run concurrently.
+//! Batched relation loading, level by level. Once the rows of one level are
+//! in, every relation planned on them is fetched for all of them at once:
+//! one upstream request per relation and level (an `or` chain or `in` list
+//! of ids), split only where a URL would pass `max_url_length`, the pieces
+//! run concurrently. Related rows are kept on each parent row under the
+//! field's response key, where the relation field reads them. Batches are
+//! cut by the query's shape, never by timing.
 
 use crate::error::GatewayError;
-use crate::model::{Join, Relation, KEY};
-use crate::odata::query::render_expands;
+use crate::model::{Join, KEY};
 use crate::odata::response::lenient_i64;
-use crate::odata::{CollectionQuery, Expand, Filter, InStyle, Literal, OrderBy, Row};
-use crate::schema::{plan::Plan, Gateway};
+use crate::odata::{CollectionQuery, Filter, InStyle, Literal, OrderBy, Row};
+use crate::schema::plan::{Plan, RelationPlan};
+use crate::schema::Gateway;
 use crate::upstream::Caller;
-use async_graphql::dataloader::{DataLoader, Loader};
-use futures::{StreamExt, TryStreamExt};
-use serde_json::Value as Json;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use serde_json::{Map, Value as Json};
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 
 /// Pieces of one split request in flight at once.
 const PIECES_IN_FLIGHT: usize = 4;
 
-/// What one relation field asks for: the same spec for every parent at that
-/// place in the query.
-#[derive(Debug)]
-pub struct RelationSpec {
-    pub relation: &'static Relation,
-    pub select: Vec<&'static str>,
-    pub expand: Vec<Expand>,
-    pub filter: Filter,
-    pub order_by: Vec<OrderBy>,
-    /// Specs differing only in `select` share one request (their union).
-    group: String,
-    id: String,
+/// Where a relation's rows (or its error) are kept on a parent row. The `@`
+/// prefix cannot clash with an upstream column name.
+pub fn slot(response_key: &str) -> String {
+    format!("@rel:{response_key}")
 }
 
-impl RelationSpec {
-    pub fn new(
-        relation: &'static Relation,
-        plan: Plan,
-        filter: Filter,
-        order_by: Vec<OrderBy>,
-    ) -> Self {
-        let mut select = plan.select;
-        for column in relation.remote_columns() {
+const ERROR_CODE: &str = "@error:code";
+const ERROR_MESSAGE: &str = "@error:message";
+
+/// What a relation field finds in its slot.
+pub fn read_slot<'r>(row: &'r Row, response_key: &str) -> Option<Result<&'r Json, GatewayError>> {
+    let value = row.get(&slot(response_key))?;
+    match value.get(ERROR_CODE).and_then(Json::as_str) {
+        Some(code) => {
+            let message = value
+                .get(ERROR_MESSAGE)
+                .and_then(Json::as_str)
+                .unwrap_or_default();
+            Some(Err(GatewayError::from_code(code, message)))
+        }
+        None => Some(Ok(value)),
+    }
+}
+
+fn error_value(e: &GatewayError) -> Json {
+    let mut map = Map::new();
+    map.insert(ERROR_CODE.into(), Json::from(e.code()));
+    map.insert(ERROR_MESSAGE.into(), Json::from(e.message()));
+    Json::Object(map)
+}
+
+/// What every fetch of one request shares.
+pub struct Batch<'a> {
+    pub gateway: &'a Gateway,
+    pub caller: &'a Caller,
+    pub style: InStyle,
+}
+
+impl Batch<'_> {
+    /// Loads every relation of `plan` for all `rows`, and theirs in turn. A
+    /// failing relation leaves an error in its slot: only that field fails.
+    pub fn attach<'r>(&'r self, rows: Vec<&'r mut Row>, plan: &'r Plan) -> BoxFuture<'r, ()> {
+        async move {
+            if rows.is_empty() || plan.relations.is_empty() {
+                return;
+            }
+            // Batched relations: all fetched at once, from the keys of all rows.
+            let batched: Vec<&RelationPlan> =
+                plan.relations.iter().filter(|r| !r.via_expand).collect();
+            let fetches = batched.iter().map(|r| {
+                let keys = keys_of(&rows, r);
+                self.fetch_level(r, keys)
+            });
+            let results = futures::future::join_all(fetches).await;
+            let mut rows = rows;
+            for (relation, result) in batched.into_iter().zip(results) {
+                distribute(&mut rows, relation, result);
+            }
+            // Expanded relations came with the rows; theirs may still need loading.
+            for relation in plan.relations.iter().filter(|r| r.via_expand) {
+                let mut nested: Vec<Row> = Vec::new();
+                let mut shapes: Vec<Option<usize>> = Vec::with_capacity(rows.len());
+                for row in rows.iter_mut() {
+                    match row.remove(relation.relation.navigation) {
+                        Some(Json::Array(items)) => {
+                            shapes.push(Some(items.len()));
+                            nested.extend(items.into_iter().filter_map(into_row));
+                        }
+                        Some(Json::Object(one)) => {
+                            shapes.push(Some(1));
+                            nested.push(one);
+                        }
+                        _ => shapes.push(None),
+                    }
+                }
+                self.attach(nested.iter_mut().collect(), &relation.child)
+                    .await;
+                let mut nested = nested.into_iter();
+                for (row, shape) in rows.iter_mut().zip(shapes) {
+                    let value = match (shape, relation.relation.shape) {
+                        (None, _) => Json::Null,
+                        (Some(n), crate::model::Shape::One) => nested
+                            .by_ref()
+                            .take(n)
+                            .next()
+                            .map(Json::Object)
+                            .unwrap_or(Json::Null),
+                        (Some(n), _) => {
+                            Json::Array(nested.by_ref().take(n).map(Json::Object).collect())
+                        }
+                    };
+                    row.insert(slot(&relation.key), value);
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// The rows of one relation for a whole level, their own relations loaded.
+    async fn fetch_level(
+        &self,
+        relation: &RelationPlan,
+        keys: Vec<i64>,
+    ) -> Result<Vec<Row>, GatewayError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let join = relation.relation.join;
+        let cap = self.gateway.max_relation_rows;
+        let mut select = relation.child.select.clone();
+        for column in relation.relation.remote_columns() {
             if !select.contains(&column) {
                 select.push(column);
             }
         }
-        let group = format!(
-            "{}.{}|{}|{:?}|{}",
-            relation.from,
-            relation.name,
-            filter.render(InStyle::OrChain),
-            order_by,
-            render_expands(&plan.expand, InStyle::OrChain)
-        );
-        let id = format!("{group}|{}", select.join(","));
-        RelationSpec {
-            relation,
-            select,
-            expand: plan.expand,
-            filter,
-            order_by,
-            group,
-            id,
-        }
-    }
-}
-
-/// A parent's key under a spec (for to-one and key-list relations, a
-/// target's key).
-#[derive(Debug, Clone)]
-pub struct LoadKey {
-    spec: Arc<RelationSpec>,
-    key: i64,
-}
-
-impl LoadKey {
-    pub fn new(spec: &Arc<RelationSpec>, key: i64) -> Self {
-        LoadKey {
-            spec: spec.clone(),
-            key,
-        }
-    }
-}
-
-impl PartialEq for LoadKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key && self.spec.id == other.spec.id
-    }
-}
-
-impl Eq for LoadKey {}
-
-impl Hash for LoadKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.spec.id.hash(state);
-        self.key.hash(state);
-    }
-}
-
-pub struct RelationLoader {
-    gateway: Arc<Gateway>,
-    caller: Caller,
-}
-
-/// The loader of one request. Batches are not cut by count: URL length
-/// decides how a batch is split.
-pub fn relation_loader(gateway: Arc<Gateway>, caller: Caller) -> DataLoader<RelationLoader> {
-    DataLoader::new(RelationLoader { gateway, caller }, tokio::spawn).max_batch_size(usize::MAX)
-}
-
-type Rows = Arc<Vec<Arc<Row>>>;
-
-impl Loader<LoadKey> for RelationLoader {
-    type Value = Rows;
-    type Error = GatewayError;
-
-    async fn load(&self, keys: &[LoadKey]) -> Result<HashMap<LoadKey, Rows>, GatewayError> {
-        let mut groups: HashMap<&str, Vec<&LoadKey>> = HashMap::new();
-        for key in keys {
-            groups.entry(key.spec.group.as_str()).or_default().push(key);
-        }
-        let loads = groups.into_values().map(|keys| self.load_group(keys));
-        let mut out = HashMap::with_capacity(keys.len());
-        for part in futures::future::try_join_all(loads).await? {
-            out.extend(part);
-        }
-        Ok(out)
-    }
-}
-
-impl RelationLoader {
-    async fn load_group(
-        &self,
-        keys: Vec<&LoadKey>,
-    ) -> Result<HashMap<LoadKey, Rows>, GatewayError> {
-        let Some(first) = keys.first() else {
-            return Ok(HashMap::new());
-        };
-        let spec = &first.spec;
-        let relation = spec.relation;
-        let mut select: Vec<&'static str> = Vec::new();
-        for key in &keys {
-            for column in &key.spec.select {
-                if !select.contains(column) {
-                    select.push(column);
-                }
-            }
-        }
-        let mut ids: Vec<i64> = keys.iter().map(|k| k.key).collect();
-        ids.sort_unstable();
-        ids.dedup();
-
-        let upstream = &self.gateway.upstream;
-        let metadata = upstream.metadata(&self.caller).await;
-        let style = upstream.in_style(metadata.as_deref());
-        let cap = self.gateway.max_relation_rows;
         let base = CollectionQuery {
-            entity_set: relation.target().name,
+            entity_set: relation.relation.target().name,
             select,
-            expand: spec.expand.clone(),
+            expand: relation.child.expands(cap),
             filter: None,
-            order_by: spec.order_by.clone(),
+            order_by: relation.order_by.clone(),
             top: cap + 1,
             skip: 0,
             count: false,
         };
-        let rows = match relation.join {
+        let mut rows = match join {
             Join::ToOne { .. } | Join::KeysInList { .. } => {
+                // Ordered here, per parent: the pieces of a split come unordered.
                 let by_key = CollectionQuery {
                     order_by: Vec::new(),
                     ..base
                 };
-                self.fetch_by_keys(&by_key, &spec.filter, KEY, &ids, style, true)
+                self.fetch_by_keys(&by_key, &relation.filter, KEY, &keys, true)
                     .await?
             }
             Join::ToMany { remote } => {
-                self.fetch_by_keys(&base, &spec.filter, remote, &ids, style, false)
+                self.fetch_by_keys(&base, &relation.filter, remote, &keys, false)
                     .await?
             }
             Join::ListHoldsKey { .. } => {
                 let query = CollectionQuery {
-                    filter: (spec.filter != Filter::True).then(|| spec.filter.clone()),
+                    filter: (relation.filter != Filter::True).then(|| relation.filter.clone()),
                     ..base
                 };
-                upstream
-                    .fetch_collection(&self.caller, &query, style)
+                self.gateway
+                    .upstream
+                    .fetch_collection(self.caller, &query, self.style)
                     .await?
                     .rows
             }
         };
         if rows.len() as u64 > cap {
-            return Err(crate::schema::relation::too_many(relation, cap));
+            return Err(crate::schema::relation::too_many(relation.relation, cap));
         }
-
-        let mut by_key: HashMap<i64, Vec<Arc<Row>>> = HashMap::new();
-        for row in rows.into_iter().map(Arc::new) {
-            let owners: Vec<i64> = match relation.join {
-                Join::ToOne { .. } | Join::KeysInList { .. } => {
-                    row.get(KEY).and_then(lenient_i64).into_iter().collect()
-                }
-                Join::ToMany { remote } => {
-                    row.get(remote).and_then(lenient_i64).into_iter().collect()
-                }
-                Join::ListHoldsKey { remote } => int_list(row.get(remote)),
-            };
-            for owner in owners {
-                by_key.entry(owner).or_default().push(row.clone());
-            }
-        }
-        Ok(keys
-            .into_iter()
-            .map(|k| {
-                (
-                    k.clone(),
-                    Arc::new(by_key.get(&k.key).cloned().unwrap_or_default()),
-                )
-            })
-            .collect())
+        self.attach(rows.iter_mut().collect(), &relation.child)
+            .await;
+        Ok(rows)
     }
 
     /// Rows whose `property` is one of `keys` (and that pass `filter`), in as
@@ -230,7 +189,6 @@ impl RelationLoader {
         filter: &Filter,
         property: &'static str,
         keys: &[i64],
-        style: InStyle,
         one_row_per_key: bool,
     ) -> Result<Vec<Row>, GatewayError> {
         let upstream = &self.gateway.upstream;
@@ -256,7 +214,7 @@ impl RelationLoader {
                 continue;
             }
             let query = query_for(chunk);
-            if chunk.len() > 1 && !upstream.fits(&query.to_relative_url(style)) {
+            if chunk.len() > 1 && !upstream.fits(&query.to_relative_url(self.style)) {
                 let (left, right) = chunk.split_at(chunk.len() / 2);
                 pending.push(right);
                 pending.push(left);
@@ -269,7 +227,7 @@ impl RelationLoader {
         let pages: Vec<Vec<Row>> = futures::stream::iter(pieces)
             .map(|query| async move {
                 upstream
-                    .fetch_collection(&self.caller, &query, style)
+                    .fetch_collection(self.caller, &query, self.style)
                     .await
                     .map(|page| page.rows)
             })
@@ -277,6 +235,100 @@ impl RelationLoader {
             .try_collect()
             .await?;
         Ok(pages.into_iter().flatten().collect())
+    }
+}
+
+fn into_row(value: Json) -> Option<Row> {
+    match value {
+        Json::Object(row) => Some(row),
+        _ => None,
+    }
+}
+
+/// The join keys of every row, once each.
+fn keys_of(rows: &[&mut Row], relation: &RelationPlan) -> Vec<i64> {
+    let mut keys: Vec<i64> = rows
+        .iter()
+        .flat_map(|row| parent_keys(row, relation))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The keys one parent row joins on.
+fn parent_keys(row: &Row, relation: &RelationPlan) -> Vec<i64> {
+    let rel = relation.relation;
+    if let Some((column, value)) = rel.only_when {
+        if row.get(column).and_then(Json::as_str) != Some(value) {
+            return Vec::new();
+        }
+    }
+    let one = |column: &str| row.get(column).and_then(lenient_i64).into_iter().collect();
+    match rel.join {
+        Join::ToOne { local } => one(local),
+        Join::ToMany { .. } | Join::ListHoldsKey { .. } => one(KEY),
+        Join::KeysInList { local } => int_list(row.get(local)),
+    }
+}
+
+/// Hands each parent its related rows (or the level's error).
+fn distribute(
+    rows: &mut [&mut Row],
+    relation: &RelationPlan,
+    fetched: Result<Vec<Row>, GatewayError>,
+) {
+    let slot_key = slot(&relation.key);
+    let fetched = match fetched {
+        Ok(rows) => rows,
+        Err(e) => {
+            let value = error_value(&e);
+            for row in rows.iter_mut() {
+                row.insert(slot_key.clone(), value.clone());
+            }
+            return;
+        }
+    };
+    // Related rows by the key that joins them to parents.
+    let mut by_key: HashMap<i64, Vec<&Row>> = HashMap::new();
+    for child in &fetched {
+        let owners = match relation.relation.join {
+            Join::ToOne { .. } | Join::KeysInList { .. } => {
+                child.get(KEY).and_then(lenient_i64).into_iter().collect()
+            }
+            Join::ToMany { remote } => child
+                .get(remote)
+                .and_then(lenient_i64)
+                .into_iter()
+                .collect(),
+            Join::ListHoldsKey { remote } => int_list(child.get(remote)),
+        };
+        for owner in owners {
+            by_key.entry(owner).or_default().push(child);
+        }
+    }
+    for row in rows.iter_mut() {
+        let keys = parent_keys(row, relation);
+        let mut mine: Vec<&Row> = keys
+            .iter()
+            .filter_map(|k| by_key.get(k))
+            .flatten()
+            .copied()
+            .collect();
+        let value = match relation.relation.join {
+            Join::ToOne { .. } => mine
+                .first()
+                .map(|r| Json::Object((*r).clone()))
+                .unwrap_or(Json::Null),
+            Join::KeysInList { .. } => {
+                mine.sort_by(|a, b| compare_rows(a, b, &relation.order_by));
+                Json::Array(mine.into_iter().map(|r| Json::Object(r.clone())).collect())
+            }
+            Join::ToMany { .. } | Join::ListHoldsKey { .. } => {
+                Json::Array(mine.into_iter().map(|r| Json::Object(r.clone())).collect())
+            }
+        };
+        row.insert(slot_key.clone(), value);
     }
 }
 

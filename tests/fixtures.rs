@@ -28,6 +28,9 @@ struct Case {
     expected: Option<String>,
     #[serde(default)]
     config: Option<toml::Table>,
+    /// `$metadata` the mock serves (404 without it).
+    #[serde(default)]
+    metadata: Option<String>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -50,12 +53,16 @@ fn ok() -> u16 {
 struct Mock {
     seen: Arc<Mutex<Vec<String>>>,
     responses: Arc<Mutex<Vec<Canned>>>,
+    metadata: Option<String>,
 }
 
 async fn mock_handler(State(mock): State<Mock>, uri: Uri) -> impl IntoResponse {
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
     if path_and_query.contains("$metadata") {
-        return (StatusCode::NOT_FOUND, String::new());
+        return match &mock.metadata {
+            Some(xml) => (StatusCode::OK, xml.clone()),
+            None => (StatusCode::NOT_FOUND, String::new()),
+        };
     }
     let relative = path_and_query
         .split_once("/odata/")
@@ -80,6 +87,7 @@ async fn mock_handler(State(mock): State<Mock>, uri: Uri) -> impl IntoResponse {
 async fn run_case(name: &str, case: Case) -> Result<(), String> {
     let mock = Mock {
         responses: Arc::new(Mutex::new(case.responses.clone())),
+        metadata: case.metadata.clone(),
         ..Default::default()
     };
     let app = axum::Router::new()

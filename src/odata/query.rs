@@ -6,8 +6,9 @@ use super::filter::{Filter, InStyle};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// Characters left as they are: unreserved ones plus the OData punctuation
-/// that servers read literally. `'` is encoded, as HTTP clients do anyway. Everything else, `+ & # % = ?` and all
-/// non-ASCII bytes included, is percent-encoded.
+/// that servers read literally (`$expand=x($select=a;$top=1)`). A query
+/// value ends only at `&` or `#`; those, `+ % ? "` and every non-ASCII byte
+/// are percent-encoded, and so is `'`, as HTTP clients do anyway.
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
@@ -18,7 +19,10 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b',')
     .remove(b':')
     .remove(b'/')
-    .remove(b'*');
+    .remove(b'*')
+    .remove(b'$')
+    .remove(b';')
+    .remove(b'=');
 
 pub fn encode(value: &str) -> String {
     utf8_percent_encode(value, QUERY_VALUE).to_string()
@@ -105,22 +109,14 @@ impl CollectionQuery {
         if !self.select.is_empty() {
             params.push(("$select", self.select.join(",")));
         }
+        if !self.expand.is_empty() {
+            params.push(("$expand", render_expands(&self.expand, style)));
+        }
         if let Some(filter) = &self.filter {
             params.push(("$filter", filter.render(style)));
         }
         if !self.order_by.is_empty() {
-            let parts: Vec<String> = self
-                .order_by
-                .iter()
-                .map(|o| {
-                    format!(
-                        "{} {}",
-                        o.property,
-                        if o.descending { "desc" } else { "asc" }
-                    )
-                })
-                .collect();
-            params.push(("$orderby", parts.join(",")));
+            params.push(("$orderby", render_order(&self.order_by)));
         }
         params.push(("$top", self.top.to_string()));
         params.push(("$skip", self.skip.to_string()));

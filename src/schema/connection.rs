@@ -6,6 +6,7 @@ use super::order::order_input_name;
 use super::selection::{node_selections, selects};
 use super::{Gateway, RequestContext};
 use crate::error::GatewayError;
+use crate::loaders::Batch;
 use crate::model::{Entity, Shape};
 use crate::odata::{CollectionQuery, EntityQuery, Filter, Row};
 use crate::upstream::Caller;
@@ -229,11 +230,23 @@ async fn resolve_lookup(
     let query = EntityQuery {
         entity_set: entity.name,
         key,
-        select: plan.select,
-        expand: plan.expand,
+        select: plan.select.clone(),
+        expand: plan.expands(gateway.max_relation_rows),
     };
     let style = gateway.upstream.in_style(metadata.as_deref());
-    gateway.upstream.fetch_entity(&caller, &query, style).await
+    let mut row = gateway
+        .upstream
+        .fetch_entity(&caller, &query, style)
+        .await?;
+    if let Some(row) = row.as_mut() {
+        let batch = Batch {
+            gateway: &gateway,
+            caller: &caller,
+            style,
+        };
+        batch.attach(vec![row], &plan).await;
+    }
+    Ok(row)
 }
 
 pub(crate) fn gateway_and_caller(
@@ -282,8 +295,12 @@ async fn resolve_list(
     let top = if wants_rows { first + 1 } else { 0 };
     let query = CollectionQuery {
         entity_set: entity.name,
-        select: plan.select,
-        expand: if top == 0 { Vec::new() } else { plan.expand },
+        select: plan.select.clone(),
+        expand: if top == 0 {
+            Vec::new()
+        } else {
+            plan.expands(gateway.max_relation_rows)
+        },
         filter: (args.filter != Filter::True).then_some(args.filter),
         // Order matters only when rows come back.
         order_by: if top == 0 { Vec::new() } else { args.order_by },
@@ -292,10 +309,20 @@ async fn resolve_list(
         count: wants_total,
     };
     let style = gateway.upstream.in_style(metadata.as_deref());
-    let fetched = gateway
+    let mut fetched = gateway
         .upstream
         .fetch_collection(&caller, &query, style)
         .await?;
+    // The extra row is not shown: it needs no relations.
+    let shown = fetched.rows.len().min(first as usize);
+    let batch = Batch {
+        gateway: &gateway,
+        caller: &caller,
+        style,
+    };
+    batch
+        .attach(fetched.rows.iter_mut().take(shown).collect(), &plan)
+        .await;
     Ok(Page::cut(
         fetched.rows.into_iter().map(Arc::new).collect(),
         args.start,

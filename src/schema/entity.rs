@@ -2,10 +2,10 @@
 //! the parent's upstream row by one generic resolver.
 
 use super::filter_input::value_type_name;
+use super::relation::parent_row;
 use super::scalars::decode;
 use crate::error::GatewayError;
 use crate::model::{Entity, Field as Column, FieldType, KEY};
-use crate::odata::Row;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
 
 pub fn entity_object(entity: &'static Entity, columns: &[&'static Column]) -> Object {
@@ -26,10 +26,7 @@ fn column_type(column: &Column) -> TypeRef {
 
 fn column_field(entity: &'static Entity, column: &'static Column) -> Field {
     Field::new(column.graphql_name(), column_type(column), move |ctx| {
-        let raw = ctx
-            .parent_value
-            .downcast_ref::<Row>()
-            .and_then(|row| row.get(column.odata));
+        let raw = parent_row(ctx.parent_value).and_then(|row| row.get(column.odata));
         let Some(raw) = raw else {
             // Not sent upstream (or not served by it): null.
             return FieldFuture::Value(None);

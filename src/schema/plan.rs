@@ -21,10 +21,26 @@ pub struct Planner<'a> {
     pub max_relation_rows: u64,
 }
 
-#[derive(Debug, Default, PartialEq)]
+/// What to read for one entity: its columns, and for each selected relation
+/// how its rows come (`$expand` in the same request, or one batched request
+/// for all parents of this level).
+#[derive(Debug, Default)]
 pub struct Plan {
     pub select: Vec<&'static str>,
-    pub expand: Vec<Expand>,
+    pub relations: Vec<RelationPlan>,
+}
+
+#[derive(Debug)]
+pub struct RelationPlan {
+    pub relation: &'static Relation,
+    /// Response key of the field (its alias or name): where the related rows
+    /// are kept on each parent row.
+    pub key: String,
+    pub via_expand: bool,
+    pub filter: Filter,
+    pub order_by: Vec<OrderBy>,
+    pub first: Option<u64>,
+    pub child: Plan,
 }
 
 #[derive(Debug)]
@@ -34,6 +50,31 @@ pub struct ListArgs {
     /// `None`: every row (relation lists without `first`).
     pub first: Option<u64>,
     pub start: u64,
+}
+
+impl Plan {
+    /// The `$expand` clauses of the relations planned as expansions.
+    pub fn expands(&self, max_relation_rows: u64) -> Vec<Expand> {
+        self.relations
+            .iter()
+            .filter(|r| r.via_expand)
+            .map(|r| Expand {
+                navigation: r.relation.navigation,
+                select: r.child.select.clone(),
+                filter: (r.filter != Filter::True).then(|| r.filter.clone()),
+                order_by: r.order_by.clone(),
+                // One more row than asked tells whether there is a next page,
+                // or that an unbounded list went past the cap.
+                top: match (r.relation.shape, r.first) {
+                    (Shape::One, _) => None,
+                    (Shape::Connection, Some(first)) => Some(first + 1),
+                    (_, Some(first)) => Some(first),
+                    (_, None) => Some(max_relation_rows + 1),
+                },
+                expand: r.child.expands(max_relation_rows),
+            })
+            .collect()
+    }
 }
 
 impl Planner<'_> {
@@ -60,33 +101,37 @@ impl Planner<'_> {
         })
     }
 
-    /// Columns and expansions for a selection on `entity`.
+    /// Columns and relations for a selection on `entity`.
     pub fn plan<'s>(
         &self,
         entity: &'static Entity,
         selections: impl IntoIterator<Item = SelectionField<'s>>,
     ) -> Result<Plan, GatewayError> {
         let selections: Vec<SelectionField<'s>> = selections.into_iter().collect();
-        let selected = |name: &str| selections.iter().filter(|s| s.name() == name).count();
         let mut wanted: Vec<&'static str> = vec![KEY];
-        let mut expand = Vec::new();
         for column in self.columns(entity) {
-            if selected(&column.graphql_name()) > 0 && self.available(entity, column) {
+            if selections.iter().any(|s| s.name() == column.graphql_name())
+                && self.available(entity, column)
+            {
                 wanted.push(column.odata);
             }
         }
+        let mut relations: Vec<RelationPlan> = Vec::new();
         for relation in relations_of(entity, self.version) {
-            let uses = selected(relation.name);
-            if uses == 0 {
-                continue;
-            }
-            wanted.extend(relation.local_columns());
-            // One use only: aliases with different arguments go through loaders.
-            let Some(field) = selections.iter().find(|s| s.name() == relation.name) else {
-                continue;
-            };
-            if uses == 1 && self.expandable(entity, relation, field) {
-                expand.push(self.expansion(relation, field)?);
+            let uses: Vec<&SelectionField<'s>> = selections
+                .iter()
+                .filter(|s| s.name() == relation.name)
+                .collect();
+            for field in &uses {
+                let key = field.alias().unwrap_or(relation.name).to_string();
+                if relations.iter().any(|r| r.key == key) {
+                    continue; // the same field twice through fragments
+                }
+                wanted.extend(relation.local_columns());
+                // A navigation property carries one version of the relation:
+                // aliases with other arguments are batched instead.
+                let via_expand = uses.len() == 1 && self.expandable(entity, relation, field);
+                relations.push(self.relation_plan(relation, field, key, via_expand)?);
             }
         }
         let select = self
@@ -95,35 +140,38 @@ impl Planner<'_> {
             .map(|c| c.odata)
             .filter(|c| wanted.contains(c))
             .collect();
-        Ok(Plan { select, expand })
+        Ok(Plan { select, relations })
     }
 
     fn expandable(&self, entity: &Entity, relation: &Relation, field: &SelectionField<'_>) -> bool {
         let joins_by_key = matches!(relation.join, Join::ToOne { .. } | Join::ToMany { .. });
-        // A per-parent total needs every row: the loader path counts them.
+        // A per-parent total needs every row: the batched path counts them.
         let needs_total = relation.shape == Shape::Connection
             && field.selection_set().any(|s| s.name() == "totalCount");
         joins_by_key && !needs_total && self.declares_navigation(entity, relation)
     }
 
-    fn expansion(
+    fn relation_plan(
         &self,
         relation: &'static Relation,
         field: &SelectionField<'_>,
-    ) -> Result<Expand, GatewayError> {
+        key: String,
+        via_expand: bool,
+    ) -> Result<RelationPlan, GatewayError> {
         let target = relation.target();
         let children: Vec<_> = match relation.shape {
             Shape::Connection => node_selections(*field),
             _ => field.selection_set().collect(),
         };
-        let nested = self.plan(target, children)?;
-        let mut expansion = Expand {
-            navigation: relation.navigation,
-            select: nested.select,
-            filter: None,
+        let child = self.plan(target, children)?;
+        let mut plan = RelationPlan {
+            relation,
+            key,
+            via_expand,
+            filter: Filter::True,
             order_by: Vec::new(),
-            top: None,
-            expand: nested.expand,
+            first: None,
+            child,
         };
         if relation.shape != Shape::One {
             let args: IndexMap<Name, Value> = field
@@ -132,17 +180,11 @@ impl Planner<'_> {
                 .into_iter()
                 .collect();
             let list = self.list_args(target, &args, relation.shape)?;
-            expansion.filter = (list.filter != Filter::True).then_some(list.filter);
-            expansion.order_by = list.order_by;
-            // One more row than asked tells whether there is a next page, or
-            // that an unbounded list went past the cap.
-            expansion.top = Some(match (relation.shape, list.first) {
-                (Shape::Connection, Some(first)) => first + 1,
-                (_, Some(first)) => first,
-                (_, None) => self.max_relation_rows + 1,
-            });
+            plan.filter = list.filter;
+            plan.order_by = list.order_by;
+            plan.first = list.first;
         }
-        Ok(expansion)
+        Ok(plan)
     }
 
     /// Reads list arguments. Root lists and relation connections default

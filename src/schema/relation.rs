@@ -1,20 +1,17 @@
 //! Relation fields (`conversation.inbox`, `conversation.messages`, ...): one
-//! generic resolver for every row of `model::RELATIONS`. Rows come from the
-//! parent's `$expand` when the planner used it, otherwise from the request's
-//! batched loader: one upstream request per relation and level.
+//! generic resolver for every row of `model::RELATIONS`. The rows were loaded
+//! with their parents' level (see `loaders`), by `$expand` or by one batched
+//! request; the field cuts them per parent.
 
-use super::connection::{connection_name, gateway_and_caller, Page, DEFAULT_FIRST};
+use super::connection::{connection_name, Page, DEFAULT_FIRST};
 use super::filter_input::filter_input_name;
 use super::order::order_input_name;
 use super::plan::Planner;
-use super::selection::node_selections;
 use super::Gateway;
 use crate::error::GatewayError;
-use crate::loaders::{LoadKey, RelationLoader, RelationSpec};
-use crate::model::{Join, Relation, Shape, KEY};
-use crate::odata::response::lenient_i64;
+use crate::loaders::read_slot;
+use crate::model::{Relation, Shape};
 use crate::odata::Row;
-use async_graphql::dataloader::DataLoader;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputValue, ResolverContext, TypeRef,
 };
@@ -72,39 +69,23 @@ async fn resolve<'a>(
     let Some(row) = parent_row(ctx.parent_value) else {
         return Ok(None);
     };
-    if let Some((column, value)) = relation.only_when {
-        if row.get(column).and_then(Json::as_str) != Some(value) {
-            return Ok(None);
-        }
-    }
-    let (gateway, caller) = gateway_and_caller(ctx)?;
-    let metadata = gateway.upstream.metadata(&caller).await;
-    let planner = gateway.planner(metadata.as_deref());
-    let target = relation.target();
-    let args = match relation.shape {
-        Shape::One => None,
-        shape => Some(planner.list_args(target, ctx.args.as_index_map(), shape)?),
+    let field = ctx.field();
+    let key = field.alias().unwrap_or(relation.name);
+    let Some(found) = read_slot(row, key) else {
+        // Every level loads the relations it plans; nothing here means the
+        // parent was read without this field in its plan.
+        return Err(GatewayError::UpstreamInvalidResponse(format!(
+            "`{}` was not loaded",
+            relation.name
+        )));
     };
-    let first = args.as_ref().and_then(|a| a.first);
-
-    let rows = match row.get(relation.navigation) {
-        // The parent's request expanded this relation.
-        Some(expanded) => expanded_rows(expanded)?,
-        None => {
-            let loader = ctx.data::<DataLoader<RelationLoader>>().map_err(|_| {
-                GatewayError::UpstreamUnavailable("no relation loader for this request".into())
-            })?;
-            let selections = match relation.shape {
-                Shape::Connection => node_selections(ctx.field()),
-                _ => ctx.field().selection_set().collect(),
-            };
-            let plan = planner.plan(target, selections)?;
-            let (filter, order_by) = args
-                .map(|a| (a.filter, a.order_by))
-                .unwrap_or((crate::odata::Filter::True, Vec::new()));
-            let spec = Arc::new(RelationSpec::new(relation, plan, filter, order_by));
-            load(loader, &spec, row).await?
-        }
+    let rows = expanded_rows(found?)?;
+    let gateway = ctx
+        .data::<Arc<Gateway>>()
+        .map_err(|_| GatewayError::UpstreamUnavailable("no upstream is configured".into()))?;
+    let first = match ctx.args.get("first") {
+        Some(v) if !v.is_null() => v.i64().ok().map(|n| n.max(0) as u64),
+        _ => None,
     };
     Ok(match relation.shape {
         Shape::One => rows.into_iter().next().map(FieldValue::owned_any),
@@ -150,54 +131,6 @@ fn expanded_rows(value: &Json) -> Result<Vec<Arc<Row>>, GatewayError> {
             })
             .collect(),
         _ => Err(invalid()),
-    }
-}
-
-/// The keys of the parent row this relation joins on.
-fn join_keys(relation: &Relation, row: &Row) -> Vec<i64> {
-    let one = |column: &str| row.get(column).and_then(lenient_i64).into_iter().collect();
-    match relation.join {
-        Join::ToOne { local } => one(local),
-        Join::ToMany { .. } | Join::ListHoldsKey { .. } => one(KEY),
-        Join::KeysInList { local } => match row.get(local) {
-            Some(Json::Array(items)) => items.iter().filter_map(lenient_i64).collect(),
-            Some(Json::String(text)) => serde_json::from_str::<Vec<Json>>(text)
-                .map(|items| items.iter().filter_map(lenient_i64).collect())
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        },
-    }
-}
-
-async fn load(
-    loader: &DataLoader<RelationLoader>,
-    spec: &Arc<RelationSpec>,
-    row: &Row,
-) -> Result<Vec<Arc<Row>>, GatewayError> {
-    let keys = join_keys(spec.relation, row);
-    match spec.relation.join {
-        Join::ToOne { .. } | Join::KeysInList { .. } => {
-            let found = loader
-                .load_many(keys.iter().map(|&key| LoadKey::new(spec, key)))
-                .await?;
-            let mut rows: Vec<Arc<Row>> = keys
-                .iter()
-                .filter_map(|&key| found.get(&LoadKey::new(spec, key)))
-                .flat_map(|rows| rows.iter().cloned())
-                .collect();
-            // Targets of a key list come from several requests: order here.
-            if matches!(spec.relation.join, Join::KeysInList { .. }) {
-                rows.sort_by(|a, b| crate::loaders::compare_rows(a, b, &spec.order_by));
-            }
-            Ok(rows)
-        }
-        Join::ToMany { .. } | Join::ListHoldsKey { .. } => {
-            let Some(&key) = keys.first() else {
-                return Ok(Vec::new());
-            };
-            let rows = loader.load_one(LoadKey::new(spec, key)).await?;
-            Ok(rows.map(|r| r.to_vec()).unwrap_or_default())
-        }
     }
 }
 

@@ -4,7 +4,6 @@
 
 use super::AppState;
 use crate::error::ensure_codes;
-use crate::loaders::relation_loader;
 use crate::schema::field_errors::FieldErrors;
 use crate::schema::RequestContext;
 use crate::upstream::Credential;
@@ -240,14 +239,10 @@ async fn execute(
     };
     let served_stale = context.served_stale.clone();
     let field_errors = FieldErrors::default();
-    let caller = context.caller();
     let mut request = Request::new(query)
         .variables(variables)
         .data(context)
         .data(field_errors.clone());
-    if let Some(caller) = caller {
-        request = request.data(relation_loader(state.gateway.clone(), caller));
-    }
     if let Some(name) = operation_name {
         request = request.operation_name(name);
     }

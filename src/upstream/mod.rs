@@ -251,7 +251,7 @@ impl Upstream {
 
     fn transport_error(&self, e: reqwest::Error) -> GatewayError {
         if e.is_timeout() {
-            GatewayError::UpstreamTimeout(self.timeout_ms)
+            GatewayError::timeout(self.timeout_ms)
         } else if e.is_connect() {
             GatewayError::UpstreamUnavailable("cannot connect to the upstream".into())
         } else {
