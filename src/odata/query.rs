@@ -105,13 +105,7 @@ impl CollectionQuery {
     /// Path and query string relative to the service root, e.g.
     /// `Conversation?$select=id&$top=50&$skip=0`.
     pub fn to_relative_url(&self, style: InStyle) -> String {
-        let mut params: Vec<(&str, String)> = Vec::new();
-        if !self.select.is_empty() {
-            params.push(("$select", self.select.join(",")));
-        }
-        if !self.expand.is_empty() {
-            params.push(("$expand", render_expands(&self.expand, style)));
-        }
+        let mut params = shape_params(&self.select, &self.expand, style);
         if let Some(filter) = &self.filter {
             params.push(("$filter", filter.render(style)));
         }
@@ -139,17 +133,23 @@ impl EntityQuery {
     /// `Conversation(7)?$select=id,status&$top=1&$skip=0`: Live Agent's own
     /// examples send `$top`/`$skip` on key lookups too.
     pub fn to_relative_url(&self, style: InStyle) -> String {
-        let mut params: Vec<(&str, String)> = Vec::new();
-        if !self.select.is_empty() {
-            params.push(("$select", self.select.join(",")));
-        }
-        if !self.expand.is_empty() {
-            params.push(("$expand", render_expands(&self.expand, style)));
-        }
+        let mut params = shape_params(&self.select, &self.expand, style);
         params.push(("$top", "1".into()));
         params.push(("$skip", "0".into()));
         format!("{}({})?{}", self.entity_set, self.key, join_params(&params))
     }
+}
+
+/// `$select` and `$expand`, shared by collection and key requests.
+fn shape_params(select: &[&str], expand: &[Expand], style: InStyle) -> Vec<(&'static str, String)> {
+    let mut params = Vec::new();
+    if !select.is_empty() {
+        params.push(("$select", select.join(",")));
+    }
+    if !expand.is_empty() {
+        params.push(("$expand", render_expands(expand, style)));
+    }
+    params
 }
 
 fn join_params(params: &[(&str, String)]) -> String {
