@@ -7,6 +7,7 @@ pub mod error;
 pub mod loaders;
 pub mod model;
 pub mod odata;
+pub mod playground;
 pub mod schema;
 pub mod server;
 pub mod upstream;

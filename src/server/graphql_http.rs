@@ -136,6 +136,9 @@ pub async fn post(
 }
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    if crate::playground::wants_page(&headers, uri.query()) {
+        return crate::playground::page().await.into_response();
+    }
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };

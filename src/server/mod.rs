@@ -3,6 +3,7 @@
 mod graphql_http;
 
 use crate::config::{Config, ConfigError};
+use crate::playground;
 use crate::schema::{self, Gateway, SchemaOptions};
 use crate::upstream::Upstream;
 use async_graphql::dynamic::Schema;
@@ -47,6 +48,8 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
     .map_err(|e| StartError::Schema(e.to_string()))?;
     let state = AppState { schema, gateway };
     Ok(Router::new()
+        .route("/", get(playground::page))
+        .route("/playground/{name}", get(playground::asset))
         .route("/graphql", get(graphql_http::get).post(graphql_http::post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
