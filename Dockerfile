@@ -1,8 +1,12 @@
 # Multi-stage build: compile with the Rust toolchain, run on a slim Debian
 # image as an unprivileged user.
 FROM rust:1-bookworm AS build
+# npm installs the pinned GraphiQL packages that build.rs embeds.
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY playground/package.json playground/package-lock.json ./playground/
+RUN cd playground && npm ci --no-audit --no-fund
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 RUN cargo build --release --locked
 

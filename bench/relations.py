@@ -88,7 +88,7 @@ def series(navigation):
 
 
 def main():
-    subprocess.run(["scripts/setup-upstream.sh"], cwd=ROOT, check=True)
+    subprocess.run(["scripts/setup.sh"], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
     for navigation in (False, True):
         mode = "$expand (navigation declared)" if navigation else "batched requests (no navigation)"

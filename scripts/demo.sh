@@ -9,7 +9,7 @@ UPSTREAM_PORT="${UPSTREAM_PORT:-4004}"
 GATEWAY_ADDR="${LISTEN_ADDR:-127.0.0.1:8080}"
 VERSION="${VERSION:-1.1}"
 
-scripts/setup-upstream.sh
+scripts/setup.sh
 cargo build --release --locked
 
 log=$(mktemp)
@@ -25,8 +25,9 @@ grep -q '^LISTENING' "$log" || { echo "the test upstream did not start in time" 
 
 cat <<MSG
 
-  Test upstream:  http://127.0.0.1:${UPSTREAM_PORT}/v${VERSION}/odata  (tokens: admin-token-1, admin-token-2)
+  Playground:     http://${GATEWAY_ADDR}/   (put "Bearer admin-token-1" in the Authorization header)
   GraphQL:        http://${GATEWAY_ADDR}/graphql
+  Test upstream:  http://127.0.0.1:${UPSTREAM_PORT}/v${VERSION}/odata  (tokens: admin-token-1, admin-token-2)
 
   Try:
     curl -s http://${GATEWAY_ADDR}/graphql \\

@@ -149,7 +149,7 @@ fn start_upstream(env: &[(&str, &str)]) -> TestUpstream {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upstream");
     assert!(
         std::path::Path::new(dir).join("node_modules").exists(),
-        "the test upstream is not installed: run `npm ci` in tests/upstream (scripts/test.sh does)"
+        "the test upstream is not installed: run `npm ci` in tests/upstream (scripts/setup.sh does)"
     );
     let mut cmd = Command::new("node");
     cmd.arg("server.js")

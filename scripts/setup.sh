@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the gateway's build, demo and tests need beside Rust:
+# the npm packages of the test upstream (SAP CAP + SQLite), of the
+# playground (GraphiQL, embedded at build time) and of the browser test.
+# With --browser, also Debian's Chromium for the browser test (needs root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "Node.js 20 and npm are required (apt-get install nodejs npm)" >&2
+  exit 1
+fi
+
+# npm ci when node_modules is missing or older than the lock file.
+install() {
+  local dir=$1
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+install tests/upstream
+# better-sqlite3 is native: rebuild it if its binary did not come with the install.
+if ! (cd tests/upstream && node -e "require('better-sqlite3')(':memory:')") 2>/dev/null; then
+  (cd tests/upstream && npm rebuild better-sqlite3 --loglevel=error)
+fi
+install playground
+
+if [ "${1:-}" = "--browser" ]; then
+  install tests/browser
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "the browser test needs Chromium at /usr/bin/chromium: apt-get install chromium" >&2
+      exit 1
+    fi
+  fi
+fi
