@@ -2,7 +2,8 @@
 # Installs what the gateway's build, demo and tests need beside Rust:
 # the npm packages of the test upstream (SAP CAP + SQLite), of the
 # playground (GraphiQL, embedded at build time) and of the browser test.
-# With --browser, also Debian's Chromium for the browser test (needs root).
+# With --tests, also the test tools: the browser test's playwright-core and
+# Debian's Chromium (needs root), and the graphql-http audit suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,8 +27,9 @@ if ! (cd tests/upstream && node -e "require('better-sqlite3')(':memory:')") 2>/d
 fi
 install playground
 
-if [ "${1:-}" = "--browser" ]; then
+if [ "${1:-}" = "--tests" ]; then
   install tests/browser
+  install tests/audit
   if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

@@ -12,12 +12,12 @@ async fn graphiql_runs_the_default_query_offline() {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         std::path::Path::new(&chromium).exists(),
-        "Chromium is required for this test: apt-get install chromium (scripts/setup.sh --browser does it)"
+        "Chromium is required for this test: apt-get install chromium (scripts/setup.sh --tests does it)"
     );
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
     assert!(
         std::path::Path::new(dir).join("node_modules").exists(),
-        "run npm ci in tests/browser (scripts/setup.sh does)"
+        "run npm ci in tests/browser (scripts/setup.sh --tests does)"
     );
     let up = upstream();
     let gw = gateway(up, "1.1").await;
@@ -32,6 +32,9 @@ async fn graphiql_runs_the_default_query_offline() {
         .expect("run node");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "browser test failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "browser test failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("playground ok"), "{stdout}");
 }
