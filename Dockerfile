@@ -19,4 +19,6 @@ COPY --from=build /src/target/release/liveagent-graphql /usr/local/bin/liveagent
 USER 10001
 ENV LISTEN_ADDR=0.0.0.0:8080
 EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=5s --start-period=5s --retries=3 \
+    CMD ["/usr/local/bin/liveagent-graphql", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/liveagent-graphql"]

@@ -23,6 +23,9 @@ enum Command {
     Serve,
     /// Print the GraphQL SDL the gateway serves for an endpoint version
     PrintSchema,
+    /// Exit 0 when the gateway at the listen address answers /healthz (for
+    /// container health checks: the runtime image has no curl)
+    Healthcheck,
 }
 
 #[tokio::main]
@@ -59,6 +62,7 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Healthcheck => healthcheck(&config).await,
         Command::Serve => match liveagent_graphql::server::serve(&config).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -66,5 +70,33 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+async fn healthcheck(config: &Config) -> ExitCode {
+    let Ok(addr) = config.listen_addr() else {
+        return ExitCode::FAILURE;
+    };
+    // A wildcard listen address is reached on loopback.
+    let host = if addr.ip().is_unspecified() {
+        std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build();
+    let ok = match client {
+        Ok(c) => c
+            .get(format!("http://{host}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success()),
+        Err(_) => false,
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
