@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod model;
 pub mod odata;
 pub mod schema;

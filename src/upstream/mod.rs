@@ -1,7 +1,11 @@
-//! The upstream OData service over HTTP: credentials, timeouts, error
-//! mapping, `@odata.nextLink` paging and the `$metadata` it declares.
+//! The upstream OData service: the front door the schema calls. The pieces
+//! live beside it: `transport` (timeouts, retries, concurrency bound,
+//! circuit breaker), `retry`, `circuit`.
 
+mod circuit;
 mod credential;
+mod retry;
+mod transport;
 
 pub use credential::Credential;
 
@@ -27,63 +31,80 @@ impl Caller {
 
 use crate::config::{Config, ConfigError, InOperator};
 use crate::error::GatewayError;
+use crate::metrics::Metrics;
 use crate::odata::{self, CollectionPage, CollectionQuery, EntityQuery, InStyle, Metadata, Row};
 use reqwest::StatusCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::OnceCell;
+use transport::Transport;
 
 const JSON: &str = "application/json";
 
+/// A decoded upstream answer.
+#[derive(Debug, Clone)]
+enum Answer {
+    Page(Arc<CollectionPage>),
+    Entity(Option<Arc<Row>>),
+}
+
+/// What to make of the body at a URL.
+#[derive(Debug, Clone, Copy)]
+enum Fetch {
+    /// A collection, following next links until `want` rows are in.
+    Collection { want: usize },
+    /// A key lookup; 404 is an answer (`None`).
+    Entity,
+}
+
 pub struct Upstream {
-    http: reqwest::Client,
-    /// Service root without a trailing slash.
-    base: String,
-    timeout_ms: u64,
+    transport: Arc<Transport>,
     max_url_length: usize,
     in_operator: InOperator,
-    max_next_links: usize,
     metadata: OnceCell<Arc<Metadata>>,
 }
 
 impl Upstream {
     pub fn new(config: &Config) -> Result<Upstream, ConfigError> {
-        let base = config.upstream_url()?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.upstream_timeout_ms))
-            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ConfigError::Key {
-                key: "upstream",
-                reason: format!("cannot build the HTTP client: {e}"),
-            })?;
+        Upstream::with_metrics(config, Arc::new(Metrics::new()))
+    }
+
+    pub fn with_metrics(config: &Config, metrics: Arc<Metrics>) -> Result<Upstream, ConfigError> {
         Ok(Upstream {
-            http,
-            base,
-            timeout_ms: config.upstream_timeout_ms,
+            transport: Arc::new(Transport::new(config, metrics)?),
             max_url_length: config.max_url_length,
             in_operator: config.in_operator()?,
-            max_next_links: config.max_next_links,
             metadata: OnceCell::new(),
         })
     }
 
     pub fn base(&self) -> &str {
-        &self.base
+        &self.transport.base
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.transport.metrics
+    }
+
+    /// Brings the gauges (circuit state) up to date for a scrape.
+    pub async fn publish_metrics(&self) {
+        self.transport.circuit_state();
     }
 
     /// The upstream's `$metadata`, read once with the first credential that
-    /// works. `None` while it cannot be read: callers then use the documented
-    /// model as it is.
+    /// works. `None` while it cannot be read: callers then use the documented model
+    /// as it is.
     pub async fn metadata(&self, caller: &Caller) -> Option<Arc<Metadata>> {
         let cred = &caller.credential;
         let loaded = self
             .metadata
             .get_or_try_init(|| async {
-                let url = format!("{}/$metadata", self.base);
-                let body = self.get_ok(cred, url, "application/xml").await?;
+                let url = format!("{}/$metadata", self.transport.base);
+                let (status, body) = self
+                    .transport
+                    .get(cred, &url, "application/xml", "$metadata")
+                    .await?;
+                check_status(status, &body, cred)?;
                 let text = String::from_utf8_lossy(&body);
                 Metadata::parse(&text)
                     .map(Arc::new)
@@ -99,15 +120,10 @@ impl Upstream {
         }
     }
 
-    /// Any HTTP answer from the service root counts: readiness needs no token.
+    /// Any HTTP answer from the service root counts: readiness needs no
+    /// token. Refused while the circuit is open.
     pub async fn probe(&self) -> Result<u16, GatewayError> {
-        let response = self
-            .http
-            .get(format!("{}/", self.base))
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        Ok(response.status().as_u16())
+        self.transport.probe().await
     }
 
     pub fn in_style(&self, metadata: Option<&Metadata>) -> InStyle {
@@ -121,7 +137,7 @@ impl Upstream {
     /// Builds the full URL of a request relative to the service root,
     /// refusing one longer than the configured limit before anything is sent.
     pub fn url_for(&self, relative: &str) -> Result<String, GatewayError> {
-        let url = format!("{}/{}", self.base, relative);
+        let url = format!("{}/{}", self.transport.base, relative);
         if url.len() > self.max_url_length {
             return Err(GatewayError::bad_input(format!(
                 "the upstream request would be {} bytes long, above the limit of {} bytes (max_url_length); narrow the filter",
@@ -140,33 +156,17 @@ impl Upstream {
         query: &CollectionQuery,
         style: InStyle,
     ) -> Result<CollectionPage, GatewayError> {
-        let cred = &caller.credential;
         let url = self.url_for(&query.to_relative_url(style))?;
-        let body = self.get_ok(cred, url.clone(), JSON).await?;
-        let mut page = decode(&body, odata::decode_collection)?;
         let want = usize::try_from(query.top).unwrap_or(usize::MAX);
-        let mut current = url;
-        let mut followed = 0;
-        while page.rows.len() < want {
-            let Some(link) = page.next_link.take() else {
-                break;
-            };
-            if followed >= self.max_next_links {
-                return Err(GatewayError::UpstreamInvalidResponse(format!(
-                    "more than {} @odata.nextLink pages (max_next_links)",
-                    self.max_next_links
-                )));
-            }
-            followed += 1;
-            current = self.resolve_next_link(&current, &link)?;
-            let body = self.get_ok(cred, current.clone(), JSON).await?;
-            let next = decode(&body, odata::decode_collection)?;
-            page.rows.extend(next.rows);
-            page.next_link = next.next_link;
+        let fetch = Fetch::Collection { want };
+        match self.answer(caller, query.entity_set, url, fetch).await? {
+            Answer::Page(page) => Ok(CollectionPage {
+                rows: page.rows.clone(),
+                count: page.count,
+                next_link: None,
+            }),
+            Answer::Entity(_) => Err(mixed_up()),
         }
-        page.rows.truncate(want);
-        page.next_link = None;
-        Ok(page)
     }
 
     /// Fetches one entity by key; `None` when the upstream answers 404.
@@ -175,83 +175,111 @@ impl Upstream {
         caller: &Caller,
         query: &EntityQuery,
     ) -> Result<Option<Row>, GatewayError> {
-        let cred = &caller.credential;
         let url = self.url_for(&query.to_relative_url())?;
-        let (status, body) = self.get(cred, url, JSON).await?;
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
+        match self
+            .answer(caller, query.entity_set, url, Fetch::Entity)
+            .await?
+        {
+            Answer::Entity(row) => Ok(row.map(|r| (*r).clone())),
+            Answer::Page(_) => Err(mixed_up()),
         }
-        check_status(status, &body, cred)?;
-        decode(&body, odata::decode_entity).map(Some)
     }
 
-    /// A next link must stay on the upstream's own service root, so that the
-    /// credential is never sent anywhere else.
-    fn resolve_next_link(&self, current: &str, link: &str) -> Result<String, GatewayError> {
-        let invalid =
-            |why: &str| GatewayError::UpstreamInvalidResponse(format!("@odata.nextLink {why}"));
-        let base = url::Url::parse(current).map_err(|_| invalid("cannot be resolved"))?;
-        let next = base.join(link).map_err(|_| invalid("is not a URL"))?;
-        if !next.as_str().starts_with(&format!("{}/", self.base)) {
-            return Err(invalid("points outside the upstream service root"));
-        }
-        Ok(next.to_string())
-    }
-
-    async fn get_ok(
+    async fn answer(
         &self,
-        cred: &Credential,
+        caller: &Caller,
+        collection: &'static str,
         url: String,
-        accept: &'static str,
-    ) -> Result<bytes::Bytes, GatewayError> {
-        let (status, body) = self.get(cred, url, accept).await?;
-        check_status(status, &body, cred)?;
-        Ok(body)
+        fetch: Fetch,
+    ) -> Result<Answer, GatewayError> {
+        let (answer, _bytes) =
+            fetch_answer(&self.transport, &caller.credential, &url, collection, fetch).await?;
+        Ok(answer)
     }
+}
 
-    async fn get(
-        &self,
-        cred: &Credential,
-        mut url: String,
-        accept: &'static str,
-    ) -> Result<(StatusCode, bytes::Bytes), GatewayError> {
-        if let Credential::ApiKey(key) = cred {
-            if !url.contains("apikey=") {
-                url.push(if url.contains('?') { '&' } else { '?' });
-                url.push_str("apikey=");
-                url.push_str(&odata::query::encode(key));
+fn mixed_up() -> GatewayError {
+    GatewayError::UpstreamInvalidResponse("a collection and a lookup share a URL".into())
+}
+
+/// Asks the upstream and decodes; also counts the body bytes.
+async fn fetch_answer(
+    transport: &Transport,
+    cred: &Credential,
+    url: &str,
+    collection: &'static str,
+    fetch: Fetch,
+) -> Result<(Answer, usize), GatewayError> {
+    match fetch {
+        Fetch::Entity => {
+            let (status, body) = transport.get(cred, url, JSON, collection).await?;
+            if status == StatusCode::NOT_FOUND {
+                return Ok((Answer::Entity(None), body.len()));
             }
+            check_status(status, &body, cred)?;
+            let row = decode(&body, odata::decode_entity)?;
+            Ok((Answer::Entity(Some(Arc::new(row))), body.len()))
         }
-        let mut request = self.http.get(&url).header("accept", accept);
-        if let Credential::Bearer(token) = cred {
-            request = request.bearer_auth(token);
+        Fetch::Collection { want } => {
+            let (page, bytes) = fetch_pages(transport, cred, url, collection, want).await?;
+            Ok((Answer::Page(Arc::new(page)), bytes))
         }
-        let started = std::time::Instant::now();
-        let response = request.send().await.map_err(|e| self.transport_error(e))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        tracing::debug!(
-            status = status.as_u16(),
-            ms = started.elapsed().as_millis() as u64,
-            bytes = body.len(),
-            "upstream request"
-        );
-        Ok((status, body))
     }
+}
 
-    fn transport_error(&self, e: reqwest::Error) -> GatewayError {
-        if e.is_timeout() {
-            GatewayError::UpstreamTimeout(self.timeout_ms)
-        } else if e.is_connect() {
-            GatewayError::UpstreamUnavailable("cannot connect to the upstream".into())
-        } else {
-            // `without_url` keeps an apikey in the URL out of the message.
-            GatewayError::UpstreamUnavailable(e.without_url().to_string())
+/// A collection page, following `@odata.nextLink` until `want` rows are in
+/// or the server has no more.
+async fn fetch_pages(
+    transport: &Transport,
+    cred: &Credential,
+    url: &str,
+    collection: &'static str,
+    want: usize,
+) -> Result<(CollectionPage, usize), GatewayError> {
+    let get_ok = |url: String| async move {
+        let (status, body) = transport.get(cred, &url, JSON, collection).await?;
+        check_status(status, &body, cred)?;
+        Ok::<_, GatewayError>(body)
+    };
+    let body = get_ok(url.to_string()).await?;
+    let mut bytes = body.len();
+    let mut page = decode(&body, odata::decode_collection)?;
+    let mut current = url.to_string();
+    let mut followed = 0;
+    while page.rows.len() < want {
+        let Some(link) = page.next_link.take() else {
+            break;
+        };
+        if followed >= transport.max_next_links {
+            return Err(GatewayError::UpstreamInvalidResponse(format!(
+                "more than {} @odata.nextLink pages (max_next_links)",
+                transport.max_next_links
+            )));
         }
+        followed += 1;
+        current = resolve_next_link(&transport.base, &current, &link)?;
+        let body = get_ok(current.clone()).await?;
+        bytes += body.len();
+        let next = decode(&body, odata::decode_collection)?;
+        page.rows.extend(next.rows);
+        page.next_link = next.next_link;
     }
+    page.rows.truncate(want);
+    page.next_link = None;
+    Ok((page, bytes))
+}
+
+/// A next link must stay on the upstream's own service root, so that the
+/// credential is never sent anywhere else.
+fn resolve_next_link(base: &str, current: &str, link: &str) -> Result<String, GatewayError> {
+    let invalid =
+        |why: &str| GatewayError::UpstreamInvalidResponse(format!("@odata.nextLink {why}"));
+    let current = url::Url::parse(current).map_err(|_| invalid("cannot be resolved"))?;
+    let next = current.join(link).map_err(|_| invalid("is not a URL"))?;
+    if !next.as_str().starts_with(&format!("{base}/")) {
+        return Err(invalid("points outside the upstream service root"));
+    }
+    Ok(next.to_string())
 }
 
 fn decode<T>(body: &[u8], f: impl Fn(&[u8]) -> Result<T, String>) -> Result<T, GatewayError> {
@@ -316,20 +344,16 @@ mod tests {
 
     #[test]
     fn next_links_stay_on_the_service_root() {
-        let config = Config {
-            upstream: Some("http://127.0.0.1:1/v1.1/odata".into()),
-            ..Default::default()
-        };
-        let up = Upstream::new(&config).expect("upstream");
+        let base = "http://127.0.0.1:1/v1.1/odata";
         let current = "http://127.0.0.1:1/v1.1/odata/Message?$top=5&$skip=0";
         assert_eq!(
-            up.resolve_next_link(current, "Message?$skiptoken=5")
+            resolve_next_link(base, current, "Message?$skiptoken=5")
                 .ok()
                 .as_deref(),
             Some("http://127.0.0.1:1/v1.1/odata/Message?$skiptoken=5")
         );
-        assert!(up
-            .resolve_next_link(current, "http://evil.example/v1.1/odata/Message")
-            .is_err());
+        assert!(
+            resolve_next_link(base, current, "http://evil.example/v1.1/odata/Message").is_err()
+        );
     }
 }
