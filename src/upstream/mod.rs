@@ -1,9 +1,16 @@
-//! The upstream OData service: the front door the schema calls. The pieces
-//! live beside it: `transport` (timeouts, retries, concurrency bound,
-//! circuit breaker), `retry`, `circuit`.
+//! The upstream OData service: the front door the schema calls. Answers
+//! come from the response cache when fresh, else from one upstream request
+//! shared by every identical concurrent caller; upstream failures fall back
+//! to a recently expired answer, marked stale. The pieces live beside it:
+//! `fingerprint` (cache keys per credential), `cache`, `inflight`,
+//! `transport` (timeouts, retries, concurrency bound, circuit breaker),
+//! `retry`, `circuit`.
 
+mod cache;
 mod circuit;
 mod credential;
+mod fingerprint;
+mod inflight;
 mod retry;
 mod transport;
 
@@ -31,17 +38,21 @@ impl Caller {
 
 use crate::config::{Config, ConfigError, InOperator};
 use crate::error::GatewayError;
-use crate::metrics::Metrics;
+use crate::metrics::{CollectionLabel, Metrics};
 use crate::odata::{self, CollectionPage, CollectionQuery, EntityQuery, InStyle, Metadata, Row};
+use cache::{CacheKey, ResponseCache, Ttls};
+use fingerprint::Fingerprinter;
+use inflight::InFlight;
 use reqwest::StatusCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 use transport::Transport;
 
 const JSON: &str = "application/json";
 
-/// A decoded upstream answer.
+/// A decoded upstream answer, cheap to share between callers and the cache.
 #[derive(Debug, Clone)]
 enum Answer {
     Page(Arc<CollectionPage>),
@@ -57,8 +68,13 @@ enum Fetch {
     Entity,
 }
 
+type Shared = Result<Answer, GatewayError>;
+
 pub struct Upstream {
     transport: Arc<Transport>,
+    cache: Option<ResponseCache<Answer>>,
+    inflight: InFlight<CacheKey, Shared>,
+    fingerprints: Fingerprinter,
     max_url_length: usize,
     in_operator: InOperator,
     metadata: OnceCell<Arc<Metadata>>,
@@ -70,8 +86,17 @@ impl Upstream {
     }
 
     pub fn with_metrics(config: &Config, metrics: Arc<Metrics>) -> Result<Upstream, ConfigError> {
+        let cache = ResponseCache::new(
+            config.cache_max_bytes,
+            Ttls::from_config(config),
+            Duration::from_millis(config.stale_if_error_ms),
+            metrics.clone(),
+        );
         Ok(Upstream {
             transport: Arc::new(Transport::new(config, metrics)?),
+            cache,
+            inflight: InFlight::default(),
+            fingerprints: Fingerprinter::random().map_err(ConfigError::System)?,
             max_url_length: config.max_url_length,
             in_operator: config.in_operator()?,
             metadata: OnceCell::new(),
@@ -86,13 +111,17 @@ impl Upstream {
         &self.transport.metrics
     }
 
-    /// Brings the gauges (circuit state) up to date for a scrape.
+    /// Brings the gauges (cache size, circuit state) up to date for a scrape.
     pub async fn publish_metrics(&self) {
+        if let Some(cache) = &self.cache {
+            cache.publish_metrics().await;
+        }
         self.transport.circuit_state();
     }
 
     /// The upstream's `$metadata`, read once with the first credential that
-    /// works. `None` while it cannot be read: callers then use the documented model
+    /// works (not through the response cache: once per process is enough).
+    /// `None` while it cannot be read: callers then use the documented model
     /// as it is.
     pub async fn metadata(&self, caller: &Caller) -> Option<Arc<Metadata>> {
         let cred = &caller.credential;
@@ -185,6 +214,9 @@ impl Upstream {
         }
     }
 
+    /// The answer at `url` for this caller: fresh from the cache, else from
+    /// one upstream request shared with identical concurrent callers, else,
+    /// when the upstream fails, a stale answer marked as such.
     async fn answer(
         &self,
         caller: &Caller,
@@ -192,9 +224,72 @@ impl Upstream {
         url: String,
         fetch: Fetch,
     ) -> Result<Answer, GatewayError> {
-        let (answer, _bytes) =
-            fetch_answer(&self.transport, &caller.credential, &url, collection, fetch).await?;
-        Ok(answer)
+        let metrics = self.metrics();
+        let label = CollectionLabel { collection };
+        let key = CacheKey {
+            fingerprint: self.fingerprints.of(&caller.credential),
+            url: url.into(),
+        };
+        let mut fallback = None;
+        if let Some(cache) = &self.cache {
+            if !caller.no_cache {
+                if let Some(stored) = cache.get(&key).await {
+                    if stored.is_fresh(Instant::now()) {
+                        metrics.cache_hits.get_or_create(&label).inc();
+                        return Ok(stored.value.clone());
+                    }
+                    fallback = Some(stored);
+                }
+            }
+            metrics.cache_misses.get_or_create(&label).inc();
+        }
+
+        let transport = self.transport.clone();
+        let cache = self.cache.clone();
+        let credential = caller.credential.clone();
+        let task_key = key.clone();
+        let outcome = self
+            .inflight
+            .run(key.clone(), move || async move {
+                let (answer, bytes) =
+                    fetch_answer(&transport, &credential, &task_key.url, collection, fetch).await?;
+                // Only successes are kept: never an error, never another
+                // credential's key.
+                if let Some(cache) = cache {
+                    cache.put(task_key, collection, answer.clone(), bytes).await;
+                }
+                Ok(answer)
+            })
+            .await;
+        if outcome.joined {
+            metrics.upstream_shared.get_or_create(&label).inc();
+        }
+        let error = match outcome.value {
+            Some(Ok(answer)) => return Ok(answer),
+            Some(Err(e)) => e,
+            None => GatewayError::UpstreamUnavailable("the upstream request failed".into()),
+        };
+        if !matches!(
+            error,
+            GatewayError::UpstreamUnavailable(_) | GatewayError::UpstreamTimeout(_)
+        ) {
+            return Err(error);
+        }
+        // Stale-if-error. A no-cache caller skipped the read; look now.
+        let stale = match (fallback, &self.cache) {
+            (Some(stored), _) => Some(stored),
+            (None, Some(cache)) if caller.no_cache => cache.get(&key).await,
+            (None, _) => None,
+        };
+        match stale.filter(|s| s.is_servable_stale(Instant::now())) {
+            Some(stored) => {
+                tracing::warn!(collection, error = %error, "upstream failed; serving a stale answer");
+                metrics.cache_stale_served.get_or_create(&label).inc();
+                caller.served_stale.store(true, Ordering::Relaxed);
+                Ok(stored.value.clone())
+            }
+            None => Err(error),
+        }
     }
 }
 
@@ -202,7 +297,7 @@ fn mixed_up() -> GatewayError {
     GatewayError::UpstreamInvalidResponse("a collection and a lookup share a URL".into())
 }
 
-/// Asks the upstream and decodes; also counts the body bytes.
+/// Asks the upstream and decodes; the byte count weighs the cache entry.
 async fn fetch_answer(
     transport: &Transport,
     cred: &Credential,
