@@ -11,7 +11,10 @@ const ASSETS: &[(&str, &str)] = &[
     ("graphiql.js", "node_modules/graphiql/graphiql.min.js"),
     ("graphiql.css", "node_modules/graphiql/graphiql.min.css"),
     ("react.js", "node_modules/react/umd/react.production.min.js"),
-    ("react-dom.js", "node_modules/react-dom/umd/react-dom.production.min.js"),
+    (
+        "react-dom.js",
+        "node_modules/react-dom/umd/react-dom.production.min.js",
+    ),
 ];
 
 fn main() {
@@ -21,7 +24,10 @@ fn main() {
     println!("cargo:rerun-if-changed=playground/package-lock.json");
     println!("cargo:rerun-if-changed=playground/node_modules/.package-lock.json");
 
-    if ASSETS.iter().any(|(_, from)| !playground.join(from).exists()) {
+    if ASSETS
+        .iter()
+        .any(|(_, from)| !playground.join(from).exists())
+    {
         println!("cargo:warning=installing the playground's npm packages (npm ci in playground/)");
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
@@ -41,7 +47,8 @@ fn main() {
 
 fn gzip(from: &Path, to: &Path) {
     let bytes = fs::read(from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()));
-    let file = fs::File::create(to).unwrap_or_else(|e| panic!("cannot write {}: {e}", to.display()));
+    let file =
+        fs::File::create(to).unwrap_or_else(|e| panic!("cannot write {}: {e}", to.display()));
     let mut encoder = flate2::write::GzEncoder::new(file, flate2::Compression::best());
     encoder
         .write_all(&bytes)

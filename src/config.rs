@@ -35,6 +35,41 @@ pub struct Config {
     /// Most rows one relation may read for all its parents together; past
     /// it the field fails with QUERY_TOO_COMPLEX rather than cut data.
     pub max_relation_rows: u64,
+    /// Response cache capacity in bytes of upstream bodies; 0 turns the
+    /// cache off (identical concurrent requests are still sent once).
+    pub cache_max_bytes: u64,
+    /// How long a cached Conversation answer is fresh, in milliseconds.
+    pub cache_ttl_conversation_ms: u64,
+    /// How long a cached Message answer is fresh, in milliseconds.
+    pub cache_ttl_message_ms: u64,
+    /// How long a cached ReportingEvent answer is fresh, in milliseconds.
+    pub cache_ttl_reporting_event_ms: u64,
+    /// How long a cached Inbox answer is fresh, in milliseconds.
+    pub cache_ttl_inbox_ms: u64,
+    /// How long a cached Label answer is fresh, in milliseconds.
+    pub cache_ttl_label_ms: u64,
+    /// How long a cached User answer is fresh, in milliseconds.
+    pub cache_ttl_user_ms: u64,
+    /// How long after expiry a cached answer may still be served, marked
+    /// stale, when the upstream fails; 0 never serves stale answers.
+    pub stale_if_error_ms: u64,
+    /// Retries of an upstream request after a connect error or a 502, 503
+    /// or 504 answer.
+    pub upstream_retries: u32,
+    /// First retry delay in milliseconds; doubles with each retry, with jitter.
+    pub retry_backoff_ms: u64,
+    /// Longest retry delay in milliseconds, `Retry-After` included.
+    pub retry_max_delay_ms: u64,
+    /// Most upstream requests in flight at once; more wait in a queue.
+    pub max_concurrent_upstream: usize,
+    /// Longest wait in that queue, in milliseconds.
+    pub upstream_queue_timeout_ms: u64,
+    /// Consecutive upstream failures (5xx, timeouts, connect errors) that
+    /// open the circuit; 0 turns the circuit breaker off.
+    pub circuit_failure_threshold: u32,
+    /// How long an open circuit refuses requests before one probe, in
+    /// milliseconds.
+    pub circuit_cooldown_ms: u64,
 }
 
 impl Default for Config {
@@ -51,6 +86,21 @@ impl Default for Config {
             max_next_links: 100,
             expose_sign_in_ips: false,
             max_relation_rows: 10_000,
+            cache_max_bytes: 64 * 1024 * 1024,
+            cache_ttl_conversation_ms: 30_000,
+            cache_ttl_message_ms: 30_000,
+            cache_ttl_reporting_event_ms: 30_000,
+            cache_ttl_inbox_ms: 300_000,
+            cache_ttl_label_ms: 300_000,
+            cache_ttl_user_ms: 300_000,
+            stale_if_error_ms: 300_000,
+            upstream_retries: 2,
+            retry_backoff_ms: 100,
+            retry_max_delay_ms: 2_000,
+            max_concurrent_upstream: 32,
+            upstream_queue_timeout_ms: 5_000,
+            circuit_failure_threshold: 5,
+            circuit_cooldown_ms: 10_000,
         }
     }
 }
@@ -61,6 +111,8 @@ pub enum ConfigError {
     File { path: String, reason: String },
     #[error("invalid config key `{key}`: {reason}")]
     Key { key: &'static str, reason: String },
+    #[error("cannot start: {0}")]
+    System(String),
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -106,6 +158,51 @@ pub struct Overrides {
     /// Most rows one relation may read for all its parents together
     #[arg(long, global = true, env = "MAX_RELATION_ROWS")]
     pub max_relation_rows: Option<u64>,
+    /// Response cache capacity in bytes (0: no cache)
+    #[arg(long, global = true, env = "CACHE_MAX_BYTES")]
+    pub cache_max_bytes: Option<u64>,
+    /// Freshness of cached Conversation answers in milliseconds
+    #[arg(long, global = true, env = "CACHE_TTL_CONVERSATION_MS")]
+    pub cache_ttl_conversation_ms: Option<u64>,
+    /// Freshness of cached Message answers in milliseconds
+    #[arg(long, global = true, env = "CACHE_TTL_MESSAGE_MS")]
+    pub cache_ttl_message_ms: Option<u64>,
+    /// Freshness of cached ReportingEvent answers in milliseconds
+    #[arg(long, global = true, env = "CACHE_TTL_REPORTING_EVENT_MS")]
+    pub cache_ttl_reporting_event_ms: Option<u64>,
+    /// Freshness of cached Inbox answers in milliseconds
+    #[arg(long, global = true, env = "CACHE_TTL_INBOX_MS")]
+    pub cache_ttl_inbox_ms: Option<u64>,
+    /// Freshness of cached Label answers in milliseconds
+    #[arg(long, global = true, env = "CACHE_TTL_LABEL_MS")]
+    pub cache_ttl_label_ms: Option<u64>,
+    /// Freshness of cached User answers in milliseconds
+    #[arg(long, global = true, env = "CACHE_TTL_USER_MS")]
+    pub cache_ttl_user_ms: Option<u64>,
+    /// How long after expiry a cached answer may be served when the upstream fails, in milliseconds
+    #[arg(long, global = true, env = "STALE_IF_ERROR_MS")]
+    pub stale_if_error_ms: Option<u64>,
+    /// Retries after a connect error or an upstream 502/503/504
+    #[arg(long, global = true, env = "UPSTREAM_RETRIES")]
+    pub upstream_retries: Option<u32>,
+    /// First retry delay in milliseconds
+    #[arg(long, global = true, env = "RETRY_BACKOFF_MS")]
+    pub retry_backoff_ms: Option<u64>,
+    /// Longest retry delay in milliseconds
+    #[arg(long, global = true, env = "RETRY_MAX_DELAY_MS")]
+    pub retry_max_delay_ms: Option<u64>,
+    /// Most upstream requests in flight at once
+    #[arg(long, global = true, env = "MAX_CONCURRENT_UPSTREAM")]
+    pub max_concurrent_upstream: Option<usize>,
+    /// Longest wait for an upstream request slot in milliseconds
+    #[arg(long, global = true, env = "UPSTREAM_QUEUE_TIMEOUT_MS")]
+    pub upstream_queue_timeout_ms: Option<u64>,
+    /// Consecutive upstream failures that open the circuit (0: never)
+    #[arg(long, global = true, env = "CIRCUIT_FAILURE_THRESHOLD")]
+    pub circuit_failure_threshold: Option<u32>,
+    /// How long an open circuit waits before a probe, in milliseconds
+    #[arg(long, global = true, env = "CIRCUIT_COOLDOWN_MS")]
+    pub circuit_cooldown_ms: Option<u64>,
 }
 
 /// How `in`/`nin` filters and id sets are written.
@@ -156,6 +253,36 @@ impl Config {
         set(&mut self.max_next_links, &o.max_next_links);
         set(&mut self.expose_sign_in_ips, &o.expose_sign_in_ips);
         set(&mut self.max_relation_rows, &o.max_relation_rows);
+        set(&mut self.cache_max_bytes, &o.cache_max_bytes);
+        set(
+            &mut self.cache_ttl_conversation_ms,
+            &o.cache_ttl_conversation_ms,
+        );
+        set(&mut self.cache_ttl_message_ms, &o.cache_ttl_message_ms);
+        set(
+            &mut self.cache_ttl_reporting_event_ms,
+            &o.cache_ttl_reporting_event_ms,
+        );
+        set(&mut self.cache_ttl_inbox_ms, &o.cache_ttl_inbox_ms);
+        set(&mut self.cache_ttl_label_ms, &o.cache_ttl_label_ms);
+        set(&mut self.cache_ttl_user_ms, &o.cache_ttl_user_ms);
+        set(&mut self.stale_if_error_ms, &o.stale_if_error_ms);
+        set(&mut self.upstream_retries, &o.upstream_retries);
+        set(&mut self.retry_backoff_ms, &o.retry_backoff_ms);
+        set(&mut self.retry_max_delay_ms, &o.retry_max_delay_ms);
+        set(
+            &mut self.max_concurrent_upstream,
+            &o.max_concurrent_upstream,
+        );
+        set(
+            &mut self.upstream_queue_timeout_ms,
+            &o.upstream_queue_timeout_ms,
+        );
+        set(
+            &mut self.circuit_failure_threshold,
+            &o.circuit_failure_threshold,
+        );
+        set(&mut self.circuit_cooldown_ms, &o.circuit_cooldown_ms);
     }
 
     /// Checks every key that has a form; the upstream itself is checked by
@@ -175,12 +302,66 @@ impl Config {
         if self.max_url_length < 256 {
             return Err(invalid("max_url_length", "must be at least 256 bytes"));
         }
+        self.validate_upstream_layer()?;
         if let Some(v) = &self.upstream_version {
             ApiVersion::parse(v)
                 .ok_or_else(|| invalid("upstream_version", format!("`{v}` is not 1.0 or 1.1")))?;
         }
         if let Some(u) = &self.upstream {
             self.check_upstream(u)?;
+        }
+        Ok(())
+    }
+
+    /// Cache, retry, concurrency and circuit keys.
+    fn validate_upstream_layer(&self) -> Result<(), ConfigError> {
+        // A day bounds every duration key: larger values are typos, and the
+        // bound keeps `Instant` arithmetic far from overflow.
+        const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+        let durations = [
+            ("cache_ttl_conversation_ms", self.cache_ttl_conversation_ms),
+            ("cache_ttl_message_ms", self.cache_ttl_message_ms),
+            (
+                "cache_ttl_reporting_event_ms",
+                self.cache_ttl_reporting_event_ms,
+            ),
+            ("cache_ttl_inbox_ms", self.cache_ttl_inbox_ms),
+            ("cache_ttl_label_ms", self.cache_ttl_label_ms),
+            ("cache_ttl_user_ms", self.cache_ttl_user_ms),
+            ("stale_if_error_ms", self.stale_if_error_ms),
+            ("retry_backoff_ms", self.retry_backoff_ms),
+            ("retry_max_delay_ms", self.retry_max_delay_ms),
+            ("upstream_queue_timeout_ms", self.upstream_queue_timeout_ms),
+            ("circuit_cooldown_ms", self.circuit_cooldown_ms),
+        ];
+        for (key, ms) in durations {
+            if ms > DAY_MS {
+                return Err(invalid(key, format!("{ms} ms is more than a day")));
+            }
+        }
+        if self.upstream_retries > 10 {
+            return Err(invalid("upstream_retries", "must be at most 10"));
+        }
+        if self.retry_backoff_ms > self.retry_max_delay_ms {
+            return Err(invalid(
+                "retry_backoff_ms",
+                "must not exceed retry_max_delay_ms",
+            ));
+        }
+        if !(1..=10_000).contains(&self.max_concurrent_upstream) {
+            return Err(invalid(
+                "max_concurrent_upstream",
+                "must be between 1 and 10000",
+            ));
+        }
+        if self.upstream_queue_timeout_ms == 0 {
+            return Err(invalid("upstream_queue_timeout_ms", "must be above 0"));
+        }
+        if self.circuit_failure_threshold > 0 && self.circuit_cooldown_ms == 0 {
+            return Err(invalid(
+                "circuit_cooldown_ms",
+                "must be above 0 while the circuit breaker is on",
+            ));
         }
         Ok(())
     }
@@ -274,6 +455,59 @@ mod tests {
         };
         let err = Config::load(None, &o).expect_err("bad in_operator");
         assert!(err.to_string().contains("in_operator"), "{err}");
+    }
+
+    #[test]
+    fn upstream_layer_keys_are_checked_by_name() {
+        let bad = [
+            (
+                Overrides {
+                    max_concurrent_upstream: Some(0),
+                    ..Default::default()
+                },
+                "max_concurrent_upstream",
+            ),
+            (
+                Overrides {
+                    retry_backoff_ms: Some(5_000),
+                    ..Default::default()
+                },
+                "retry_backoff_ms",
+            ),
+            (
+                Overrides {
+                    upstream_retries: Some(11),
+                    ..Default::default()
+                },
+                "upstream_retries",
+            ),
+            (
+                Overrides {
+                    circuit_cooldown_ms: Some(0),
+                    ..Default::default()
+                },
+                "circuit_cooldown_ms",
+            ),
+            (
+                Overrides {
+                    cache_ttl_user_ms: Some(90_000_000),
+                    ..Default::default()
+                },
+                "cache_ttl_user_ms",
+            ),
+        ];
+        for (o, key) in bad {
+            let err = Config::load(None, &o).expect_err(key);
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        let off = Overrides {
+            cache_max_bytes: Some(0),
+            circuit_failure_threshold: Some(0),
+            circuit_cooldown_ms: Some(0),
+            stale_if_error_ms: Some(0),
+            ..Default::default()
+        };
+        assert!(Config::load(None, &off).is_ok(), "0 turns these off");
     }
 
     #[test]

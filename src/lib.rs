@@ -5,6 +5,7 @@
 pub mod config;
 pub mod error;
 pub mod loaders;
+pub mod metrics;
 pub mod model;
 pub mod odata;
 pub mod playground;

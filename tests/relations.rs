@@ -135,12 +135,16 @@ async fn a_dashboard_page_costs_one_request_per_relation_and_level() {
     assert_eq!(counts.get("Inbox"), Some(&1), "{urls:#?}");
     assert_eq!(counts.get("Label"), Some(&1), "{urls:#?}");
     // Message ids of 200 conversations may need a URL split; User serves two
-    // relations at two levels (assignee, message sender).
+    // relations at two levels (assignee, message sender): two requests, or
+    // one when both ask for the same ids and the cache answers the second.
     assert!(
         counts.get("Message").is_some_and(|n| (1..=2).contains(n)),
         "{urls:#?}"
     );
-    assert_eq!(counts.get("User"), Some(&2), "{urls:#?}");
+    assert!(
+        counts.get("User").is_some_and(|n| (1..=2).contains(n)),
+        "{urls:#?}"
+    );
     let expected = expected_dashboard(up, 200).await;
     assert_eq!(data, expected);
 }

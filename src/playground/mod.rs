@@ -43,13 +43,18 @@ pub fn wants_page(headers: &HeaderMap, query: Option<&str>) -> bool {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
-    let has_query = query.is_some_and(|q| url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "query"));
+    let has_query =
+        query.is_some_and(|q| url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "query"));
     html && !has_query
 }
 
 pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     if name == "start.js" {
-        return ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], START).into_response();
+        return (
+            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+            START,
+        )
+            .into_response();
     }
     let Some((_, content_type, gzipped)) = ASSETS.iter().find(|(n, _, _)| *n == name) else {
         return (StatusCode::NOT_FOUND, "no such playground asset").into_response();
@@ -66,13 +71,18 @@ pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     } else {
         match gunzip(gzipped) {
             Ok(bytes) => bytes.into_response(),
-            Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "asset unreadable").into_response(),
+            Err(_) => {
+                return (StatusCode::INTERNAL_SERVER_ERROR, "asset unreadable").into_response()
+            }
         }
     };
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
     response
 }
 

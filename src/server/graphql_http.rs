@@ -252,6 +252,9 @@ async fn execute(
     let mut response = state.schema.execute(request).await;
     response.errors.extend(field_errors.take());
     ensure_codes(&mut response.errors);
+    state
+        .metrics
+        .graphql_response(response.errors.iter().map(error_code));
 
     // A request error (parse, validation, variables) never starts execution.
     let request_error = response.data == async_graphql::Value::Null
@@ -286,6 +289,14 @@ async fn execute(
         _ => StatusCode::OK,
     };
     respond(status, media, Value::Object(out))
+}
+
+/// An error's `extensions.code` (every error has one after `ensure_codes`).
+fn error_code(error: &async_graphql::ServerError) -> &str {
+    match error.extensions.as_ref().and_then(|ext| ext.get("code")) {
+        Some(async_graphql::Value::String(code)) => code,
+        _ => "",
+    }
 }
 
 /// Whether the operation that would run is a mutation. Unparsable queries

@@ -1,14 +1,16 @@
-//! The HTTP surface: `/graphql`, health and readiness.
+//! The HTTP surface: `/graphql`, health, readiness and metrics.
 
 mod graphql_http;
 
 use crate::config::{Config, ConfigError};
+use crate::metrics::{self, Metrics};
 use crate::playground;
 use crate::schema::{self, Gateway, SchemaOptions};
 use crate::upstream::Upstream;
 use async_graphql::dynamic::Schema;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use std::sync::Arc;
 pub struct AppState {
     pub schema: Schema,
     pub gateway: Arc<Gateway>,
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +35,9 @@ pub enum StartError {
 /// Builds the application from a validated config.
 pub fn app(config: &Config) -> Result<Router, StartError> {
     let version = config.api_version();
+    let metrics = Arc::new(Metrics::new());
     let gateway = Arc::new(Gateway {
-        upstream: Upstream::new(config)?,
+        upstream: Upstream::with_metrics(config, metrics.clone())?,
         version,
         max_first: config.max_first,
         expose_sensitive: config.expose_sign_in_ips,
@@ -46,18 +50,23 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
     .data(gateway.clone())
     .finish()
     .map_err(|e| StartError::Schema(e.to_string()))?;
-    let state = AppState { schema, gateway };
+    let state = AppState {
+        schema,
+        gateway,
+        metrics,
+    };
     Ok(Router::new()
         .route("/", get(playground::page))
         .route("/playground/{name}", get(playground::asset))
         .route("/graphql", get(graphql_http::get).post(graphql_http::post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
         .with_state(state))
 }
 
 /// Ready when the upstream answers HTTP at all (401 included: a pass-through
-/// gateway holds no token of its own).
+/// gateway holds no token of its own) and the circuit is not open.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
     match state.gateway.upstream.probe().await {
         Ok(status) => (
@@ -66,6 +75,14 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
         ),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}")),
     }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    state.gateway.upstream.publish_metrics().await;
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        state.metrics.render(),
+    )
 }
 
 /// Serves until the process receives Ctrl-C or SIGTERM.

@@ -1,7 +1,18 @@
-//! The upstream OData service over HTTP: credentials, timeouts, error
-//! mapping, `@odata.nextLink` paging and the `$metadata` it declares.
+//! The upstream OData service: the front door the schema calls. Answers
+//! come from the response cache when fresh, else from one upstream request
+//! shared by every identical concurrent caller; upstream failures fall back
+//! to a recently expired answer, marked stale. The pieces live beside it:
+//! `fingerprint` (cache keys per credential), `cache`, `inflight`,
+//! `transport` (timeouts, retries, concurrency bound, circuit breaker),
+//! `retry`, `circuit`.
 
+mod cache;
+mod circuit;
 mod credential;
+mod fingerprint;
+mod inflight;
+mod retry;
+mod transport;
 
 pub use credential::Credential;
 
@@ -27,63 +38,102 @@ impl Caller {
 
 use crate::config::{Config, ConfigError, InOperator};
 use crate::error::GatewayError;
+use crate::metrics::{CollectionLabel, Metrics};
 use crate::odata::{self, CollectionPage, CollectionQuery, EntityQuery, InStyle, Metadata, Row};
+use cache::{CacheKey, ResponseCache, Ttls};
+use fingerprint::Fingerprinter;
+use inflight::InFlight;
 use reqwest::StatusCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
+use transport::Transport;
 
 const JSON: &str = "application/json";
 
+/// A decoded upstream answer, cheap to share between callers and the cache.
+#[derive(Debug, Clone)]
+enum Answer {
+    Page(Arc<CollectionPage>),
+    Entity(Option<Arc<Row>>),
+}
+
+/// What to make of the body at a URL.
+#[derive(Debug, Clone, Copy)]
+enum Fetch {
+    /// A collection, following next links until `want` rows are in.
+    Collection { want: usize },
+    /// A key lookup; 404 is an answer (`None`).
+    Entity,
+}
+
+type Shared = Result<Answer, GatewayError>;
+
 pub struct Upstream {
-    http: reqwest::Client,
-    /// Service root without a trailing slash.
-    base: String,
-    timeout_ms: u64,
+    transport: Arc<Transport>,
+    cache: Option<ResponseCache<Answer>>,
+    inflight: InFlight<CacheKey, Shared>,
+    fingerprints: Fingerprinter,
     max_url_length: usize,
     in_operator: InOperator,
-    max_next_links: usize,
     metadata: OnceCell<Arc<Metadata>>,
 }
 
 impl Upstream {
     pub fn new(config: &Config) -> Result<Upstream, ConfigError> {
-        let base = config.upstream_url()?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.upstream_timeout_ms))
-            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ConfigError::Key {
-                key: "upstream",
-                reason: format!("cannot build the HTTP client: {e}"),
-            })?;
+        Upstream::with_metrics(config, Arc::new(Metrics::new()))
+    }
+
+    pub fn with_metrics(config: &Config, metrics: Arc<Metrics>) -> Result<Upstream, ConfigError> {
+        let cache = ResponseCache::new(
+            config.cache_max_bytes,
+            Ttls::from_config(config),
+            Duration::from_millis(config.stale_if_error_ms),
+            metrics.clone(),
+        );
         Ok(Upstream {
-            http,
-            base,
-            timeout_ms: config.upstream_timeout_ms,
+            transport: Arc::new(Transport::new(config, metrics)?),
+            cache,
+            inflight: InFlight::default(),
+            fingerprints: Fingerprinter::random().map_err(ConfigError::System)?,
             max_url_length: config.max_url_length,
             in_operator: config.in_operator()?,
-            max_next_links: config.max_next_links,
             metadata: OnceCell::new(),
         })
     }
 
     pub fn base(&self) -> &str {
-        &self.base
+        &self.transport.base
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.transport.metrics
+    }
+
+    /// Brings the gauges (cache size, circuit state) up to date for a scrape.
+    pub async fn publish_metrics(&self) {
+        if let Some(cache) = &self.cache {
+            cache.publish_metrics().await;
+        }
+        self.transport.circuit_state();
     }
 
     /// The upstream's `$metadata`, read once with the first credential that
-    /// works. `None` while it cannot be read: callers then use the documented
-    /// model as it is.
+    /// works (not through the response cache: once per process is enough).
+    /// `None` while it cannot be read: callers then use the documented model
+    /// as it is.
     pub async fn metadata(&self, caller: &Caller) -> Option<Arc<Metadata>> {
         let cred = &caller.credential;
         let loaded = self
             .metadata
             .get_or_try_init(|| async {
-                let url = format!("{}/$metadata", self.base);
-                let body = self.get_ok(cred, url, "application/xml").await?;
+                let url = format!("{}/$metadata", self.transport.base);
+                let (status, body) = self
+                    .transport
+                    .get(cred, &url, "application/xml", "$metadata")
+                    .await?;
+                check_status(status, &body, cred)?;
                 let text = String::from_utf8_lossy(&body);
                 Metadata::parse(&text)
                     .map(Arc::new)
@@ -99,15 +149,10 @@ impl Upstream {
         }
     }
 
-    /// Any HTTP answer from the service root counts: readiness needs no token.
+    /// Any HTTP answer from the service root counts: readiness needs no
+    /// token. Refused while the circuit is open.
     pub async fn probe(&self) -> Result<u16, GatewayError> {
-        let response = self
-            .http
-            .get(format!("{}/", self.base))
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        Ok(response.status().as_u16())
+        self.transport.probe().await
     }
 
     pub fn in_style(&self, metadata: Option<&Metadata>) -> InStyle {
@@ -121,13 +166,13 @@ impl Upstream {
     /// Whether a request relative to the service root stays within the URL
     /// length limit.
     pub fn fits(&self, relative: &str) -> bool {
-        self.base.len() + 1 + relative.len() <= self.max_url_length
+        self.base().len() + 1 + relative.len() <= self.max_url_length
     }
 
     /// Builds the full URL of a request relative to the service root,
     /// refusing one longer than the configured limit before anything is sent.
     pub fn url_for(&self, relative: &str) -> Result<String, GatewayError> {
-        let url = format!("{}/{}", self.base, relative);
+        let url = format!("{}/{}", self.transport.base, relative);
         if url.len() > self.max_url_length {
             return Err(GatewayError::bad_input(format!(
                 "the upstream request would be {} bytes long, above the limit of {} bytes (max_url_length); narrow the filter",
@@ -146,33 +191,17 @@ impl Upstream {
         query: &CollectionQuery,
         style: InStyle,
     ) -> Result<CollectionPage, GatewayError> {
-        let cred = &caller.credential;
         let url = self.url_for(&query.to_relative_url(style))?;
-        let body = self.get_ok(cred, url.clone(), JSON).await?;
-        let mut page = decode(&body, odata::decode_collection)?;
         let want = usize::try_from(query.top).unwrap_or(usize::MAX);
-        let mut current = url;
-        let mut followed = 0;
-        while page.rows.len() < want {
-            let Some(link) = page.next_link.take() else {
-                break;
-            };
-            if followed >= self.max_next_links {
-                return Err(GatewayError::UpstreamInvalidResponse(format!(
-                    "more than {} @odata.nextLink pages (max_next_links)",
-                    self.max_next_links
-                )));
-            }
-            followed += 1;
-            current = self.resolve_next_link(&current, &link)?;
-            let body = self.get_ok(cred, current.clone(), JSON).await?;
-            let next = decode(&body, odata::decode_collection)?;
-            page.rows.extend(next.rows);
-            page.next_link = next.next_link;
+        let fetch = Fetch::Collection { want };
+        match self.answer(caller, query.entity_set, url, fetch).await? {
+            Answer::Page(page) => Ok(CollectionPage {
+                rows: page.rows.clone(),
+                count: page.count,
+                next_link: None,
+            }),
+            Answer::Entity(_) => Err(mixed_up()),
         }
-        page.rows.truncate(want);
-        page.next_link = None;
-        Ok(page)
     }
 
     /// Fetches one entity by key; `None` when the upstream answers 404.
@@ -182,83 +211,177 @@ impl Upstream {
         query: &EntityQuery,
         style: InStyle,
     ) -> Result<Option<Row>, GatewayError> {
-        let cred = &caller.credential;
         let url = self.url_for(&query.to_relative_url(style))?;
-        let (status, body) = self.get(cred, url, JSON).await?;
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
+        match self
+            .answer(caller, query.entity_set, url, Fetch::Entity)
+            .await?
+        {
+            Answer::Entity(row) => Ok(row.map(|r| (*r).clone())),
+            Answer::Page(_) => Err(mixed_up()),
         }
-        check_status(status, &body, cred)?;
-        decode(&body, odata::decode_entity).map(Some)
     }
 
-    /// A next link must stay on the upstream's own service root, so that the
-    /// credential is never sent anywhere else.
-    fn resolve_next_link(&self, current: &str, link: &str) -> Result<String, GatewayError> {
-        let invalid =
-            |why: &str| GatewayError::UpstreamInvalidResponse(format!("@odata.nextLink {why}"));
-        let base = url::Url::parse(current).map_err(|_| invalid("cannot be resolved"))?;
-        let next = base.join(link).map_err(|_| invalid("is not a URL"))?;
-        if !next.as_str().starts_with(&format!("{}/", self.base)) {
-            return Err(invalid("points outside the upstream service root"));
-        }
-        Ok(next.to_string())
-    }
-
-    async fn get_ok(
+    /// The answer at `url` for this caller: fresh from the cache, else from
+    /// one upstream request shared with identical concurrent callers, else,
+    /// when the upstream fails, a stale answer marked as such.
+    async fn answer(
         &self,
-        cred: &Credential,
+        caller: &Caller,
+        collection: &'static str,
         url: String,
-        accept: &'static str,
-    ) -> Result<bytes::Bytes, GatewayError> {
-        let (status, body) = self.get(cred, url, accept).await?;
-        check_status(status, &body, cred)?;
-        Ok(body)
-    }
-
-    async fn get(
-        &self,
-        cred: &Credential,
-        mut url: String,
-        accept: &'static str,
-    ) -> Result<(StatusCode, bytes::Bytes), GatewayError> {
-        if let Credential::ApiKey(key) = cred {
-            if !url.contains("apikey=") {
-                url.push(if url.contains('?') { '&' } else { '?' });
-                url.push_str("apikey=");
-                url.push_str(&odata::query::encode(key));
+        fetch: Fetch,
+    ) -> Result<Answer, GatewayError> {
+        let metrics = self.metrics();
+        let label = CollectionLabel { collection };
+        let key = CacheKey {
+            fingerprint: self.fingerprints.of(&caller.credential),
+            url: url.into(),
+        };
+        let mut fallback = None;
+        if let Some(cache) = &self.cache {
+            if !caller.no_cache {
+                if let Some(stored) = cache.get(&key).await {
+                    if stored.is_fresh(Instant::now()) {
+                        metrics.cache_hits.get_or_create(&label).inc();
+                        return Ok(stored.value.clone());
+                    }
+                    fallback = Some(stored);
+                }
             }
+            metrics.cache_misses.get_or_create(&label).inc();
         }
-        let mut request = self.http.get(&url).header("accept", accept);
-        if let Credential::Bearer(token) = cred {
-            request = request.bearer_auth(token);
-        }
-        let started = std::time::Instant::now();
-        let response = request.send().await.map_err(|e| self.transport_error(e))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        tracing::debug!(
-            status = status.as_u16(),
-            ms = started.elapsed().as_millis() as u64,
-            bytes = body.len(),
-            "upstream request"
-        );
-        Ok((status, body))
-    }
 
-    fn transport_error(&self, e: reqwest::Error) -> GatewayError {
-        if e.is_timeout() {
-            GatewayError::timeout(self.timeout_ms)
-        } else if e.is_connect() {
-            GatewayError::UpstreamUnavailable("cannot connect to the upstream".into())
-        } else {
-            // `without_url` keeps an apikey in the URL out of the message.
-            GatewayError::UpstreamUnavailable(e.without_url().to_string())
+        let transport = self.transport.clone();
+        let cache = self.cache.clone();
+        let credential = caller.credential.clone();
+        let task_key = key.clone();
+        let outcome = self
+            .inflight
+            .run(key.clone(), move || async move {
+                let (answer, bytes) =
+                    fetch_answer(&transport, &credential, &task_key.url, collection, fetch).await?;
+                // Only successes are kept: never an error, never another
+                // credential's key.
+                if let Some(cache) = cache {
+                    cache.put(task_key, collection, answer.clone(), bytes).await;
+                }
+                Ok(answer)
+            })
+            .await;
+        if outcome.joined {
+            metrics.upstream_shared.get_or_create(&label).inc();
+        }
+        let error = match outcome.value {
+            Some(Ok(answer)) => return Ok(answer),
+            Some(Err(e)) => e,
+            None => GatewayError::UpstreamUnavailable("the upstream request failed".into()),
+        };
+        if !matches!(
+            error,
+            GatewayError::UpstreamUnavailable(_) | GatewayError::UpstreamTimeout(_)
+        ) {
+            return Err(error);
+        }
+        // Stale-if-error. A no-cache caller skipped the read; look now.
+        let stale = match (fallback, &self.cache) {
+            (Some(stored), _) => Some(stored),
+            (None, Some(cache)) if caller.no_cache => cache.get(&key).await,
+            (None, _) => None,
+        };
+        match stale.filter(|s| s.is_servable_stale(Instant::now())) {
+            Some(stored) => {
+                tracing::warn!(collection, error = %error, "upstream failed; serving a stale answer");
+                metrics.cache_stale_served.get_or_create(&label).inc();
+                caller.served_stale.store(true, Ordering::Relaxed);
+                Ok(stored.value.clone())
+            }
+            None => Err(error),
         }
     }
+}
+
+fn mixed_up() -> GatewayError {
+    GatewayError::UpstreamInvalidResponse("a collection and a lookup share a URL".into())
+}
+
+/// Asks the upstream and decodes; the byte count weighs the cache entry.
+async fn fetch_answer(
+    transport: &Transport,
+    cred: &Credential,
+    url: &str,
+    collection: &'static str,
+    fetch: Fetch,
+) -> Result<(Answer, usize), GatewayError> {
+    match fetch {
+        Fetch::Entity => {
+            let (status, body) = transport.get(cred, url, JSON, collection).await?;
+            if status == StatusCode::NOT_FOUND {
+                return Ok((Answer::Entity(None), body.len()));
+            }
+            check_status(status, &body, cred)?;
+            let row = decode(&body, odata::decode_entity)?;
+            Ok((Answer::Entity(Some(Arc::new(row))), body.len()))
+        }
+        Fetch::Collection { want } => {
+            let (page, bytes) = fetch_pages(transport, cred, url, collection, want).await?;
+            Ok((Answer::Page(Arc::new(page)), bytes))
+        }
+    }
+}
+
+/// A collection page, following `@odata.nextLink` until `want` rows are in
+/// or the server has no more.
+async fn fetch_pages(
+    transport: &Transport,
+    cred: &Credential,
+    url: &str,
+    collection: &'static str,
+    want: usize,
+) -> Result<(CollectionPage, usize), GatewayError> {
+    let get_ok = |url: String| async move {
+        let (status, body) = transport.get(cred, &url, JSON, collection).await?;
+        check_status(status, &body, cred)?;
+        Ok::<_, GatewayError>(body)
+    };
+    let body = get_ok(url.to_string()).await?;
+    let mut bytes = body.len();
+    let mut page = decode(&body, odata::decode_collection)?;
+    let mut current = url.to_string();
+    let mut followed = 0;
+    while page.rows.len() < want {
+        let Some(link) = page.next_link.take() else {
+            break;
+        };
+        if followed >= transport.max_next_links {
+            return Err(GatewayError::UpstreamInvalidResponse(format!(
+                "more than {} @odata.nextLink pages (max_next_links)",
+                transport.max_next_links
+            )));
+        }
+        followed += 1;
+        current = resolve_next_link(&transport.base, &current, &link)?;
+        let body = get_ok(current.clone()).await?;
+        bytes += body.len();
+        let next = decode(&body, odata::decode_collection)?;
+        page.rows.extend(next.rows);
+        page.next_link = next.next_link;
+    }
+    page.rows.truncate(want);
+    page.next_link = None;
+    Ok((page, bytes))
+}
+
+/// A next link must stay on the upstream's own service root, so that the
+/// credential is never sent anywhere else.
+fn resolve_next_link(base: &str, current: &str, link: &str) -> Result<String, GatewayError> {
+    let invalid =
+        |why: &str| GatewayError::UpstreamInvalidResponse(format!("@odata.nextLink {why}"));
+    let current = url::Url::parse(current).map_err(|_| invalid("cannot be resolved"))?;
+    let next = current.join(link).map_err(|_| invalid("is not a URL"))?;
+    if !next.as_str().starts_with(&format!("{base}/")) {
+        return Err(invalid("points outside the upstream service root"));
+    }
+    Ok(next.to_string())
 }
 
 fn decode<T>(body: &[u8], f: impl Fn(&[u8]) -> Result<T, String>) -> Result<T, GatewayError> {
@@ -323,20 +446,16 @@ mod tests {
 
     #[test]
     fn next_links_stay_on_the_service_root() {
-        let config = Config {
-            upstream: Some("http://127.0.0.1:1/v1.1/odata".into()),
-            ..Default::default()
-        };
-        let up = Upstream::new(&config).expect("upstream");
+        let base = "http://127.0.0.1:1/v1.1/odata";
         let current = "http://127.0.0.1:1/v1.1/odata/Message?$top=5&$skip=0";
         assert_eq!(
-            up.resolve_next_link(current, "Message?$skiptoken=5")
+            resolve_next_link(base, current, "Message?$skiptoken=5")
                 .ok()
                 .as_deref(),
             Some("http://127.0.0.1:1/v1.1/odata/Message?$skiptoken=5")
         );
-        assert!(up
-            .resolve_next_link(current, "http://evil.example/v1.1/odata/Message")
-            .is_err());
+        assert!(
+            resolve_next_link(base, current, "http://evil.example/v1.1/odata/Message").is_err()
+        );
     }
 }

@@ -1,0 +1,235 @@
+//! The gateway's metrics, served at `GET /metrics` in the Prometheus
+//! (OpenMetrics) text format. Label values are collection names, status
+//! codes, error codes and fixed words only: never a token, never a URL.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::{Registry, Unit};
+
+/// The media type of [`Metrics::render`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CollectionLabel {
+    /// An entity set (`Conversation`, ...) or `$metadata`.
+    pub collection: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub collection: &'static str,
+    /// The HTTP status, or `timeout`, `connect_error`, `error` when none came.
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    pub code: String,
+}
+
+type HistogramFamily = Family<CollectionLabel, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 5 ms .. ~41 s: local test upstreams up to the slowest Live Agent queries.
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+/// Every metric of one gateway instance. Handles are cheap to clone and
+/// share their values with the registry.
+pub struct Metrics {
+    registry: Registry,
+    pub upstream_requests: Family<RequestLabels, Counter>,
+    pub upstream_duration: HistogramFamily,
+    pub upstream_retries: Family<CollectionLabel, Counter>,
+    pub upstream_rejected: Family<ReasonLabel, Counter>,
+    pub upstream_shared: Family<CollectionLabel, Counter>,
+    pub upstream_active: Gauge,
+    pub circuit_state: Gauge,
+    pub cache_hits: Family<CollectionLabel, Counter>,
+    pub cache_misses: Family<CollectionLabel, Counter>,
+    pub cache_stale_served: Family<CollectionLabel, Counter>,
+    pub cache_evictions: Family<ReasonLabel, Counter>,
+    pub cache_bytes: Gauge,
+    pub cache_entries: Gauge,
+    pub graphql_requests: Counter,
+    pub graphql_errors: Family<CodeLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut m = Metrics {
+            upstream_requests: Family::default(),
+            upstream_duration: Family::new_with_constructor(latency_histogram),
+            upstream_retries: Family::default(),
+            upstream_rejected: Family::default(),
+            upstream_shared: Family::default(),
+            upstream_active: Gauge::default(),
+            circuit_state: Gauge::default(),
+            cache_hits: Family::default(),
+            cache_misses: Family::default(),
+            cache_stale_served: Family::default(),
+            cache_evictions: Family::default(),
+            cache_bytes: Gauge::default(),
+            cache_entries: Gauge::default(),
+            graphql_requests: Counter::default(),
+            graphql_errors: Family::default(),
+            registry: Registry::with_prefix("gateway"),
+        };
+        let r = &mut m.registry;
+        r.register(
+            "upstream_requests",
+            "Upstream HTTP requests (each attempt) by collection and status",
+            m.upstream_requests.clone(),
+        );
+        r.register_with_unit(
+            "upstream_request_duration",
+            "Upstream request latency by collection",
+            Unit::Seconds,
+            m.upstream_duration.clone(),
+        );
+        r.register(
+            "upstream_retries",
+            "Upstream requests retried after a connect error or a 502/503/504",
+            m.upstream_retries.clone(),
+        );
+        r.register(
+            "upstream_rejected",
+            "Upstream requests not sent: circuit_open or queue_timeout",
+            m.upstream_rejected.clone(),
+        );
+        r.register(
+            "upstream_shared",
+            "Requests that joined an identical upstream request already in flight",
+            m.upstream_shared.clone(),
+        );
+        r.register(
+            "upstream_active_requests",
+            "Upstream requests in flight now",
+            m.upstream_active.clone(),
+        );
+        r.register(
+            "upstream_circuit_state",
+            "Upstream circuit breaker: 0 closed, 1 open, 2 half-open",
+            m.circuit_state.clone(),
+        );
+        r.register(
+            "cache_hits",
+            "Answers served fresh from the response cache",
+            m.cache_hits.clone(),
+        );
+        r.register(
+            "cache_misses",
+            "Cache lookups that went upstream (no entry, expired, or no-cache)",
+            m.cache_misses.clone(),
+        );
+        r.register(
+            "cache_stale_served",
+            "Expired answers served because the upstream failed (stale-if-error)",
+            m.cache_stale_served.clone(),
+        );
+        r.register(
+            "cache_evictions",
+            "Cache entries removed, by reason: size or expired",
+            m.cache_evictions.clone(),
+        );
+        r.register_with_unit(
+            "cache",
+            "Weighed size of the response cache",
+            Unit::Bytes,
+            m.cache_bytes.clone(),
+        );
+        r.register(
+            "cache_entries",
+            "Entries in the response cache",
+            m.cache_entries.clone(),
+        );
+        r.register(
+            "graphql_requests",
+            "GraphQL operations executed",
+            m.graphql_requests.clone(),
+        );
+        r.register(
+            "graphql_errors",
+            "GraphQL errors by extensions.code",
+            m.graphql_errors.clone(),
+        );
+        m
+    }
+
+    /// Counts one executed GraphQL operation and its errors' codes.
+    pub fn graphql_response<'a>(&self, codes: impl IntoIterator<Item = &'a str>) {
+        self.graphql_requests.inc();
+        for code in codes {
+            self.graphql_errors
+                .get_or_create(&CodeLabel {
+                    code: code_label(code),
+                })
+                .inc();
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Codes are our own upper-case words; anything else is folded into `OTHER`
+/// so that no unexpected text can become a label value.
+fn code_label(code: &str) -> String {
+    let fits = !code.is_empty()
+        && code.len() <= 40
+        && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+    if fits { code } else { "OTHER" }.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_documented_names() {
+        let m = Metrics::new();
+        m.upstream_requests
+            .get_or_create(&RequestLabels {
+                collection: "Inbox",
+                status: "200".into(),
+            })
+            .inc();
+        m.upstream_duration
+            .get_or_create(&CollectionLabel {
+                collection: "Inbox",
+            })
+            .observe(0.02);
+        m.graphql_response(["UPSTREAM_TIMEOUT", "Bearer abc"]);
+        let text = m.render();
+        for name in [
+            "gateway_upstream_requests_total{collection=\"Inbox\",status=\"200\"} 1",
+            "gateway_upstream_request_duration_seconds_bucket{",
+            "gateway_upstream_circuit_state 0",
+            "gateway_cache_bytes 0",
+            "gateway_graphql_requests_total 1",
+            "gateway_graphql_errors_total{code=\"UPSTREAM_TIMEOUT\"} 1",
+            "gateway_graphql_errors_total{code=\"OTHER\"} 1",
+        ] {
+            assert!(text.contains(name), "{name} missing in:\n{text}");
+        }
+        assert!(!text.contains("abc"));
+    }
+}

@@ -1,0 +1,271 @@
+//! One upstream HTTP GET, made resilient: the circuit breaker's leave, a
+//! slot under the concurrency bound, retries with backoff, and metrics for
+//! each attempt. Statuses are returned as they came; mapping them to error
+//! codes is `check_status`'s job (mod.rs).
+
+use super::circuit::{CircuitBreaker, CircuitState, Transition};
+use super::retry::{self, RetryPolicy};
+use super::Credential;
+use crate::config::{Config, ConfigError};
+use crate::error::GatewayError;
+use crate::metrics::{CollectionLabel, Metrics, ReasonLabel, RequestLabels};
+use crate::odata;
+use bytes::Bytes;
+use reqwest::StatusCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+pub struct Transport {
+    http: reqwest::Client,
+    /// Service root without a trailing slash.
+    pub base: String,
+    pub max_next_links: usize,
+    timeout_ms: u64,
+    retry: RetryPolicy,
+    circuit: CircuitBreaker,
+    slots: Semaphore,
+    max_concurrent: usize,
+    queue_timeout: Duration,
+    pub metrics: Arc<Metrics>,
+}
+
+/// One attempt that got no usable answer.
+struct Failure {
+    error: GatewayError,
+    retryable: bool,
+    retry_after: Option<Duration>,
+}
+
+impl Transport {
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Transport, ConfigError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.upstream_timeout_ms))
+            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            // Keep-alive connections are pooled and reused; the keepalive
+            // probes notice a peer that vanished between requests.
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_keepalive(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| ConfigError::Key {
+                key: "upstream",
+                reason: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(Transport {
+            http,
+            base: config.upstream_url()?,
+            max_next_links: config.max_next_links,
+            timeout_ms: config.upstream_timeout_ms,
+            retry: RetryPolicy {
+                retries: config.upstream_retries,
+                base: Duration::from_millis(config.retry_backoff_ms),
+                max_delay: Duration::from_millis(config.retry_max_delay_ms),
+            },
+            circuit: CircuitBreaker::new(
+                config.circuit_failure_threshold,
+                Duration::from_millis(config.circuit_cooldown_ms),
+            ),
+            slots: Semaphore::new(config.max_concurrent_upstream),
+            max_concurrent: config.max_concurrent_upstream,
+            queue_timeout: Duration::from_millis(config.upstream_queue_timeout_ms),
+            metrics,
+        })
+    }
+
+    pub fn circuit_state(&self) -> CircuitState {
+        let state = self.circuit.state(Instant::now());
+        self.metrics.circuit_state.set(state.gauge());
+        state
+    }
+
+    /// Any HTTP answer from the service root: readiness needs no token. Not
+    /// queued and not retried; refused while the circuit is open.
+    pub async fn probe(&self) -> Result<u16, GatewayError> {
+        if self.circuit_state() == CircuitState::Open {
+            return Err(GatewayError::UpstreamUnavailable("circuit open".into()));
+        }
+        let response = self
+            .http
+            .get(format!("{}/", self.base))
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        Ok(response.status().as_u16())
+    }
+
+    /// GETs `url` with the credential, retrying connect errors and
+    /// 502/503/504 (the last such answer is returned as it is).
+    pub async fn get(
+        &self,
+        cred: &Credential,
+        url: &str,
+        accept: &'static str,
+        collection: &'static str,
+    ) -> Result<(StatusCode, Bytes), GatewayError> {
+        let mut retry = 0;
+        loop {
+            let failure = match self.attempt(cred, url, accept, collection).await {
+                Ok((status, body, retry_after)) => {
+                    if !retry::retryable_status(status.as_u16()) || retry >= self.retry.retries {
+                        return Ok((status, body));
+                    }
+                    retry_after
+                }
+                Err(f) if f.retryable && retry < self.retry.retries => f.retry_after,
+                Err(f) => return Err(f.error),
+            };
+            self.metrics
+                .upstream_retries
+                .get_or_create(&CollectionLabel { collection })
+                .inc();
+            tokio::time::sleep(self.retry.next_delay(retry, failure)).await;
+            retry += 1;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        cred: &Credential,
+        url: &str,
+        accept: &'static str,
+        collection: &'static str,
+    ) -> Result<(StatusCode, Bytes, Option<Duration>), Failure> {
+        let permit = self.circuit.admit(Instant::now()).map_err(|refused| {
+            self.reject("circuit_open");
+            Failure {
+                error: GatewayError::UpstreamUnavailable(format!(
+                    "circuit open after repeated upstream failures; next try in {} ms",
+                    refused.retry_in.as_millis()
+                )),
+                retryable: false,
+                retry_after: None,
+            }
+        })?;
+        let _slot = match tokio::time::timeout(self.queue_timeout, self.slots.acquire()).await {
+            Ok(Ok(slot)) => slot,
+            // The semaphore is never closed; both arms mean no slot came.
+            Ok(Err(_)) | Err(_) => {
+                self.reject("queue_timeout");
+                return Err(Failure {
+                    error: GatewayError::UpstreamUnavailable(format!(
+                        "all {} upstream request slots stayed busy for {} ms (max_concurrent_upstream)",
+                        self.max_concurrent,
+                        self.queue_timeout.as_millis()
+                    )),
+                    retryable: false,
+                    retry_after: None,
+                });
+            }
+        };
+        let _active = Active::new(&self.metrics);
+        let started = Instant::now();
+        let result = self.send(cred, url, accept).await;
+        self.metrics
+            .upstream_duration
+            .get_or_create(&CollectionLabel { collection })
+            .observe(started.elapsed().as_secs_f64());
+        let (status_label, healthy) = match &result {
+            Ok((status, ..)) => (status.as_str().to_string(), !status.is_server_error()),
+            Err(e) if e.is_timeout() => ("timeout".to_string(), false),
+            Err(e) if e.is_connect() => ("connect_error".to_string(), false),
+            Err(_) => ("error".to_string(), false),
+        };
+        self.metrics
+            .upstream_requests
+            .get_or_create(&RequestLabels {
+                collection,
+                status: status_label,
+            })
+            .inc();
+        match permit.record(healthy, Instant::now()) {
+            Transition::Opened => {
+                tracing::warn!("upstream circuit opened after repeated failures")
+            }
+            Transition::Closed => tracing::info!("upstream circuit closed: the probe succeeded"),
+            Transition::None => {}
+        }
+        self.circuit_state();
+        match result {
+            Ok((status, body, retry_after)) => {
+                tracing::debug!(
+                    collection,
+                    status = status.as_u16(),
+                    ms = started.elapsed().as_millis() as u64,
+                    bytes = body.len(),
+                    "upstream request"
+                );
+                Ok((status, body, retry_after))
+            }
+            Err(e) => Err(Failure {
+                retryable: e.is_connect(),
+                error: self.transport_error(e),
+                retry_after: None,
+            }),
+        }
+    }
+
+    async fn send(
+        &self,
+        cred: &Credential,
+        url: &str,
+        accept: &'static str,
+    ) -> Result<(StatusCode, Bytes, Option<Duration>), reqwest::Error> {
+        let mut url = url.to_string();
+        if let Credential::ApiKey(key) = cred {
+            if !url.contains("apikey=") {
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str("apikey=");
+                url.push_str(&odata::query::encode(key));
+            }
+        }
+        let mut request = self.http.get(&url).header("accept", accept);
+        if let Credential::Bearer(token) = cred {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry::parse_retry_after);
+        let body = response.bytes().await?;
+        Ok((status, body, retry_after))
+    }
+
+    fn reject(&self, reason: &'static str) {
+        self.metrics
+            .upstream_rejected
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> GatewayError {
+        if e.is_timeout() {
+            GatewayError::timeout(self.timeout_ms)
+        } else if e.is_connect() {
+            GatewayError::UpstreamUnavailable("cannot connect to the upstream".into())
+        } else {
+            // `without_url` keeps an apikey in the URL out of the message.
+            GatewayError::UpstreamUnavailable(e.without_url().to_string())
+        }
+    }
+}
+
+/// Counts a request in the active-requests gauge while it lives.
+struct Active<'a>(&'a Metrics);
+
+impl<'a> Active<'a> {
+    fn new(metrics: &'a Metrics) -> Self {
+        metrics.upstream_active.inc();
+        Active(metrics)
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.upstream_active.dec();
+    }
+}
