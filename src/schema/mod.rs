@@ -25,6 +25,8 @@ pub struct Gateway {
     pub expose_sensitive: bool,
     /// Most rows one relation may read for all its parents together.
     pub max_relation_rows: u64,
+    /// Aggregates: pushdown, scan limits, group cap.
+    pub aggregates: crate::aggregate::Settings,
 }
 
 /// What resolvers know of one HTTP request.
