@@ -82,22 +82,18 @@ pub async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, Gateway
     if spec.filter == Filter::False {
         return Ok(Vec::new());
     }
-    let mut path = Path::Scan;
-    let mut groups = None;
-    if source
+    let pushed = if source
         .settings
         .pushdown_enabled(source, spec.entity)
         .await?
     {
-        groups = pushdown::run(source, spec).await?;
-        path = Path::Pushdown;
-    }
-    let groups = match groups {
-        Some(groups) => groups,
-        None => {
-            path = Path::Scan;
-            scan::run(source, spec).await?
-        }
+        pushdown::run(source, spec).await?
+    } else {
+        None
+    };
+    let (path, groups) = match pushed {
+        Some(groups) => (Path::Pushdown, groups),
+        None => (Path::Scan, scan::run(source, spec).await?),
     };
     tracing::debug!(
         entity = spec.entity.name,

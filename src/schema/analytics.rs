@@ -3,7 +3,8 @@
 //! Activity rows are kept as rows, so `user` is the ordinary batched
 //! relation: the users of all rows come in one request.
 
-use super::aggregate::{bucketing, TIME_UNIT};
+use super::aggregate::TIME_UNIT;
+use super::aggregate_args::bucketing;
 use super::connection::gateway_and_caller;
 use super::filter_input::{filter_input_name, parse_where};
 use super::relation::{parent_row, relation_field};

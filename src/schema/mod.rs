@@ -2,6 +2,7 @@
 //! types, filters, ordering and connections are generic over the model.
 
 mod aggregate;
+mod aggregate_args;
 mod analytics;
 mod connection;
 mod entity;
