@@ -361,7 +361,17 @@ async fn agent_activity_matches_sql() {
         })
         .collect();
     assert!(expected.len() > 30);
-    assert_same(&data["agentActivity"], &Value::Array(expected));
+    assert_same(&data["agentActivity"], &Value::Array(expected.clone()));
+    // Without a figure selected, the rows still list the active agents.
+    let keys = both(&format!(
+        r#"{{ agentActivity(from: "{from}", to: "{to}", bucket: WEEK, inboxIds: [{inboxes}]) {{ userId bucket }} }}"#
+    ))
+    .await;
+    let expected_keys: Vec<Value> = expected
+        .iter()
+        .map(|r| json!({"userId": r["userId"], "bucket": r["bucket"]}))
+        .collect();
+    assert_same(&keys["agentActivity"], &Value::Array(expected_keys));
 }
 
 #[tokio::test]

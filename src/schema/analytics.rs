@@ -189,14 +189,20 @@ async fn resolve_activity(ctx: &ResolverContext<'_>) -> Result<Vec<Row>, Gateway
         _ => None,
     };
     let selected = |name: &str| ctx.field().selection_set().any(|f| f.name() == name);
+    let figures = ACTIVITY_FIELDS
+        .iter()
+        .skip(2)
+        .any(|(name, ..)| selected(name));
+    // Without a figure, the rows still list the active agents: count them.
+    let counts = !figures;
     let wants = ActivityWants {
-        assigned: selected("conversationsAssigned"),
-        resolved: selected("conversationsResolved"),
+        assigned: counts || selected("conversationsAssigned"),
+        resolved: counts || selected("conversationsResolved"),
         avg_resolution: selected("avgResolutionSeconds"),
-        first_replies: selected("firstReplies"),
+        first_replies: counts || selected("firstReplies"),
         avg_first_reply: selected("avgFirstReplySeconds"),
         median_first_reply: selected("medianFirstReplySeconds"),
-        messages_sent: selected("messagesSent"),
+        messages_sent: counts || selected("messagesSent"),
     };
     let metadata = gateway.upstream.metadata(&caller).await;
     let style = gateway.upstream.in_style(metadata.as_deref());
