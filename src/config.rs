@@ -70,6 +70,19 @@ pub struct Config {
     /// How long an open circuit refuses requests before one probe, in
     /// milliseconds.
     pub circuit_cooldown_ms: u64,
+    /// Aggregates computed by the upstream with `$apply`: `auto` (probe the
+    /// upstream once), `on`, or `off` (always scan).
+    pub aggregate_pushdown: String,
+    /// Most rows an aggregate scan may read; past it SCAN_LIMIT_EXCEEDED.
+    pub max_scan_rows: u64,
+    /// Rows per upstream request of an aggregate scan.
+    pub scan_page_size: u64,
+    /// Scan pages (or pushed-down buckets) requested at once.
+    pub scan_concurrency: usize,
+    /// Most groups one aggregate may have; past it QUERY_TOO_COMPLEX.
+    pub max_groups: u64,
+    /// Most time buckets pushed down (one `$apply` each); more are scanned.
+    pub max_pushdown_buckets: u64,
 }
 
 impl Default for Config {
@@ -101,6 +114,12 @@ impl Default for Config {
             upstream_queue_timeout_ms: 5_000,
             circuit_failure_threshold: 5,
             circuit_cooldown_ms: 10_000,
+            aggregate_pushdown: "auto".into(),
+            max_scan_rows: 1_000_000,
+            scan_page_size: 5_000,
+            scan_concurrency: 4,
+            max_groups: 10_000,
+            max_pushdown_buckets: 400,
         }
     }
 }
@@ -203,6 +222,24 @@ pub struct Overrides {
     /// How long an open circuit waits before a probe, in milliseconds
     #[arg(long, global = true, env = "CIRCUIT_COOLDOWN_MS")]
     pub circuit_cooldown_ms: Option<u64>,
+    /// Aggregates by $apply: auto, on, off
+    #[arg(long, global = true, env = "AGGREGATE_PUSHDOWN")]
+    pub aggregate_pushdown: Option<String>,
+    /// Most rows an aggregate scan may read
+    #[arg(long, global = true, env = "MAX_SCAN_ROWS")]
+    pub max_scan_rows: Option<u64>,
+    /// Rows per upstream request of an aggregate scan
+    #[arg(long, global = true, env = "SCAN_PAGE_SIZE")]
+    pub scan_page_size: Option<u64>,
+    /// Scan pages or pushed-down buckets requested at once
+    #[arg(long, global = true, env = "SCAN_CONCURRENCY")]
+    pub scan_concurrency: Option<usize>,
+    /// Most groups one aggregate may have
+    #[arg(long, global = true, env = "MAX_GROUPS")]
+    pub max_groups: Option<u64>,
+    /// Most time buckets pushed down as $apply requests
+    #[arg(long, global = true, env = "MAX_PUSHDOWN_BUCKETS")]
+    pub max_pushdown_buckets: Option<u64>,
 }
 
 /// How `in`/`nin` filters and id sets are written.
@@ -283,6 +320,12 @@ impl Config {
             &o.circuit_failure_threshold,
         );
         set(&mut self.circuit_cooldown_ms, &o.circuit_cooldown_ms);
+        set(&mut self.aggregate_pushdown, &o.aggregate_pushdown);
+        set(&mut self.max_scan_rows, &o.max_scan_rows);
+        set(&mut self.scan_page_size, &o.scan_page_size);
+        set(&mut self.scan_concurrency, &o.scan_concurrency);
+        set(&mut self.max_groups, &o.max_groups);
+        set(&mut self.max_pushdown_buckets, &o.max_pushdown_buckets);
     }
 
     /// Checks every key that has a form; the upstream itself is checked by
@@ -292,6 +335,16 @@ impl Config {
         self.in_operator()?;
         if self.max_relation_rows == 0 {
             return Err(invalid("max_relation_rows", "must be at least 1"));
+        }
+        crate::aggregate::Settings::new(self)?;
+        for (key, value) in [
+            ("scan_page_size", self.scan_page_size),
+            ("scan_concurrency", self.scan_concurrency as u64),
+            ("max_groups", self.max_groups),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
         }
         if self.max_first == 0 {
             return Err(invalid("max_first", "must be at least 1"));

@@ -2,6 +2,7 @@
 //! analytics endpoint. Data flows one way: HTTP (`server`) → GraphQL
 //! (`schema`, driven by `model`) → OData (`odata`) → upstream (`upstream`).
 
+pub mod aggregate;
 pub mod config;
 pub mod error;
 pub mod loaders;

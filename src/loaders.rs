@@ -146,6 +146,7 @@ impl Batch<'_> {
             top: cap + 1,
             skip: 0,
             count: false,
+            apply: None,
         };
         let mut rows = match join {
             Join::ToOne { .. } | Join::KeysInList { .. } => {

@@ -18,21 +18,25 @@ const MESSAGE: Entity = Entity {
         f("id", Int, "Message id."),
         f("content", String, "Text of the message."),
         f("account_id", Int, "Account the message belongs to."),
-        f("inbox_id", Int, "Inbox of the message."),
-        f("conversation_id", Int, "Conversation of the message."),
+        f("inbox_id", Int, "Inbox of the message.").groupable(),
+        f("conversation_id", Int, "Conversation of the message.").groupable(),
         f(
             "message_type",
             Enum(&MESSAGE_TYPE),
             "Direction or kind of the message.",
-        ),
+        )
+        .groupable(),
         f("created_at", DateTime, "When the message was created."),
         f("updated_at", DateTime, "When the message was last updated."),
         f(
             "private",
             Boolean,
             "True for private notes that the contact does not see.",
-        ),
-        f("status", Enum(&MESSAGE_STATUS), "Delivery status.").older_v1_0(),
+        )
+        .groupable(),
+        f("status", Enum(&MESSAGE_STATUS), "Delivery status.")
+            .groupable()
+            .older_v1_0(),
         f(
             "source_id",
             String,
@@ -43,7 +47,8 @@ const MESSAGE: Entity = Entity {
             "content_type",
             Enum(&MESSAGE_CONTENT_TYPE),
             "Kind of content.",
-        ),
+        )
+        .groupable(),
         f(
             "content_attributes",
             Json,
@@ -53,12 +58,14 @@ const MESSAGE: Entity = Entity {
             "sender_type",
             String,
             "Kind of sender, e.g. User, Contact, AgentBot.",
-        ),
+        )
+        .groupable(),
         f(
             "sender_id",
             Int,
             "Id of the sender (a User id when senderType is User).",
-        ),
+        )
+        .groupable(),
         f(
             "external_source_ids",
             Json,
@@ -76,20 +83,21 @@ const CONVERSATION: Entity = Entity {
     fields: &[
         f("id", Int, "Conversation id."),
         f("account_id", Int, "Account the conversation belongs to."),
-        f("inbox_id", Int, "Inbox of the conversation."),
-        f("status", Enum(&CONVERSATION_STATUS), "Conversation status."),
+        f("inbox_id", Int, "Inbox of the conversation.").groupable(),
+        f("status", Enum(&CONVERSATION_STATUS), "Conversation status.").groupable(),
         f(
             "assignee_id",
             Int,
             "Agent (User) assigned to the conversation; null when unassigned.",
-        ),
+        )
+        .groupable(),
         f("created_at", DateTime, "When the conversation was created."),
         f(
             "updated_at",
             DateTime,
             "When the conversation was last updated.",
         ),
-        f("contact_id", Int, "Contact of the conversation."),
+        f("contact_id", Int, "Contact of the conversation.").groupable(),
         f(
             "display_id",
             Int,
@@ -111,12 +119,13 @@ const CONVERSATION: Entity = Entity {
         f("uuid", String, "Unique identifier."),
         f("identifier", String, "Identifier.").older_v1_0(),
         f("last_activity_at", DateTime, "Time of the last activity."),
-        f("team_id", Int, "Team of the conversation."),
+        f("team_id", Int, "Team of the conversation.").groupable(),
         f(
             "campaign_id",
             Int,
             "Campaign that started the conversation.",
         )
+        .groupable()
         .older_v1_0()
         .v1_0_only(),
         f("snoozed_until", DateTime, "End of the snooze."),
@@ -158,20 +167,23 @@ const INBOX: Entity = Entity {
             "channel_type",
             String,
             "Channel type, e.g. Channel::WebWidget.",
-        ),
+        )
+        .groupable(),
         f(
             "enable_auto_assignment",
             Boolean,
             "Conversations are assigned automatically.",
-        ),
+        )
+        .groupable(),
         f(
             "greeting_enabled",
             Boolean,
             "A greeting is sent automatically.",
         )
+        .groupable()
         .older_v1_0(),
         f("greeting_message", String, "The automatic greeting.").older_v1_0(),
-        f("working_hours_enabled", Boolean, "Working hours apply."),
+        f("working_hours_enabled", Boolean, "Working hours apply.").groupable(),
         f(
             "out_of_office_message",
             Boolean,
@@ -184,13 +196,13 @@ const INBOX: Entity = Entity {
         )
         .older_v1_0()
         .v1_0_only(),
-        f("timezone", String, "Time zone of the inbox."),
+        f("timezone", String, "Time zone of the inbox.").groupable(),
         f(
             "enable_email_collect",
             Boolean,
             "The contact's email is collected.",
         ),
-        f("csat_survey_enabled", Boolean, "A CSAT survey is sent."),
+        f("csat_survey_enabled", Boolean, "A CSAT survey is sent.").groupable(),
         f(
             "cognigy_organization_id",
             String,
@@ -218,8 +230,8 @@ const LABEL: Entity = Entity {
         f("id", Int, "Label id."),
         f("title", String, "Title."),
         f("description", String, "Description."),
-        f("color", String, "Colour."),
-        f("show_on_sidebar", Boolean, "Shown on the sidebar."),
+        f("color", String, "Colour.").groupable(),
+        f("show_on_sidebar", Boolean, "Shown on the sidebar.").groupable(),
         f("account_id", Int, "Account the label belongs to."),
         f("created_at", DateTime, "When the label was created."),
         f("updated_at", DateTime, "When the label was last updated."),
@@ -238,7 +250,7 @@ const USER: Entity = Entity {
     description: "A Live Agent user, such as an agent. Credentials and tokens are never exposed.",
     fields: &[
         f("id", Int, "User id."),
-        f("provider", String, "Sign-in provider, e.g. email."),
+        f("provider", String, "Sign-in provider, e.g. email.").groupable(),
         f("uid", String, "Identifier at the provider."),
         f(
             "reset_password_send_at",
@@ -252,7 +264,7 @@ const USER: Entity = Entity {
             "When 'remember me' was set.",
         )
         .older_v1_0(),
-        f("sign_in_count", Int, "Number of sign-ins."),
+        f("sign_in_count", Int, "Number of sign-ins.").measure(),
         f(
             "current_sign_in_at",
             DateTime,
@@ -297,7 +309,7 @@ const USER: Entity = Entity {
         f("email", String, "Email address."),
         f("created_at", DateTime, "When the user was created."),
         f("updated_at", DateTime, "When the user was last updated."),
-        f("availability", Int, "Availability code."),
+        f("availability", Int, "Availability code.").groupable(),
         f("ui_settings", Json, "Interface settings."),
         f("custom_attributes", Json, "Custom attributes."),
         f("cognigy_user_id", String, "Cognigy user id."),
@@ -318,17 +330,19 @@ const REPORTING_EVENT: Entity = Entity {
             "name",
             String,
             "Event name, e.g. first_reply_created, conversation_resolved.",
-        ),
+        )
+        .groupable(),
         f(
             "value",
             Float,
             "Value of the event, in seconds for durations.",
-        ),
+        )
+        .measure(),
         f("created_at", DateTime, "When the event was recorded."),
         f("updated_at", DateTime, "When the event was last updated."),
         f("account_id", Int, "Account of the event."),
-        f("conversation_id", Int, "Conversation of the event."),
-        f("inbox_id", Int, "Inbox of the event."),
-        f("user_id", Int, "User (agent) of the event."),
+        f("conversation_id", Int, "Conversation of the event.").groupable(),
+        f("inbox_id", Int, "Inbox of the event.").groupable(),
+        f("user_id", Int, "User (agent) of the event.").groupable(),
     ],
 };

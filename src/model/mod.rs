@@ -86,6 +86,11 @@ pub struct Field {
     pub v1_1: Doc,
     /// Personal data hidden unless the config exposes it (sign-in IPs).
     pub sensitive: bool,
+    /// Aggregates may group by it and count its distinct values.
+    pub groupable: bool,
+    /// A quantity: aggregates give its sum, average, minimum and maximum
+    /// (ids are numbers but not quantities).
+    pub measure: bool,
 }
 
 impl Field {
@@ -97,6 +102,8 @@ impl Field {
             v1_0: Doc::Current,
             v1_1: Doc::Current,
             sensitive: false,
+            groupable: false,
+            measure: false,
         }
     }
     /// Documented for 1.1 only.
@@ -116,6 +123,14 @@ impl Field {
     }
     pub const fn sensitive(mut self) -> Self {
         self.sensitive = true;
+        self
+    }
+    pub const fn groupable(mut self) -> Self {
+        self.groupable = true;
+        self
+    }
+    pub const fn measure(mut self) -> Self {
+        self.measure = true;
         self
     }
 
@@ -227,6 +242,36 @@ mod tests {
         for e in ENTITIES {
             for f in e.fields {
                 assert!(!SECRET_COLUMNS.contains(&f.odata), "{}.{}", e.name, f.odata);
+            }
+        }
+    }
+
+    #[test]
+    fn groups_and_measures_have_fitting_types() {
+        for e in ENTITIES {
+            for f in e.fields {
+                if f.groupable {
+                    assert!(
+                        matches!(
+                            f.ty,
+                            FieldType::Int
+                                | FieldType::String
+                                | FieldType::Boolean
+                                | FieldType::Enum(_)
+                        ),
+                        "{}.{}",
+                        e.name,
+                        f.odata
+                    );
+                }
+                if f.measure {
+                    assert!(
+                        matches!(f.ty, FieldType::Int | FieldType::Float),
+                        "{}.{}",
+                        e.name,
+                        f.odata
+                    );
+                }
             }
         }
     }

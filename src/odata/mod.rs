@@ -1,11 +1,13 @@
 //! OData v4 on the wire. Knows nothing of GraphQL: filters, query strings,
 //! literal encoding, response decoding and `$metadata` reading, all pure.
 
+pub mod apply;
 pub mod filter;
 pub mod metadata;
 pub mod query;
 pub mod response;
 
+pub use apply::{Aggregate, Apply, Method};
 pub use filter::{CompareOp, Filter, InStyle, Literal, StringFn};
 pub use metadata::Metadata;
 pub use query::{CollectionQuery, EntityQuery, Expand, OrderBy};

@@ -2,6 +2,7 @@
 //! percent-encoded (spaces as `%20`, `+` as `%2B`); parameters come in a fixed
 //! order so that equal queries give equal URLs (cache keys, logs, tests).
 
+use super::apply::Apply;
 use super::filter::{Filter, InStyle};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -99,13 +100,19 @@ pub struct CollectionQuery {
     pub top: u64,
     pub skip: u64,
     pub count: bool,
+    /// `$apply` (aggregation); `$top`/`$skip` then page its result.
+    pub apply: Option<Apply>,
 }
 
 impl CollectionQuery {
     /// Path and query string relative to the service root, e.g.
     /// `Conversation?$select=id&$top=50&$skip=0`.
     pub fn to_relative_url(&self, style: InStyle) -> String {
-        let mut params = shape_params(&self.select, &self.expand, style);
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if let Some(apply) = &self.apply {
+            params.push(("$apply", apply.render(style)));
+        }
+        params.extend(shape_params(&self.select, &self.expand, style));
         if let Some(filter) = &self.filter {
             params.push(("$filter", filter.render(style)));
         }
@@ -197,10 +204,47 @@ mod tests {
             top: 11,
             skip: 20,
             count: true,
+            apply: None,
         };
         assert_eq!(
             q.to_relative_url(InStyle::OrChain),
             "Conversation?$select=id,status&$filter=status%20eq%201&$orderby=created_at%20desc,id%20asc&$top=11&$skip=20&$count=true"
+        );
+    }
+
+    #[test]
+    fn apply_comes_first_and_is_percent_encoded() {
+        use crate::odata::apply::{Aggregate, Method};
+        let q = CollectionQuery {
+            entity_set: "ReportingEvent",
+            select: vec![],
+            expand: vec![],
+            filter: None,
+            order_by: vec![OrderBy {
+                property: "user_id",
+                descending: false,
+            }],
+            top: 10001,
+            skip: 0,
+            count: false,
+            apply: Some(Apply {
+                filter: Some(Filter::Compare {
+                    property: "name",
+                    op: CompareOp::Eq,
+                    value: Literal::String("a+b".into()),
+                }),
+                group_by: vec!["user_id"],
+                count_alias: Some("n".into()),
+                aggregates: vec![Aggregate {
+                    property: "value",
+                    method: Method::Sum,
+                    alias: "sum_value".into(),
+                }],
+            }),
+        };
+        assert_eq!(
+            q.to_relative_url(InStyle::OrChain),
+            "ReportingEvent?$apply=filter(name%20eq%20%27a%2Bb%27)/groupby((user_id),aggregate($count%20as%20n,value%20with%20sum%20as%20sum_value))&$orderby=user_id%20asc&$top=10001&$skip=0"
         );
     }
 

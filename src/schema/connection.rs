@@ -307,6 +307,7 @@ async fn resolve_list(
         top,
         skip: args.start,
         count: wants_total,
+        apply: None,
     };
     let style = gateway.upstream.in_style(metadata.as_deref());
     let mut fetched = gateway

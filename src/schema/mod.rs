@@ -1,6 +1,9 @@
 //! The GraphQL schema, built from `model/` for one endpoint version: object
 //! types, filters, ordering and connections are generic over the model.
 
+mod aggregate;
+mod aggregate_args;
+mod analytics;
 mod connection;
 mod entity;
 pub mod field_errors;
@@ -25,6 +28,8 @@ pub struct Gateway {
     pub expose_sensitive: bool,
     /// Most rows one relation may read for all its parents together.
     pub max_relation_rows: u64,
+    /// Aggregates: pushdown, scan limits, group cap.
+    pub aggregates: crate::aggregate::Settings,
 }
 
 /// What resolvers know of one HTTP request.
@@ -76,6 +81,12 @@ pub fn builder(options: SchemaOptions) -> SchemaBuilder {
     for input in filter_input::operator_inputs(ALL_ENUMS) {
         schema = schema.register(input);
     }
+    for ty in aggregate::shared_types()
+        .into_iter()
+        .chain(analytics::types())
+    {
+        schema = schema.register(ty);
+    }
     for entity in ENTITIES {
         let columns: Vec<_> = entity
             .fields_for(options.version, options.expose_sensitive)
@@ -91,10 +102,17 @@ pub fn builder(options: SchemaOptions) -> SchemaBuilder {
         for object in connection::connection_objects(entity) {
             schema = schema.register(object);
         }
+        for ty in aggregate::entity_types(entity, &columns) {
+            schema = schema.register(ty);
+        }
         query = query
             .field(connection::list_field(entity))
-            .field(connection::lookup_field(entity));
+            .field(connection::lookup_field(entity))
+            .field(aggregate::aggregate_field(entity));
     }
+    query = query
+        .field(analytics::conversation_counts_field())
+        .field(analytics::agent_activity_field());
     schema.register(query)
 }
 

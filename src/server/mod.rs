@@ -42,6 +42,7 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
         max_first: config.max_first,
         expose_sensitive: config.expose_sign_in_ips,
         max_relation_rows: config.max_relation_rows,
+        aggregates: crate::aggregate::Settings::new(config)?,
     });
     let schema = schema::builder(SchemaOptions {
         version,

@@ -1,0 +1,268 @@
+//! Dashboard figures built on grouped aggregates: conversation counts (the
+//! REST API's conversation `meta`) and agent activity. Every figure is a
+//! plain aggregate, so it takes the pushdown or the scan path like any
+//! other; only the median first reply needs the values, hence a scan.
+
+use super::{run, Bucketing, Group, KeyPart, NumOp, Source, Spec};
+use crate::error::GatewayError;
+use crate::model::{entity, Entity, Field};
+use crate::odata::{CompareOp, Filter, Literal};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+fn model(
+    entity_name: &str,
+    column: &str,
+) -> Result<(&'static Entity, &'static Field), GatewayError> {
+    let e = entity(entity_name);
+    e.and_then(|e| Some((e, e.field(column)?))).ok_or_else(|| {
+        GatewayError::UpstreamInvalidResponse(format!("the model lacks {entity_name}.{column}"))
+    })
+}
+
+fn spec(entity: &'static Entity, filter: Filter, group_by: Vec<&'static Field>) -> Spec {
+    Spec {
+        entity,
+        filter: filter.simplify(),
+        group_by,
+        bucket: None,
+        distinct: Vec::new(),
+        numbers: Vec::new(),
+        order: Vec::new(),
+        first: None,
+    }
+}
+
+fn eq(property: &'static str, value: Literal) -> Filter {
+    Filter::Compare {
+        property,
+        op: CompareOp::Eq,
+        value,
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ConversationCounts {
+    pub all: u64,
+    pub open: u64,
+    pub resolved: u64,
+    pub pending: u64,
+    pub snoozed: u64,
+    pub assigned: u64,
+    pub unassigned: u64,
+}
+
+/// Counts of the conversations that match `filter`, from one grouping by
+/// status and assignee. A status outside the enum counts in `all` only.
+pub async fn conversation_counts(
+    source: &Source<'_>,
+    filter: Filter,
+) -> Result<ConversationCounts, GatewayError> {
+    let (conversation, status) = model("Conversation", "status")?;
+    let (_, assignee) = model("Conversation", "assignee_id")?;
+    let groups = run(source, &spec(conversation, filter, vec![status, assignee])).await?;
+    let mut counts = ConversationCounts::default();
+    for g in &groups {
+        counts.all += g.count;
+        match g.key.first() {
+            Some(KeyPart::Int(0)) => counts.open += g.count,
+            Some(KeyPart::Int(1)) => counts.resolved += g.count,
+            Some(KeyPart::Int(2)) => counts.pending += g.count,
+            Some(KeyPart::Int(3)) => counts.snoozed += g.count,
+            _ => {}
+        }
+        match g.key.get(1) {
+            Some(KeyPart::Null) | None => counts.unassigned += g.count,
+            Some(_) => counts.assigned += g.count,
+        }
+    }
+    Ok(counts)
+}
+
+/// Which agent figures are selected: only those are computed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ActivityWants {
+    pub assigned: bool,
+    pub resolved: bool,
+    pub avg_resolution: bool,
+    pub first_replies: bool,
+    pub avg_first_reply: bool,
+    pub median_first_reply: bool,
+    pub messages_sent: bool,
+}
+
+pub struct ActivityRequest {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub bucket: Option<Bucketing>,
+    pub inbox_ids: Option<Vec<i64>>,
+    pub wants: ActivityWants,
+}
+
+/// One agent in one bucket (or the whole range when there are no buckets).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ActivityRow {
+    pub user_id: i64,
+    pub bucket: Option<DateTime<Utc>>,
+    pub conversations_assigned: u64,
+    pub conversations_resolved: u64,
+    pub first_replies: u64,
+    pub avg_first_reply_seconds: Option<f64>,
+    pub median_first_reply_seconds: Option<f64>,
+    pub avg_resolution_seconds: Option<f64>,
+    pub messages_sent: u64,
+}
+
+pub const ASSIGNED: &str = "assignee_changed";
+pub const RESOLVED: &str = "conversation_resolved";
+pub const FIRST_REPLY: &str = "first_reply_created";
+/// `Message.message_type` of an outgoing message.
+const OUTGOING: i64 = 1;
+
+/// Agent activity from ReportingEvent and Message, rows ordered by bucket
+/// and user id. Up to three aggregates run at once: assignment and
+/// resolution events, first-reply events, sent messages.
+pub async fn agent_activity(
+    source: &Source<'_>,
+    request: &ActivityRequest,
+) -> Result<Vec<ActivityRow>, GatewayError> {
+    let w = request.wants;
+    let (events, event_time) = model("ReportingEvent", "created_at")?;
+    let (_, name) = model("ReportingEvent", "name")?;
+    let (_, user) = model("ReportingEvent", "user_id")?;
+    let (_, conversation) = model("ReportingEvent", "conversation_id")?;
+    let (_, value) = model("ReportingEvent", "value")?;
+    let (messages, message_time) = model("Message", "created_at")?;
+    let (_, sender) = model("Message", "sender_id")?;
+
+    let common = |time: &'static Field| {
+        let mut parts = vec![
+            Filter::Compare {
+                property: time.odata,
+                op: CompareOp::Ge,
+                value: Literal::DateTime(request.from),
+            },
+            Filter::Compare {
+                property: time.odata,
+                op: CompareOp::Lt,
+                value: Literal::DateTime(request.to),
+            },
+        ];
+        if let Some(ids) = &request.inbox_ids {
+            parts.push(Filter::In {
+                property: "inbox_id",
+                values: ids.iter().map(|&id| Literal::Int(id)).collect(),
+            });
+        }
+        parts
+    };
+    let with_bucket = |mut s: Spec, time: &'static Field| {
+        s.bucket = request.bucket.map(|b| (time, b));
+        s
+    };
+    let has_user = Filter::Not(Box::new(eq(user.odata, Literal::Null)));
+
+    // Assignments and resolutions: distinct conversations per agent and name.
+    let mut names = Vec::new();
+    if w.assigned {
+        names.push(Literal::String(ASSIGNED.into()));
+    }
+    if w.resolved || w.avg_resolution {
+        names.push(Literal::String(RESOLVED.into()));
+    }
+    let lifecycle = (!names.is_empty()).then(|| {
+        let mut filter = common(event_time);
+        filter.push(Filter::In {
+            property: name.odata,
+            values: names,
+        });
+        filter.push(has_user.clone());
+        let mut s = spec(events, Filter::And(filter), vec![user, name]);
+        s.distinct = vec![conversation];
+        if w.avg_resolution {
+            s.numbers = vec![(NumOp::Avg, value)];
+        }
+        with_bucket(s, event_time)
+    });
+    let first_reply = (w.first_replies || w.avg_first_reply || w.median_first_reply).then(|| {
+        let mut filter = common(event_time);
+        filter.push(eq(name.odata, Literal::String(FIRST_REPLY.into())));
+        filter.push(has_user.clone());
+        let mut s = spec(events, Filter::And(filter), vec![user]);
+        if w.avg_first_reply {
+            s.numbers.push((NumOp::Avg, value));
+        }
+        if w.median_first_reply {
+            s.numbers.push((NumOp::Median, value));
+        }
+        with_bucket(s, event_time)
+    });
+    let sent = w.messages_sent.then(|| {
+        let mut filter = common(message_time);
+        filter.push(eq("message_type", Literal::Int(OUTGOING)));
+        filter.push(eq("sender_type", Literal::String("User".into())));
+        filter.push(eq("private", Literal::Bool(false)));
+        let s = spec(messages, Filter::And(filter), vec![sender]);
+        with_bucket(s, message_time)
+    });
+
+    let optional = |s: Option<Spec>| async move {
+        match s {
+            Some(s) => run(source, &s).await.map(|g| Some((s, g))),
+            None => Ok(None),
+        }
+    };
+    let (lifecycle, first_reply, sent) =
+        futures::try_join!(optional(lifecycle), optional(first_reply), optional(sent))?;
+
+    let mut rows: Rows = BTreeMap::new();
+    if let Some((_, groups)) = &lifecycle {
+        for g in groups {
+            let event = g.key.get(1).cloned();
+            let Some(r) = row(&mut rows, g) else { continue };
+            let conversations = g.distinct.first().copied().unwrap_or(0);
+            match event {
+                Some(KeyPart::Text(n)) if n == ASSIGNED => r.conversations_assigned = conversations,
+                Some(KeyPart::Text(n)) if n == RESOLVED => {
+                    r.conversations_resolved = conversations;
+                    r.avg_resolution_seconds = g.number(0);
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some((s, groups)) = &first_reply {
+        let at = |op: NumOp| s.numbers.iter().position(|(o, _)| *o == op);
+        for g in groups {
+            let Some(r) = row(&mut rows, g) else { continue };
+            r.first_replies = g.count;
+            r.avg_first_reply_seconds = at(NumOp::Avg).and_then(|i| g.number(i));
+            r.median_first_reply_seconds = at(NumOp::Median).and_then(|i| g.number(i));
+        }
+    }
+    if let Some((_, groups)) = &sent {
+        for g in groups {
+            if let Some(r) = row(&mut rows, g) {
+                r.messages_sent = g.count;
+            }
+        }
+    }
+    Ok(rows.into_values().collect())
+}
+
+type Rows = BTreeMap<(Option<DateTime<Utc>>, i64), ActivityRow>;
+
+/// The row of a group's agent (its first key) and bucket.
+fn row<'r>(rows: &'r mut Rows, g: &Group) -> Option<&'r mut ActivityRow> {
+    let Some(KeyPart::Int(user_id)) = g.key.first() else {
+        return None;
+    };
+    Some(
+        rows.entry((g.bucket, *user_id))
+            .or_insert_with(|| ActivityRow {
+                user_id: *user_id,
+                bucket: g.bucket,
+                ..ActivityRow::default()
+            }),
+    )
+}

@@ -1,0 +1,114 @@
+//! Aggregate settings from the config, and whether the upstream takes
+//! `$apply` (configured, or probed once per process).
+
+use super::Source;
+use crate::config::{Config, ConfigError};
+use crate::error::GatewayError;
+use crate::model::Entity;
+use crate::odata::response::lenient_i64;
+use crate::odata::{Apply, CollectionQuery};
+use tokio::sync::OnceCell;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushdown {
+    /// Probe the upstream once with a tiny `$apply`.
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub pushdown: Pushdown,
+    pub max_scan_rows: u64,
+    pub scan_page_size: u64,
+    pub scan_concurrency: usize,
+    pub max_groups: u64,
+    pub max_pushdown_buckets: u64,
+    probed: OnceCell<bool>,
+}
+
+impl Settings {
+    pub fn new(config: &Config) -> Result<Settings, ConfigError> {
+        let pushdown = match config.aggregate_pushdown.as_str() {
+            "auto" => Pushdown::Auto,
+            "on" => Pushdown::On,
+            "off" => Pushdown::Off,
+            other => {
+                return Err(ConfigError::Key {
+                    key: "aggregate_pushdown",
+                    reason: format!("`{other}` is not auto, on, off"),
+                })
+            }
+        };
+        Ok(Settings {
+            pushdown,
+            max_scan_rows: config.max_scan_rows,
+            scan_page_size: config.scan_page_size.max(1),
+            scan_concurrency: config.scan_concurrency.max(1),
+            max_groups: config.max_groups.max(1),
+            max_pushdown_buckets: config.max_pushdown_buckets,
+            probed: OnceCell::new(),
+        })
+    }
+
+    /// Whether to try `$apply`. In `auto`, the first aggregate probes the
+    /// upstream; a clear refusal (400, 404, 501, or an answer that ignores
+    /// `$apply`) is kept for the life of the process, a passing fault
+    /// (timeout, 5xx) means a scan this time and a new probe next time.
+    pub(super) async fn pushdown_enabled(
+        &self,
+        source: &Source<'_>,
+        entity: &'static Entity,
+    ) -> Result<bool, GatewayError> {
+        match self.pushdown {
+            Pushdown::On => return Ok(true),
+            Pushdown::Off => return Ok(false),
+            Pushdown::Auto => {}
+        }
+        match self.probed.get_or_try_init(|| probe(source, entity)).await {
+            Ok(supported) => Ok(*supported),
+            Err(e @ (GatewayError::Unauthenticated(_) | GatewayError::Forbidden(_))) => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "$apply probe failed; scanning this time");
+                Ok(false)
+            }
+        }
+    }
+}
+
+async fn probe(source: &Source<'_>, entity: &'static Entity) -> Result<bool, GatewayError> {
+    let query = CollectionQuery {
+        entity_set: entity.name,
+        select: Vec::new(),
+        expand: Vec::new(),
+        filter: None,
+        order_by: Vec::new(),
+        top: 1,
+        skip: 0,
+        count: false,
+        apply: Some(Apply {
+            filter: None,
+            group_by: Vec::new(),
+            count_alias: Some("n".into()),
+            aggregates: Vec::new(),
+        }),
+    };
+    let answer = source
+        .upstream
+        .fetch_collection(source.caller, &query, source.style)
+        .await;
+    let supported = match answer {
+        Ok(page) => page
+            .rows
+            .first()
+            .and_then(|row| row.get("n"))
+            .and_then(lenient_i64)
+            .is_some(),
+        Err(GatewayError::BadUserInput(_) | GatewayError::UpstreamInvalidResponse(_)) => false,
+        Err(GatewayError::UpstreamUnavailable(m)) if m.contains(" 501") => false,
+        Err(e) => return Err(e),
+    };
+    tracing::info!(supported, "upstream $apply support probed");
+    Ok(supported)
+}
