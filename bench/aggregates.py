@@ -15,6 +15,9 @@ first run generates it, ~1 min). Load goes to 127.0.0.1 only.
 """
 import json, os, socket, statistics, subprocess, sys, time, urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import free_port, http_json, wait_http  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONVERSATIONS = 100_000
 RUNS = 3
@@ -26,28 +29,6 @@ QUERIES = {
         where: {{name: {{eq: "first_reply_created"}}, createdAt: {YEAR}}},
         groupBy: [USER_ID], bucket: {{field: CREATED_AT, unit: WEEK}}) {{ key {{ userId bucket }} count avg {{ value }} }} }}""",
 }
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_json(url, body=None, headers=None):
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, headers=headers or {})
-    with urllib.request.urlopen(req, timeout=600) as r:
-        return json.load(r)
-
-
-def wait_http(url):
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except Exception:
-            time.sleep(0.1)
-    sys.exit(f"no answer from {url}")
 
 
 def peak_mb(pid):

@@ -11,6 +11,9 @@ Load goes to 127.0.0.1 only and stops by itself.
 """
 import json, os, socket, statistics, subprocess, sys, time, urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import free_port, http_json, wait_http  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = 5
 SIZES = [50, 200, 1000]
@@ -23,28 +26,6 @@ def start(cmd, env, ready):
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline() if ready == "stdout" else ""
     return proc, line
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_json(url, body=None, headers=None):
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, headers=headers or {})
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return json.load(r)
-
-
-def wait_http(url):
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except Exception:
-            time.sleep(0.1)
-    sys.exit(f"no answer from {url}")
 
 
 def series(navigation):

@@ -7,7 +7,7 @@ use super::aggregate_args::parse_spec;
 use super::connection::gateway_and_caller;
 use super::filter_input::{filter_input_name, value_type_name};
 use super::order::SORT_DIRECTION;
-use super::scalars::{decode, format_date_time};
+use super::scalars::format_date_time;
 use crate::aggregate::{self, Group, NumOp, Source, Spec, TimeUnit};
 use crate::error::GatewayError;
 use crate::model::{Entity, Field as Column, FieldType};
@@ -212,20 +212,7 @@ fn key_field(entity: &'static Entity, column: &'static Column) -> Field {
             let Some(part) = part else {
                 return FieldFuture::Value(None);
             };
-            match decode(column.ty, &part.to_json()) {
-                Ok(Value::Null) => FieldFuture::Value(None),
-                Ok(value) => FieldFuture::Value(Some(FieldValue::value(value))),
-                Err(reason) => {
-                    let err = GatewayError::UpstreamInvalidResponse(format!(
-                        "{}.{}: {reason}",
-                        entity.name,
-                        column.graphql_name()
-                    ));
-                    FieldFuture::new(
-                        async move { Err::<Option<FieldValue>, _>(err.into_graphql()) },
-                    )
-                }
-            }
+            super::entity::decoded(entity, column, &part.to_json())
         },
     )
     .description(column.description)

@@ -31,18 +31,24 @@ fn column_field(entity: &'static Entity, column: &'static Column) -> Field {
             // Not sent upstream (or not served by it): null.
             return FieldFuture::Value(None);
         };
-        match decode(column.ty, raw) {
-            Ok(async_graphql::Value::Null) => FieldFuture::Value(None),
-            Ok(value) => FieldFuture::Value(Some(FieldValue::value(value))),
-            Err(reason) => {
-                let err = GatewayError::UpstreamInvalidResponse(format!(
-                    "{}.{}: {reason}",
-                    entity.name,
-                    column.graphql_name()
-                ));
-                FieldFuture::new(async move { Err::<Option<FieldValue>, _>(err.into_graphql()) })
-            }
-        }
+        decoded(entity, column, raw)
     })
     .description(column.description)
+}
+
+/// A column's upstream value as the field's answer; a value the column's
+/// type cannot hold is an error on this field only.
+pub fn decoded<'a>(entity: &Entity, column: &Column, raw: &serde_json::Value) -> FieldFuture<'a> {
+    match decode(column.ty, raw) {
+        Ok(async_graphql::Value::Null) => FieldFuture::Value(None),
+        Ok(value) => FieldFuture::Value(Some(FieldValue::value(value))),
+        Err(reason) => {
+            let err = GatewayError::UpstreamInvalidResponse(format!(
+                "{}.{}: {reason}",
+                entity.name,
+                column.graphql_name()
+            ));
+            FieldFuture::new(async move { Err::<Option<FieldValue>, _>(err.into_graphql()) })
+        }
+    }
 }
