@@ -83,6 +83,27 @@ pub struct Config {
     pub max_groups: u64,
     /// Most time buckets pushed down (one `$apply` each); more are scanned.
     pub max_pushdown_buckets: u64,
+    /// Deepest field nesting of an operation; deeper → QUERY_TOO_COMPLEX.
+    pub max_depth: usize,
+    /// Largest complexity of an operation (each field counts 1, plus its
+    /// children); above it → QUERY_TOO_COMPLEX.
+    pub max_complexity: usize,
+    /// Most root fields (aliases included) of the operation that runs.
+    pub max_root_fields: usize,
+    /// Most aliased fields in a document.
+    pub max_aliases: usize,
+    /// Largest POST body in bytes; larger → HTTP 413.
+    pub max_body_bytes: usize,
+    /// Longest time one GraphQL request may run, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Answer introspection queries (`__schema`, `__type`).
+    pub introspection: bool,
+    /// Browser origins allowed by CORS: exact origins, or `*`; empty sends
+    /// no CORS headers.
+    pub cors_allowed_origins: Vec<String>,
+    /// Memory for automatic persisted queries, in bytes of query text; 0
+    /// turns them off.
+    pub apq_cache_bytes: u64,
 }
 
 impl Default for Config {
@@ -120,6 +141,15 @@ impl Default for Config {
             scan_concurrency: 4,
             max_groups: 10_000,
             max_pushdown_buckets: 400,
+            max_depth: 15,
+            max_complexity: 5_000,
+            max_root_fields: 20,
+            max_aliases: 30,
+            max_body_bytes: 1024 * 1024,
+            request_timeout_ms: 60_000,
+            introspection: true,
+            cors_allowed_origins: Vec::new(),
+            apq_cache_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -240,6 +270,38 @@ pub struct Overrides {
     /// Most time buckets pushed down as $apply requests
     #[arg(long, global = true, env = "MAX_PUSHDOWN_BUCKETS")]
     pub max_pushdown_buckets: Option<u64>,
+    /// Deepest field nesting of an operation
+    #[arg(long, global = true, env = "MAX_DEPTH")]
+    pub max_depth: Option<usize>,
+    /// Largest complexity of an operation
+    #[arg(long, global = true, env = "MAX_COMPLEXITY")]
+    pub max_complexity: Option<usize>,
+    /// Most root fields of an operation
+    #[arg(long, global = true, env = "MAX_ROOT_FIELDS")]
+    pub max_root_fields: Option<usize>,
+    /// Most aliased fields in a document
+    #[arg(long, global = true, env = "MAX_ALIASES")]
+    pub max_aliases: Option<usize>,
+    /// Largest POST body in bytes
+    #[arg(long, global = true, env = "MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Longest time one GraphQL request may run, in milliseconds
+    #[arg(long, global = true, env = "REQUEST_TIMEOUT_MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// Answer introspection queries
+    #[arg(long, global = true, env = "INTROSPECTION")]
+    pub introspection: Option<bool>,
+    /// Browser origins allowed by CORS, comma-separated, or *
+    #[arg(
+        long,
+        global = true,
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_allowed_origins: Option<Vec<String>>,
+    /// Memory for automatic persisted queries in bytes (0: off)
+    #[arg(long, global = true, env = "APQ_CACHE_BYTES")]
+    pub apq_cache_bytes: Option<u64>,
 }
 
 /// How `in`/`nin` filters and id sets are written.
@@ -326,6 +388,15 @@ impl Config {
         set(&mut self.scan_concurrency, &o.scan_concurrency);
         set(&mut self.max_groups, &o.max_groups);
         set(&mut self.max_pushdown_buckets, &o.max_pushdown_buckets);
+        set(&mut self.max_depth, &o.max_depth);
+        set(&mut self.max_complexity, &o.max_complexity);
+        set(&mut self.max_root_fields, &o.max_root_fields);
+        set(&mut self.max_aliases, &o.max_aliases);
+        set(&mut self.max_body_bytes, &o.max_body_bytes);
+        set(&mut self.request_timeout_ms, &o.request_timeout_ms);
+        set(&mut self.introspection, &o.introspection);
+        set(&mut self.cors_allowed_origins, &o.cors_allowed_origins);
+        set(&mut self.apq_cache_bytes, &o.apq_cache_bytes);
     }
 
     /// Checks every key that has a form; the upstream itself is checked by
@@ -356,6 +427,7 @@ impl Config {
             return Err(invalid("max_url_length", "must be at least 256 bytes"));
         }
         self.validate_upstream_layer()?;
+        self.validate_limits()?;
         if let Some(v) = &self.upstream_version {
             ApiVersion::parse(v)
                 .ok_or_else(|| invalid("upstream_version", format!("`{v}` is not 1.0 or 1.1")))?;
@@ -415,6 +487,50 @@ impl Config {
                 "circuit_cooldown_ms",
                 "must be above 0 while the circuit breaker is on",
             ));
+        }
+        Ok(())
+    }
+
+    /// Request limits, CORS and persisted queries.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("max_depth", self.max_depth),
+            ("max_complexity", self.max_complexity),
+            ("max_root_fields", self.max_root_fields),
+            ("max_body_bytes", self.max_body_bytes),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(invalid("max_body_bytes", "must be at least 1024"));
+        }
+        if self.request_timeout_ms == 0 || self.request_timeout_ms > 24 * 60 * 60 * 1000 {
+            return Err(invalid(
+                "request_timeout_ms",
+                "must be above 0 and at most a day",
+            ));
+        }
+        for origin in &self.cors_allowed_origins {
+            if origin == "*" {
+                if self.cors_allowed_origins.len() > 1 {
+                    return Err(invalid(
+                        "cors_allowed_origins",
+                        "`*` cannot be combined with other origins",
+                    ));
+                }
+                continue;
+            }
+            let parsed = url::Url::parse(origin)
+                .map_err(|e| invalid("cors_allowed_origins", format!("`{origin}`: {e}")))?;
+            let bare = parsed.origin().ascii_serialization();
+            if !matches!(parsed.scheme(), "http" | "https") || bare != *origin {
+                return Err(invalid(
+                    "cors_allowed_origins",
+                    format!("`{origin}` is not an origin like https://dash.example.com (scheme, host, optional port, no path or slash)"),
+                ));
+            }
         }
         Ok(())
     }

@@ -3,13 +3,14 @@
 //! status codes each calls for.
 
 use super::AppState;
-use crate::error::ensure_codes;
+use crate::error::{ensure_codes, GatewayError};
 use crate::schema::field_errors::FieldErrors;
 use crate::schema::RequestContext;
 use crate::upstream::Credential;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Variables};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -93,6 +94,20 @@ fn respond(status: StatusCode, media: MediaType, body: Value) -> Response {
     response
 }
 
+/// A GraphQL error raised by the gateway before execution (a limit, a
+/// persisted query): 200 for `application/json`, `status` for
+/// `application/graphql-response+json`.
+fn refuse(state: &AppState, media: MediaType, status: StatusCode, error: GatewayError) -> Response {
+    state.metrics.graphql_response([error.code()]);
+    let body =
+        json!({"errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}]});
+    let status = match media {
+        MediaType::GraphqlResponse => status,
+        MediaType::Json => StatusCode::OK,
+    };
+    respond(status, media, body)
+}
+
 fn not_acceptable() -> Response {
     reject(
         StatusCode::NOT_ACCEPTABLE,
@@ -105,10 +120,24 @@ pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                media,
+                &format!(
+                    "the request body is larger than {} bytes (max_body_bytes)",
+                    state.max_body_bytes
+                ),
+            )
+        }
+        Err(rejection) => return reject(rejection.status(), media, &rejection.body_text()),
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -176,11 +205,28 @@ async fn execute(
     media: MediaType,
 ) -> Response {
     let query = match body.query {
-        Some(Value::String(q)) if !q.trim().is_empty() => q,
-        Some(Value::String(_)) | None => {
-            return reject(StatusCode::BAD_REQUEST, media, "`query` is required")
-        }
+        Some(Value::String(q)) if !q.trim().is_empty() => Some(q),
+        Some(Value::String(_)) | None => None,
         Some(_) => return reject(StatusCode::BAD_REQUEST, media, "`query` must be a string"),
+    };
+    if !matches!(
+        body.extensions,
+        None | Some(Value::Null) | Some(Value::Object(_))
+    ) {
+        return reject(
+            StatusCode::BAD_REQUEST,
+            media,
+            "`extensions` must be an object",
+        );
+    }
+    let query = match state
+        .persisted
+        .resolve(query, body.extensions.as_ref())
+        .await
+    {
+        Ok(Some(q)) => q,
+        Ok(None) => return reject(StatusCode::BAD_REQUEST, media, "`query` is required"),
+        Err(e) => return refuse(state, media, StatusCode::BAD_REQUEST, e),
     };
     let operation_name = match body.operation_name {
         None | Some(Value::Null) => None,
@@ -204,17 +250,19 @@ async fn execute(
             )
         }
     };
-    if !matches!(
-        body.extensions,
-        None | Some(Value::Null) | Some(Value::Object(_))
-    ) {
-        return reject(
-            StatusCode::BAD_REQUEST,
-            media,
-            "`extensions` must be an object",
-        );
+    // Unparsable queries pass these checks: execution reports the syntax
+    // error.
+    let document = async_graphql::parser::parse_query(&query).ok();
+    if let Some(doc) = &document {
+        if let Err(e) = state.limits.check(doc, operation_name.as_deref()) {
+            return refuse(state, media, StatusCode::BAD_REQUEST, e);
+        }
     }
-    if method == Method::GET && is_mutation(&query, operation_name.as_deref()) {
+    let mutation = document
+        .as_ref()
+        .is_some_and(|doc| is_mutation(doc, operation_name.as_deref()));
+    drop(document);
+    if method == Method::GET && mutation {
         let mut response = reject(
             StatusCode::METHOD_NOT_ALLOWED,
             media,
@@ -249,7 +297,21 @@ async fn execute(
     if let Some(name) = operation_name {
         request = request.operation_name(name);
     }
-    let mut response = state.schema.execute(request).await;
+    let Ok(mut response) =
+        tokio::time::timeout(state.request_timeout, state.schema.execute(request)).await
+    else {
+        let error = GatewayError::UpstreamTimeout(format!(
+            "the request did not finish within {} ms (request_timeout_ms)",
+            state.request_timeout.as_millis()
+        ));
+        state.metrics.graphql_response([error.code()]);
+        let body = json!({"data": null, "errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}]});
+        let status = match media {
+            MediaType::GraphqlResponse => StatusCode::GATEWAY_TIMEOUT,
+            MediaType::Json => StatusCode::OK,
+        };
+        return respond(status, media, body);
+    };
     response.errors.extend(field_errors.take());
     ensure_codes(&mut response.errors);
     state
@@ -299,12 +361,11 @@ fn error_code(error: &async_graphql::ServerError) -> &str {
     }
 }
 
-/// Whether the operation that would run is a mutation. Unparsable queries
-/// answer no: execution reports the syntax error.
-fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(query) else {
-        return false;
-    };
+/// Whether the operation that would run is a mutation.
+fn is_mutation(
+    doc: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+) -> bool {
     let ty = match (&doc.operations, operation_name) {
         (async_graphql::parser::types::DocumentOperations::Single(op), _) => Some(op.node.ty),
         (async_graphql::parser::types::DocumentOperations::Multiple(ops), Some(name)) => {
@@ -345,9 +406,12 @@ mod tests {
 
     #[test]
     fn mutations_are_detected() {
-        assert!(is_mutation("mutation { x }", None));
-        assert!(!is_mutation("{ x }", None));
-        assert!(is_mutation("query a { x } mutation b { y }", Some("b")));
-        assert!(!is_mutation("query a { x } mutation b { y }", Some("a")));
+        let m = |q: &str, name: Option<&str>| {
+            is_mutation(&async_graphql::parser::parse_query(q).expect("query"), name)
+        };
+        assert!(m("mutation { x }", None));
+        assert!(!m("{ x }", None));
+        assert!(m("query a { x } mutation b { y }", Some("b")));
+        assert!(!m("query a { x } mutation b { y }", Some("a")));
     }
 }
