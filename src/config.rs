@@ -104,6 +104,64 @@ pub struct Config {
     /// Memory for automatic persisted queries, in bytes of query text; 0
     /// turns them off.
     pub apq_cache_bytes: u64,
+    /// Service mode: the gateway's own upstream token, sent as Bearer for
+    /// every client that shows one of `api_keys`.
+    pub service_upstream_token: Option<Secret>,
+    /// Service mode: a file holding the upstream token (e.g. a mounted
+    /// secret); instead of `service_upstream_token`.
+    pub service_upstream_token_file: Option<String>,
+    /// Service mode: the client API keys, by SHA-256 hash.
+    pub api_keys: Vec<ApiKeyConfig>,
+}
+
+/// One client API key of service mode.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// A name for logs and error messages.
+    pub name: String,
+    /// Hex SHA-256 of the key (`liveagent-graphql hash-key <key>`).
+    pub sha256: String,
+    /// Collections the key may read (`Conversation`, ...); all when unset.
+    #[serde(default)]
+    pub collections: Option<Vec<String>>,
+}
+
+/// A secret config value: serialized as is, never shown by `Debug`.
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Service mode, checked: the upstream token and the decoded key hashes.
+#[derive(Debug)]
+pub struct ServiceMode {
+    pub upstream_token: String,
+    pub keys: Vec<ServiceKey>,
+}
+
+#[derive(Debug)]
+pub struct ServiceKey {
+    pub name: String,
+    pub sha256: [u8; 32],
+    pub collections: Option<Vec<String>>,
 }
 
 impl Default for Config {
@@ -150,6 +208,9 @@ impl Default for Config {
             introspection: true,
             cors_allowed_origins: Vec::new(),
             apq_cache_bytes: 8 * 1024 * 1024,
+            service_upstream_token: None,
+            service_upstream_token_file: None,
+            api_keys: Vec::new(),
         }
     }
 }
@@ -302,6 +363,18 @@ pub struct Overrides {
     /// Memory for automatic persisted queries in bytes (0: off)
     #[arg(long, global = true, env = "APQ_CACHE_BYTES")]
     pub apq_cache_bytes: Option<u64>,
+    /// Service mode: the gateway's upstream token (prefer the environment
+    /// or a file: flags show in process lists)
+    #[arg(
+        long,
+        global = true,
+        env = "SERVICE_UPSTREAM_TOKEN",
+        hide_env_values = true
+    )]
+    pub service_upstream_token: Option<String>,
+    /// Service mode: a file holding the gateway's upstream token
+    #[arg(long, global = true, env = "SERVICE_UPSTREAM_TOKEN_FILE")]
+    pub service_upstream_token_file: Option<String>,
 }
 
 /// How `in`/`nin` filters and id sets are written.
@@ -397,6 +470,13 @@ impl Config {
         set(&mut self.introspection, &o.introspection);
         set(&mut self.cors_allowed_origins, &o.cors_allowed_origins);
         set(&mut self.apq_cache_bytes, &o.apq_cache_bytes);
+        if let Some(token) = &o.service_upstream_token {
+            self.service_upstream_token = Some(Secret(token.clone()));
+        }
+        if o.service_upstream_token_file.is_some() {
+            self.service_upstream_token_file
+                .clone_from(&o.service_upstream_token_file);
+        }
     }
 
     /// Checks every key that has a form; the upstream itself is checked by
@@ -428,6 +508,7 @@ impl Config {
         }
         self.validate_upstream_layer()?;
         self.validate_limits()?;
+        self.service_mode()?;
         if let Some(v) = &self.upstream_version {
             ApiVersion::parse(v)
                 .ok_or_else(|| invalid("upstream_version", format!("`{v}` is not 1.0 or 1.1")))?;
@@ -535,6 +616,88 @@ impl Config {
         Ok(())
     }
 
+    /// Service mode when any of its keys is set, checked: a half-configured
+    /// service mode stops the start naming the missing key. `None`:
+    /// pass-through.
+    pub fn service_mode(&self) -> Result<Option<ServiceMode>, ConfigError> {
+        let token = match (
+            &self.service_upstream_token,
+            &self.service_upstream_token_file,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "service_upstream_token_file",
+                    "set either service_upstream_token or service_upstream_token_file, not both",
+                ))
+            }
+            (Some(token), None) => Some(token.expose().trim().to_string()),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| invalid("service_upstream_token_file", format!("`{path}`: {e}")))?
+                    .trim()
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
+        let token = match (token, self.api_keys.is_empty()) {
+            (None, true) => return Ok(None),
+            (None, false) => {
+                return Err(invalid(
+                    "service_upstream_token",
+                    "api_keys are set, so service mode needs the gateway's upstream token (service_upstream_token, SERVICE_UPSTREAM_TOKEN or service_upstream_token_file)",
+                ))
+            }
+            (Some(t), _) if t.is_empty() => {
+                return Err(invalid("service_upstream_token", "is empty"))
+            }
+            (Some(_), true) => {
+                return Err(invalid(
+                    "api_keys",
+                    "service mode needs at least one client key ({ name, sha256 }; `liveagent-graphql hash-key <key>` prints the hash)",
+                ))
+            }
+            (Some(t), false) => t,
+        };
+        let mut keys: Vec<ServiceKey> = Vec::new();
+        for key in &self.api_keys {
+            let bad = |m: String| invalid("api_keys", format!("key `{}`: {m}", key.name));
+            if key.name.trim().is_empty() {
+                return Err(invalid("api_keys", "every key needs a `name`"));
+            }
+            if keys.iter().any(|k| k.name == key.name) {
+                return Err(bad("the name is used twice".into()));
+            }
+            let sha256 = decode_sha256(&key.sha256)
+                .ok_or_else(|| bad("`sha256` must be 64 hexadecimal digits".into()))?;
+            if keys.iter().any(|k| k.sha256 == sha256) {
+                return Err(bad("the same hash is listed twice".into()));
+            }
+            if let Some(collections) = &key.collections {
+                if collections.is_empty() {
+                    return Err(bad(
+                        "`collections` is empty (leave it out to allow all)".into()
+                    ));
+                }
+                for c in collections {
+                    if !crate::model::ENTITIES.iter().any(|e| e.name == c) {
+                        return Err(bad(format!(
+                            "`{c}` is not a collection (Conversation, Message, Inbox, Label, User, ReportingEvent)"
+                        )));
+                    }
+                }
+            }
+            keys.push(ServiceKey {
+                name: key.name.clone(),
+                sha256,
+                collections: key.collections.clone(),
+            });
+        }
+        Ok(Some(ServiceMode {
+            upstream_token: token,
+            keys,
+        }))
+    }
+
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.listen
             .parse()
@@ -591,9 +754,92 @@ impl Config {
     }
 }
 
+/// 32 bytes from 64 hex digits.
+fn decode_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim().as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        let text = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn half_configured_service_mode_names_the_missing_key() {
+        let hash = "ab".repeat(32);
+        let key = |collections: Option<Vec<String>>| ApiKeyConfig {
+            name: "dash".into(),
+            sha256: hash.clone(),
+            collections,
+        };
+        let cases = [
+            (
+                Config {
+                    api_keys: vec![key(None)],
+                    ..Config::default()
+                },
+                "service_upstream_token",
+            ),
+            (
+                Config {
+                    service_upstream_token: Some("t".to_string().into()),
+                    ..Config::default()
+                },
+                "api_keys",
+            ),
+            (
+                Config {
+                    service_upstream_token: Some("t".to_string().into()),
+                    api_keys: vec![key(Some(vec!["Conversations".into()]))],
+                    ..Config::default()
+                },
+                "Conversations",
+            ),
+            (
+                Config {
+                    service_upstream_token: Some("t".to_string().into()),
+                    api_keys: vec![ApiKeyConfig {
+                        sha256: "xyz".into(),
+                        ..key(None)
+                    }],
+                    ..Config::default()
+                },
+                "sha256",
+            ),
+            (
+                Config {
+                    service_upstream_token_file: Some("/nonexistent/token".into()),
+                    api_keys: vec![key(None)],
+                    ..Config::default()
+                },
+                "service_upstream_token_file",
+            ),
+        ];
+        for (config, needle) in cases {
+            let err = config.validate().expect_err(needle);
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+        let ok = Config {
+            service_upstream_token: Some("t".to_string().into()),
+            api_keys: vec![key(Some(vec!["Label".into()]))],
+            ..Config::default()
+        };
+        let mode = ok.service_mode().expect("valid").expect("service mode");
+        assert_eq!(mode.keys[0].sha256, [0xab; 32]);
+        assert!(!format!("{ok:?}").contains("\"t\""));
+        assert_eq!(
+            Config::default().service_mode().ok().flatten().map(|_| ()),
+            None
+        );
+    }
 
     #[test]
     fn flags_override_file_values() {

@@ -26,6 +26,12 @@ enum Command {
     /// Exit 0 when the gateway at the listen address answers /healthz (for
     /// container health checks: the runtime image has no curl)
     Healthcheck,
+    /// Print the SHA-256 of a client API key, for `api_keys` in the config
+    /// (service mode); without KEY, reads it from standard input
+    HashKey {
+        /// The client key (omit to read it from stdin, out of shell history)
+        key: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -37,6 +43,9 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Some(Command::HashKey { key }) = &cli.command {
+        return hash_key(key.as_deref());
+    }
     let config = match Config::load(cli.config.as_deref(), &cli.overrides) {
         Ok(c) => c,
         Err(e) => {
@@ -63,6 +72,7 @@ async fn main() -> ExitCode {
             }
         }
         Command::Healthcheck => healthcheck(&config).await,
+        Command::HashKey { .. } => ExitCode::SUCCESS,
         Command::Serve => match liveagent_graphql::server::serve(&config).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -71,6 +81,26 @@ async fn main() -> ExitCode {
             }
         },
     }
+}
+
+fn hash_key(key: Option<&str>) -> ExitCode {
+    let key = match key {
+        Some(k) => k.to_string(),
+        None => {
+            let mut line = String::new();
+            if let Err(e) = std::io::stdin().read_line(&mut line) {
+                eprintln!("error: cannot read the key from stdin: {e}");
+                return ExitCode::FAILURE;
+            }
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    if key.trim().is_empty() {
+        eprintln!("error: the key is empty");
+        return ExitCode::FAILURE;
+    }
+    println!("{}", liveagent_graphql::server::hash_key(&key));
+    ExitCode::SUCCESS
 }
 
 async fn healthcheck(config: &Config) -> ExitCode {

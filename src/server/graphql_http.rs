@@ -2,6 +2,7 @@
 //! `application/json` and `application/graphql-response+json`, and the
 //! status codes each calls for.
 
+use super::auth::Identity;
 use super::AppState;
 use crate::error::{ensure_codes, GatewayError};
 use crate::schema::field_errors::FieldErrors;
@@ -274,9 +275,18 @@ async fn execute(
         return response;
     }
 
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let identity = match &state.service {
+        Some(service) => service.authenticate(headers, uri.query()),
+        None => Identity {
+            credential: Credential::from_request(
+                headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok()),
+                uri.query(),
+            ),
+            ..Identity::default()
+        },
+    };
     let no_cache = headers
         .get_all(header::CACHE_CONTROL)
         .iter()
@@ -284,9 +294,11 @@ async fn execute(
         .flat_map(|v| v.split(','))
         .any(|d| d.trim().eq_ignore_ascii_case("no-cache"));
     let context = RequestContext {
-        credential: Credential::from_request(authorization, uri.query()),
+        credential: identity.credential,
         no_cache,
         served_stale: Default::default(),
+        collections: identity.collections,
+        refusal: identity.refusal,
     };
     let served_stale = context.served_stale.clone();
     let field_errors = FieldErrors::default();

@@ -1,5 +1,6 @@
 //! The HTTP surface: `/graphql`, health, readiness and metrics.
 
+mod auth;
 mod graphql_http;
 mod limits;
 mod persisted;
@@ -32,6 +33,8 @@ pub struct AppState {
     request_timeout: Duration,
     /// Largest POST body, named in the 413 answer.
     max_body_bytes: usize,
+    /// Service mode; `None`: pass-through.
+    service: Option<Arc<auth::ServiceAuth>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,11 @@ pub enum StartError {
     Schema(String),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
+}
+
+/// The hex SHA-256 of a client API key, as `api_keys` lists it.
+pub fn hash_key(key: &str) -> String {
+    persisted::sha256_hex(key.as_bytes())
 }
 
 /// Builds the application from a validated config.
@@ -80,6 +88,7 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
         persisted: persisted::PersistedQueries::new(config.apq_cache_bytes),
         request_timeout: Duration::from_millis(config.request_timeout_ms),
         max_body_bytes: config.max_body_bytes,
+        service: auth::ServiceAuth::from_config(config)?.map(Arc::new),
     };
     let router = Router::new()
         .route("/", get(playground::page))

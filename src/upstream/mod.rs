@@ -24,6 +24,9 @@ pub struct Caller {
     pub no_cache: bool,
     /// Set when an answer was served from an expired entry (stale-if-error).
     pub served_stale: Arc<AtomicBool>,
+    /// Collections this caller may read (service mode API keys); `None`:
+    /// all. Checked here, at the front door, for every request.
+    pub collections: Option<Arc<[String]>>,
 }
 
 impl Caller {
@@ -32,6 +35,7 @@ impl Caller {
             credential,
             no_cache: false,
             served_stale: Arc::default(),
+            collections: None,
         }
     }
 }
@@ -231,6 +235,14 @@ impl Upstream {
         url: String,
         fetch: Fetch,
     ) -> Result<Answer, GatewayError> {
+        if let Some(allowed) = &caller.collections {
+            if !allowed.iter().any(|c| c == collection) {
+                return Err(GatewayError::Forbidden(format!(
+                    "this API key may not read {collection} (allowed: {})",
+                    allowed.join(", ")
+                )));
+            }
+        }
         let metrics = self.metrics();
         let label = CollectionLabel { collection };
         let key = CacheKey {
