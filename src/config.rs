@@ -112,6 +112,8 @@ pub struct Config {
     pub service_upstream_token_file: Option<String>,
     /// Service mode: the client API keys, by SHA-256 hash.
     pub api_keys: Vec<ApiKeyConfig>,
+    /// Log lines as `text` (human-readable) or `json` (one object a line).
+    pub log_format: String,
 }
 
 /// One client API key of service mode.
@@ -211,6 +213,7 @@ impl Default for Config {
             service_upstream_token: None,
             service_upstream_token_file: None,
             api_keys: Vec::new(),
+            log_format: "text".into(),
         }
     }
 }
@@ -375,6 +378,9 @@ pub struct Overrides {
     /// Service mode: a file holding the gateway's upstream token
     #[arg(long, global = true, env = "SERVICE_UPSTREAM_TOKEN_FILE")]
     pub service_upstream_token_file: Option<String>,
+    /// Log format: text or json
+    #[arg(long, global = true, env = "LOG_FORMAT")]
+    pub log_format: Option<String>,
 }
 
 /// How `in`/`nin` filters and id sets are written.
@@ -470,6 +476,7 @@ impl Config {
         set(&mut self.introspection, &o.introspection);
         set(&mut self.cors_allowed_origins, &o.cors_allowed_origins);
         set(&mut self.apq_cache_bytes, &o.apq_cache_bytes);
+        set(&mut self.log_format, &o.log_format);
         if let Some(token) = &o.service_upstream_token {
             self.service_upstream_token = Some(Secret(token.clone()));
         }
@@ -509,6 +516,12 @@ impl Config {
         self.validate_upstream_layer()?;
         self.validate_limits()?;
         self.service_mode()?;
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(invalid(
+                "log_format",
+                format!("`{}` is not text or json", self.log_format),
+            ));
+        }
         if let Some(v) = &self.upstream_version {
             ApiVersion::parse(v)
                 .ok_or_else(|| invalid("upstream_version", format!("`{v}` is not 1.0 or 1.1")))?;

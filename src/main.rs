@@ -36,12 +36,6 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LOG").unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     if let Some(Command::HashKey { key }) = &cli.command {
         return hash_key(key.as_deref());
@@ -53,6 +47,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    init_logging(&config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::PrintSchema => {
             let version = config
@@ -80,6 +75,23 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// Logs go to stderr, filtered by `LOG` (default `info`), as text or as one
+/// JSON object a line.
+fn init_logging(format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("LOG").unwrap_or_else(|_| "info".into());
+    // Colours only on a terminal: piped logs stay plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
     }
 }
 

@@ -46,6 +46,8 @@ pub struct RequestContext {
     /// Why the request has no credential, when the gateway refused its
     /// API key (service mode).
     pub refusal: Option<GatewayError>,
+    /// The request's id, sent upstream as `x-request-id`.
+    pub request_id: Option<Arc<str>>,
 }
 
 impl RequestContext {
@@ -56,6 +58,7 @@ impl RequestContext {
             no_cache: self.no_cache,
             served_stale: self.served_stale.clone(),
             collections: self.collections.clone(),
+            request_id: self.request_id.clone(),
         })
     }
 }

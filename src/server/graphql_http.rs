@@ -3,6 +3,7 @@
 //! status codes each calls for.
 
 use super::auth::Identity;
+use super::request_log::{ErrorCodes, OperationName, Trace};
 use super::AppState;
 use crate::error::{ensure_codes, GatewayError};
 use crate::schema::field_errors::FieldErrors;
@@ -17,6 +18,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -83,7 +85,14 @@ struct Body {
 /// An error before execution: never reached the schema.
 fn reject(status: StatusCode, media: MediaType, message: &str) -> Response {
     let body = json!({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]});
-    respond(status, media, body)
+    with_codes(respond(status, media, body), ["BAD_REQUEST"])
+}
+
+/// Attaches a response's error codes for the request log line.
+fn with_codes<'a>(mut response: Response, codes: impl IntoIterator<Item = &'a str>) -> Response {
+    let codes = ErrorCodes(codes.into_iter().map(str::to_owned).collect());
+    response.extensions_mut().insert(codes);
+    response
 }
 
 fn respond(status: StatusCode, media: MediaType, body: Value) -> Response {
@@ -106,7 +115,7 @@ fn refuse(state: &AppState, media: MediaType, status: StatusCode, error: Gateway
         MediaType::GraphqlResponse => status,
         MediaType::Json => StatusCode::OK,
     };
-    respond(status, media, body)
+    with_codes(respond(status, media, body), [error.code()])
 }
 
 fn not_acceptable() -> Response {
@@ -123,7 +132,19 @@ pub async fn post(
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Some(media) = negotiate(&headers) else {
+    let trace = Trace::start(&headers);
+    let response = post_traced(&state, &headers, &uri, body, trace.id.clone()).await;
+    trace.finish(Method::POST, response)
+}
+
+async fn post_traced(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: Result<Bytes, BytesRejection>,
+    request_id: Arc<str>,
+) -> Response {
+    let Some(media) = negotiate(headers) else {
         return not_acceptable();
     };
     let body = match body {
@@ -162,14 +183,25 @@ pub async fn post(
             )
         }
     };
-    execute(&state, &headers, &uri, Method::POST, parsed, media).await
+    execute(state, headers, uri, Method::POST, parsed, media, request_id).await
 }
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     if crate::playground::wants_page(&headers, uri.query()) {
         return crate::playground::page().await.into_response();
     }
-    let Some(media) = negotiate(&headers) else {
+    let trace = Trace::start(&headers);
+    let response = get_traced(&state, &headers, &uri, trace.id.clone()).await;
+    trace.finish(Method::GET, response)
+}
+
+async fn get_traced(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    request_id: Arc<str>,
+) -> Response {
+    let Some(media) = negotiate(headers) else {
         return not_acceptable();
     };
     let mut params: Map<String, Value> = Map::new();
@@ -194,9 +226,10 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) ->
         variables,
         extensions,
     };
-    execute(&state, &headers, &uri, Method::GET, body, media).await
+    execute(state, headers, uri, Method::GET, body, media, request_id).await
 }
 
+/// Runs a request and attaches its operation name for the log line.
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
@@ -204,6 +237,28 @@ async fn execute(
     method: Method,
     body: Body,
     media: MediaType,
+    request_id: Arc<str>,
+) -> Response {
+    let operation = body
+        .operation_name
+        .as_ref()
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut response = run(state, headers, uri, method, body, media, request_id).await;
+    if let Some(name) = operation {
+        response.extensions_mut().insert(OperationName(name));
+    }
+    response
+}
+
+async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    method: Method,
+    body: Body,
+    media: MediaType,
+    request_id: Arc<str>,
 ) -> Response {
     let query = match body.query {
         Some(Value::String(q)) if !q.trim().is_empty() => Some(q),
@@ -299,6 +354,7 @@ async fn execute(
         served_stale: Default::default(),
         collections: identity.collections,
         refusal: identity.refusal,
+        request_id: Some(request_id),
     };
     let served_stale = context.served_stale.clone();
     let field_errors = FieldErrors::default();
@@ -322,7 +378,7 @@ async fn execute(
             MediaType::GraphqlResponse => StatusCode::GATEWAY_TIMEOUT,
             MediaType::Json => StatusCode::OK,
         };
-        return respond(status, media, body);
+        return with_codes(respond(status, media, body), [error.code()]);
     };
     response.errors.extend(field_errors.take());
     ensure_codes(&mut response.errors);
@@ -362,7 +418,10 @@ async fn execute(
         MediaType::GraphqlResponse if request_error => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
-    respond(status, media, Value::Object(out))
+    with_codes(
+        respond(status, media, Value::Object(out)),
+        response.errors.iter().map(error_code),
+    )
 }
 
 /// An error's `extensions.code` (every error has one after `ensure_codes`).
