@@ -174,6 +174,8 @@ async fn introspection_can_be_turned_off() {
         .unwrap_or("")
         .contains("__schema"));
     assert!(body["data"]["__schema"].is_null(), "{body}");
+    let body = off.query(None, "{ __typename }", json!({})).await;
+    assert_eq!(body["data"]["__typename"], "Query", "{body}");
     still_serves(&off).await;
 }
 
