@@ -83,6 +83,87 @@ pub struct Config {
     pub max_groups: u64,
     /// Most time buckets pushed down (one `$apply` each); more are scanned.
     pub max_pushdown_buckets: u64,
+    /// Deepest field nesting of an operation; deeper → QUERY_TOO_COMPLEX.
+    pub max_depth: usize,
+    /// Largest complexity of an operation (each field counts 1, plus its
+    /// children); above it → QUERY_TOO_COMPLEX.
+    pub max_complexity: usize,
+    /// Most root fields (aliases included) of the operation that runs.
+    pub max_root_fields: usize,
+    /// Most aliased fields in a document.
+    pub max_aliases: usize,
+    /// Largest POST body in bytes; larger → HTTP 413.
+    pub max_body_bytes: usize,
+    /// Longest time one GraphQL request may run, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Answer introspection queries (`__schema`, `__type`).
+    pub introspection: bool,
+    /// Browser origins allowed by CORS: exact origins, or `*`; empty sends
+    /// no CORS headers.
+    pub cors_allowed_origins: Vec<String>,
+    /// Memory for automatic persisted queries, in bytes of query text; 0
+    /// turns them off.
+    pub apq_cache_bytes: u64,
+    /// Service mode: the gateway's own upstream token, sent as Bearer for
+    /// every client that shows one of `api_keys`.
+    pub service_upstream_token: Option<Secret>,
+    /// Service mode: a file holding the upstream token (e.g. a mounted
+    /// secret); instead of `service_upstream_token`.
+    pub service_upstream_token_file: Option<String>,
+    /// Service mode: the client API keys, by SHA-256 hash.
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// Log lines as `text` (human-readable) or `json` (one object a line).
+    pub log_format: String,
+}
+
+/// One client API key of service mode.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// A name for logs and error messages.
+    pub name: String,
+    /// Hex SHA-256 of the key (`liveagent-graphql hash-key <key>`).
+    pub sha256: String,
+    /// Collections the key may read (`Conversation`, ...); all when unset.
+    #[serde(default)]
+    pub collections: Option<Vec<String>>,
+}
+
+/// A secret config value: serialized as is, never shown by `Debug`.
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Service mode, checked: the upstream token and the decoded key hashes.
+#[derive(Debug)]
+pub struct ServiceMode {
+    pub upstream_token: String,
+    pub keys: Vec<ServiceKey>,
+}
+
+#[derive(Debug)]
+pub struct ServiceKey {
+    pub name: String,
+    pub sha256: [u8; 32],
+    pub collections: Option<Vec<String>>,
 }
 
 impl Default for Config {
@@ -120,6 +201,19 @@ impl Default for Config {
             scan_concurrency: 4,
             max_groups: 10_000,
             max_pushdown_buckets: 400,
+            max_depth: 15,
+            max_complexity: 5_000,
+            max_root_fields: 20,
+            max_aliases: 30,
+            max_body_bytes: 1024 * 1024,
+            request_timeout_ms: 60_000,
+            introspection: true,
+            cors_allowed_origins: Vec::new(),
+            apq_cache_bytes: 8 * 1024 * 1024,
+            service_upstream_token: None,
+            service_upstream_token_file: None,
+            api_keys: Vec::new(),
+            log_format: "text".into(),
         }
     }
 }
@@ -240,6 +334,53 @@ pub struct Overrides {
     /// Most time buckets pushed down as $apply requests
     #[arg(long, global = true, env = "MAX_PUSHDOWN_BUCKETS")]
     pub max_pushdown_buckets: Option<u64>,
+    /// Deepest field nesting of an operation
+    #[arg(long, global = true, env = "MAX_DEPTH")]
+    pub max_depth: Option<usize>,
+    /// Largest complexity of an operation
+    #[arg(long, global = true, env = "MAX_COMPLEXITY")]
+    pub max_complexity: Option<usize>,
+    /// Most root fields of an operation
+    #[arg(long, global = true, env = "MAX_ROOT_FIELDS")]
+    pub max_root_fields: Option<usize>,
+    /// Most aliased fields in a document
+    #[arg(long, global = true, env = "MAX_ALIASES")]
+    pub max_aliases: Option<usize>,
+    /// Largest POST body in bytes
+    #[arg(long, global = true, env = "MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Longest time one GraphQL request may run, in milliseconds
+    #[arg(long, global = true, env = "REQUEST_TIMEOUT_MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// Answer introspection queries
+    #[arg(long, global = true, env = "INTROSPECTION")]
+    pub introspection: Option<bool>,
+    /// Browser origins allowed by CORS, comma-separated, or *
+    #[arg(
+        long,
+        global = true,
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_allowed_origins: Option<Vec<String>>,
+    /// Memory for automatic persisted queries in bytes (0: off)
+    #[arg(long, global = true, env = "APQ_CACHE_BYTES")]
+    pub apq_cache_bytes: Option<u64>,
+    /// Service mode: the gateway's upstream token (prefer the environment
+    /// or a file: flags show in process lists)
+    #[arg(
+        long,
+        global = true,
+        env = "SERVICE_UPSTREAM_TOKEN",
+        hide_env_values = true
+    )]
+    pub service_upstream_token: Option<String>,
+    /// Service mode: a file holding the gateway's upstream token
+    #[arg(long, global = true, env = "SERVICE_UPSTREAM_TOKEN_FILE")]
+    pub service_upstream_token_file: Option<String>,
+    /// Log format: text or json
+    #[arg(long, global = true, env = "LOG_FORMAT")]
+    pub log_format: Option<String>,
 }
 
 /// How `in`/`nin` filters and id sets are written.
@@ -326,6 +467,23 @@ impl Config {
         set(&mut self.scan_concurrency, &o.scan_concurrency);
         set(&mut self.max_groups, &o.max_groups);
         set(&mut self.max_pushdown_buckets, &o.max_pushdown_buckets);
+        set(&mut self.max_depth, &o.max_depth);
+        set(&mut self.max_complexity, &o.max_complexity);
+        set(&mut self.max_root_fields, &o.max_root_fields);
+        set(&mut self.max_aliases, &o.max_aliases);
+        set(&mut self.max_body_bytes, &o.max_body_bytes);
+        set(&mut self.request_timeout_ms, &o.request_timeout_ms);
+        set(&mut self.introspection, &o.introspection);
+        set(&mut self.cors_allowed_origins, &o.cors_allowed_origins);
+        set(&mut self.apq_cache_bytes, &o.apq_cache_bytes);
+        set(&mut self.log_format, &o.log_format);
+        if let Some(token) = &o.service_upstream_token {
+            self.service_upstream_token = Some(Secret(token.clone()));
+        }
+        if o.service_upstream_token_file.is_some() {
+            self.service_upstream_token_file
+                .clone_from(&o.service_upstream_token_file);
+        }
     }
 
     /// Checks every key that has a form; the upstream itself is checked by
@@ -356,6 +514,14 @@ impl Config {
             return Err(invalid("max_url_length", "must be at least 256 bytes"));
         }
         self.validate_upstream_layer()?;
+        self.validate_limits()?;
+        self.service_mode()?;
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(invalid(
+                "log_format",
+                format!("`{}` is not text or json", self.log_format),
+            ));
+        }
         if let Some(v) = &self.upstream_version {
             ApiVersion::parse(v)
                 .ok_or_else(|| invalid("upstream_version", format!("`{v}` is not 1.0 or 1.1")))?;
@@ -419,6 +585,132 @@ impl Config {
         Ok(())
     }
 
+    /// Request limits, CORS and persisted queries.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("max_depth", self.max_depth),
+            ("max_complexity", self.max_complexity),
+            ("max_root_fields", self.max_root_fields),
+            ("max_body_bytes", self.max_body_bytes),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(invalid("max_body_bytes", "must be at least 1024"));
+        }
+        if self.request_timeout_ms == 0 || self.request_timeout_ms > 24 * 60 * 60 * 1000 {
+            return Err(invalid(
+                "request_timeout_ms",
+                "must be above 0 and at most a day",
+            ));
+        }
+        for origin in &self.cors_allowed_origins {
+            if origin == "*" {
+                if self.cors_allowed_origins.len() > 1 {
+                    return Err(invalid(
+                        "cors_allowed_origins",
+                        "`*` cannot be combined with other origins",
+                    ));
+                }
+                continue;
+            }
+            let parsed = url::Url::parse(origin)
+                .map_err(|e| invalid("cors_allowed_origins", format!("`{origin}`: {e}")))?;
+            let bare = parsed.origin().ascii_serialization();
+            if !matches!(parsed.scheme(), "http" | "https") || bare != *origin {
+                return Err(invalid(
+                    "cors_allowed_origins",
+                    format!("`{origin}` is not an origin like https://dash.example.com (scheme, host, optional port, no path or slash)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Service mode when any of its keys is set, checked: a half-configured
+    /// service mode stops the start naming the missing key. `None`:
+    /// pass-through.
+    pub fn service_mode(&self) -> Result<Option<ServiceMode>, ConfigError> {
+        let token = match (
+            &self.service_upstream_token,
+            &self.service_upstream_token_file,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "service_upstream_token_file",
+                    "set either service_upstream_token or service_upstream_token_file, not both",
+                ))
+            }
+            (Some(token), None) => Some(token.expose().trim().to_string()),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| invalid("service_upstream_token_file", format!("`{path}`: {e}")))?
+                    .trim()
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
+        let token = match (token, self.api_keys.is_empty()) {
+            (None, true) => return Ok(None),
+            (None, false) => {
+                return Err(invalid(
+                    "service_upstream_token",
+                    "api_keys are set, so service mode needs the gateway's upstream token (service_upstream_token, SERVICE_UPSTREAM_TOKEN or service_upstream_token_file)",
+                ))
+            }
+            (Some(t), _) if t.is_empty() => {
+                return Err(invalid("service_upstream_token", "is empty"))
+            }
+            (Some(_), true) => {
+                return Err(invalid(
+                    "api_keys",
+                    "service mode needs at least one client key ({ name, sha256 }; `liveagent-graphql hash-key <key>` prints the hash)",
+                ))
+            }
+            (Some(t), false) => t,
+        };
+        let mut keys: Vec<ServiceKey> = Vec::new();
+        for key in &self.api_keys {
+            let bad = |m: String| invalid("api_keys", format!("key `{}`: {m}", key.name));
+            if key.name.trim().is_empty() {
+                return Err(invalid("api_keys", "every key needs a `name`"));
+            }
+            if keys.iter().any(|k| k.name == key.name) {
+                return Err(bad("the name is used twice".into()));
+            }
+            let sha256 = decode_sha256(&key.sha256)
+                .ok_or_else(|| bad("`sha256` must be 64 hexadecimal digits".into()))?;
+            if keys.iter().any(|k| k.sha256 == sha256) {
+                return Err(bad("the same hash is listed twice".into()));
+            }
+            if let Some(collections) = &key.collections {
+                if collections.is_empty() {
+                    return Err(bad(
+                        "`collections` is empty (leave it out to allow all)".into()
+                    ));
+                }
+                for c in collections {
+                    if !crate::model::ENTITIES.iter().any(|e| e.name == c) {
+                        return Err(bad(format!(
+                            "`{c}` is not a collection (Conversation, Message, Inbox, Label, User, ReportingEvent)"
+                        )));
+                    }
+                }
+            }
+            keys.push(ServiceKey {
+                name: key.name.clone(),
+                sha256,
+                collections: key.collections.clone(),
+            });
+        }
+        Ok(Some(ServiceMode {
+            upstream_token: token,
+            keys,
+        }))
+    }
+
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.listen
             .parse()
@@ -475,9 +767,92 @@ impl Config {
     }
 }
 
+/// 32 bytes from 64 hex digits.
+fn decode_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim().as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        let text = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn half_configured_service_mode_names_the_missing_key() {
+        let hash = "ab".repeat(32);
+        let key = |collections: Option<Vec<String>>| ApiKeyConfig {
+            name: "dash".into(),
+            sha256: hash.clone(),
+            collections,
+        };
+        let cases = [
+            (
+                Config {
+                    api_keys: vec![key(None)],
+                    ..Config::default()
+                },
+                "service_upstream_token",
+            ),
+            (
+                Config {
+                    service_upstream_token: Some("t".to_string().into()),
+                    ..Config::default()
+                },
+                "api_keys",
+            ),
+            (
+                Config {
+                    service_upstream_token: Some("t".to_string().into()),
+                    api_keys: vec![key(Some(vec!["Conversations".into()]))],
+                    ..Config::default()
+                },
+                "Conversations",
+            ),
+            (
+                Config {
+                    service_upstream_token: Some("t".to_string().into()),
+                    api_keys: vec![ApiKeyConfig {
+                        sha256: "xyz".into(),
+                        ..key(None)
+                    }],
+                    ..Config::default()
+                },
+                "sha256",
+            ),
+            (
+                Config {
+                    service_upstream_token_file: Some("/nonexistent/token".into()),
+                    api_keys: vec![key(None)],
+                    ..Config::default()
+                },
+                "service_upstream_token_file",
+            ),
+        ];
+        for (config, needle) in cases {
+            let err = config.validate().expect_err(needle);
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+        let ok = Config {
+            service_upstream_token: Some("t".to_string().into()),
+            api_keys: vec![key(Some(vec!["Label".into()]))],
+            ..Config::default()
+        };
+        let mode = ok.service_mode().expect("valid").expect("service mode");
+        assert_eq!(mode.keys[0].sha256, [0xab; 32]);
+        assert!(!format!("{ok:?}").contains("\"t\""));
+        assert_eq!(
+            Config::default().service_mode().ok().flatten().map(|_| ()),
+            None
+        );
+    }
 
     #[test]
     fn flags_override_file_values() {

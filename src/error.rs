@@ -21,6 +21,13 @@ pub enum GatewayError {
     QueryTooComplex(String),
     #[error("{0}")]
     ScanLimitExceeded(String),
+    /// Automatic persisted queries: the hash is not (or no longer) known;
+    /// the client sends the query with it again (Apollo's protocol).
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
+    /// Automatic persisted queries are turned off (`apq_cache_bytes = 0`).
+    #[error("PersistedQueryNotSupported")]
+    PersistedQueryNotSupported,
 }
 
 impl GatewayError {
@@ -34,6 +41,8 @@ impl GatewayError {
             Self::UpstreamInvalidResponse(_) => "UPSTREAM_INVALID_RESPONSE",
             Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             Self::ScanLimitExceeded(_) => "SCAN_LIMIT_EXCEEDED",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
         }
     }
 
@@ -48,6 +57,7 @@ impl GatewayError {
             | Self::UpstreamInvalidResponse(m)
             | Self::QueryTooComplex(m)
             | Self::ScanLimitExceeded(m) => m.clone(),
+            Self::PersistedQueryNotFound | Self::PersistedQueryNotSupported => self.to_string(),
         }
     }
 
@@ -62,6 +72,8 @@ impl GatewayError {
             "UPSTREAM_TIMEOUT" => Self::UpstreamTimeout(m),
             "QUERY_TOO_COMPLEX" => Self::QueryTooComplex(m),
             "SCAN_LIMIT_EXCEEDED" => Self::ScanLimitExceeded(m),
+            "PERSISTED_QUERY_NOT_FOUND" => Self::PersistedQueryNotFound,
+            "PERSISTED_QUERY_NOT_SUPPORTED" => Self::PersistedQueryNotSupported,
             _ => Self::UpstreamInvalidResponse(m),
         }
     }
@@ -89,7 +101,16 @@ impl GatewayError {
 pub const REQUEST_ERROR_CODE: &str = "BAD_USER_INPUT";
 pub const INTERNAL_ERROR_CODE: &str = "INTERNAL_SERVER_ERROR";
 
-/// Gives every error of a response an `extensions.code`.
+/// async-graphql's own messages for `limit_depth` and `limit_complexity`,
+/// and the setting each comes from.
+const LIMIT_MESSAGES: [(&str, &str); 2] = [
+    ("Query is nested too deep.", "max_depth"),
+    ("Query is too complex.", "max_complexity"),
+];
+
+/// Gives every error of a response an `extensions.code`: depth and
+/// complexity limits become QUERY_TOO_COMPLEX naming their setting, other
+/// request errors BAD_USER_INPUT, anything else INTERNAL_SERVER_ERROR.
 pub fn ensure_codes(errors: &mut [async_graphql::ServerError]) {
     for err in errors {
         let has_code = err
@@ -97,7 +118,13 @@ pub fn ensure_codes(errors: &mut [async_graphql::ServerError]) {
             .as_ref()
             .is_some_and(|ext| ext.get("code").is_some());
         if !has_code {
-            let code = if err.path.is_empty() {
+            let limit = LIMIT_MESSAGES
+                .iter()
+                .find(|(message, _)| err.path.is_empty() && err.message == *message);
+            let code = if let Some((_, key)) = limit {
+                err.message = format!("{} (the limit is the `{key}` setting)", err.message);
+                "QUERY_TOO_COMPLEX"
+            } else if err.path.is_empty() {
                 REQUEST_ERROR_CODE
             } else {
                 INTERNAL_ERROR_CODE
@@ -120,6 +147,30 @@ mod tests {
         assert_eq!(
             ext.get("code"),
             Some(&async_graphql::Value::from("UPSTREAM_TIMEOUT"))
+        );
+    }
+
+    #[test]
+    fn depth_and_complexity_errors_are_query_too_complex() {
+        let code = |e: &async_graphql::ServerError| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code").cloned())
+                .unwrap_or_default()
+        };
+        let mut errors = vec![
+            async_graphql::ServerError::new("Query is nested too deep.", None),
+            async_graphql::ServerError::new("Unknown field", None),
+        ];
+        ensure_codes(&mut errors);
+        assert_eq!(
+            code(&errors[0]),
+            async_graphql::Value::from("QUERY_TOO_COMPLEX")
+        );
+        assert!(errors[0].message.contains("max_depth"));
+        assert_eq!(
+            code(&errors[1]),
+            async_graphql::Value::from("BAD_USER_INPUT")
         );
     }
 }

@@ -26,17 +26,20 @@ enum Command {
     /// Exit 0 when the gateway at the listen address answers /healthz (for
     /// container health checks: the runtime image has no curl)
     Healthcheck,
+    /// Print the SHA-256 of a client API key, for `api_keys` in the config
+    /// (service mode); without KEY, reads it from standard input
+    HashKey {
+        /// The client key (omit to read it from stdin, out of shell history)
+        key: Option<String>,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LOG").unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    if let Some(Command::HashKey { key }) = &cli.command {
+        return hash_key(key.as_deref());
+    }
     let config = match Config::load(cli.config.as_deref(), &cli.overrides) {
         Ok(c) => c,
         Err(e) => {
@@ -44,6 +47,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    init_logging(&config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::PrintSchema => {
             let version = config
@@ -63,6 +67,7 @@ async fn main() -> ExitCode {
             }
         }
         Command::Healthcheck => healthcheck(&config).await,
+        Command::HashKey { .. } => ExitCode::SUCCESS,
         Command::Serve => match liveagent_graphql::server::serve(&config).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -71,6 +76,43 @@ async fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Logs go to stderr, filtered by `LOG` (default `info`), as text or as one
+/// JSON object a line.
+fn init_logging(format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("LOG").unwrap_or_else(|_| "info".into());
+    // Colours only on a terminal: piped logs stay plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+fn hash_key(key: Option<&str>) -> ExitCode {
+    let key = match key {
+        Some(k) => k.to_string(),
+        None => {
+            let mut line = String::new();
+            if let Err(e) = std::io::stdin().read_line(&mut line) {
+                eprintln!("error: cannot read the key from stdin: {e}");
+                return ExitCode::FAILURE;
+            }
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    if key.trim().is_empty() {
+        eprintln!("error: the key is empty");
+        return ExitCode::FAILURE;
+    }
+    println!("{}", liveagent_graphql::server::hash_key(&key));
+    ExitCode::SUCCESS
 }
 
 async fn healthcheck(config: &Config) -> ExitCode {

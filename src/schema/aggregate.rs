@@ -293,7 +293,7 @@ async fn resolve(
 ) -> Result<Vec<GroupView>, GatewayError> {
     let (gateway, caller) = gateway_and_caller(ctx)?;
     let metadata = gateway.upstream.metadata(&caller).await;
-    let planner = gateway.planner(metadata.as_deref());
+    let planner = gateway.planner(metadata.as_deref(), &caller);
     let spec = parse_spec(
         &planner,
         entity,

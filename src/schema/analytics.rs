@@ -112,7 +112,7 @@ pub fn conversation_counts_field() -> Field {
 async fn resolve_counts(ctx: &ResolverContext<'_>) -> Result<ConversationCounts, GatewayError> {
     let (gateway, caller) = gateway_and_caller(ctx)?;
     let metadata = gateway.upstream.metadata(&caller).await;
-    let planner = gateway.planner(metadata.as_deref());
+    let planner = gateway.planner(metadata.as_deref(), &caller);
     let conversation = entity("Conversation").ok_or_else(|| {
         GatewayError::UpstreamInvalidResponse("no Conversation in the model".into())
     })?;
@@ -229,7 +229,7 @@ async fn resolve_activity(ctx: &ResolverContext<'_>) -> Result<Vec<Row>, Gateway
         GatewayError::UpstreamInvalidResponse("no ReportingEvent in the model".into())
     })?;
     let mut plan = gateway
-        .planner(metadata.as_deref())
+        .planner(metadata.as_deref(), &caller)
         .plan(events, ctx.field().selection_set())?;
     plan.relations.retain(|r| r.relation.name == "user");
     for relation in &mut plan.relations {

@@ -225,7 +225,7 @@ async fn resolve_lookup(
     };
     let metadata = gateway.upstream.metadata(&caller).await;
     let plan = gateway
-        .planner(metadata.as_deref())
+        .planner(metadata.as_deref(), &caller)
         .plan(entity, ctx.field().selection_set())?;
     let query = EntityQuery {
         entity_set: entity.name,
@@ -256,14 +256,15 @@ pub(crate) fn gateway_and_caller(
         .data::<Arc<Gateway>>()
         .map_err(|_| GatewayError::UpstreamUnavailable("no upstream is configured".into()))?
         .clone();
-    let caller = ctx
-        .data_opt::<RequestContext>()
-        .and_then(RequestContext::caller)
-        .ok_or_else(|| {
-            GatewayError::Unauthenticated(
+    let context = ctx.data_opt::<RequestContext>();
+    let caller = context.and_then(RequestContext::caller).ok_or_else(|| {
+        match context.and_then(|c| c.refusal.clone()) {
+            Some(refusal) => refusal,
+            None => GatewayError::Unauthenticated(
                 "no credential: send `Authorization: Bearer <Live Agent token>` or `?apikey=<token>`".into(),
-            )
-        })?;
+            ),
+        }
+    })?;
     Ok((gateway, caller))
 }
 
@@ -273,7 +274,7 @@ async fn resolve_list(
 ) -> Result<Page, GatewayError> {
     let (gateway, caller) = gateway_and_caller(ctx)?;
     let metadata = gateway.upstream.metadata(&caller).await;
-    let planner = gateway.planner(metadata.as_deref());
+    let planner = gateway.planner(metadata.as_deref(), &caller);
     // Argument errors come before any upstream call.
     let args = planner.list_args(entity, ctx.args.as_index_map(), Shape::Connection)?;
     let first = args.first.unwrap_or(DEFAULT_FIRST as u64);

@@ -14,6 +14,7 @@ pub mod relation;
 pub mod scalars;
 mod selection;
 
+use crate::error::GatewayError;
 use crate::model::{relations_of, ApiVersion, ALL_ENUMS, ENTITIES};
 use crate::upstream::{Caller, Credential, Upstream};
 use async_graphql::dynamic::{Enum, EnumItem, Object, Schema, SchemaBuilder};
@@ -40,6 +41,13 @@ pub struct RequestContext {
     pub no_cache: bool,
     /// Shared with every upstream call of the request; read after execution.
     pub served_stale: Arc<AtomicBool>,
+    /// Collections the request may read (service mode); `None`: all.
+    pub collections: Option<Arc<[String]>>,
+    /// Why the request has no credential, when the gateway refused its
+    /// API key (service mode).
+    pub refusal: Option<GatewayError>,
+    /// The request's id, sent upstream as `x-request-id`.
+    pub request_id: Option<Arc<str>>,
 }
 
 impl RequestContext {
@@ -49,6 +57,8 @@ impl RequestContext {
             credential,
             no_cache: self.no_cache,
             served_stale: self.served_stale.clone(),
+            collections: self.collections.clone(),
+            request_id: self.request_id.clone(),
         })
     }
 }

@@ -16,6 +16,8 @@ use indexmap::IndexMap;
 pub struct Planner<'a> {
     pub version: ApiVersion,
     pub metadata: Option<&'a Metadata>,
+    /// Relations may ride on their parent's request as `$expand`.
+    pub expand: bool,
     pub expose_sensitive: bool,
     pub max_first: u64,
     pub max_relation_rows: u64,
@@ -148,7 +150,7 @@ impl Planner<'_> {
         // A per-parent total needs every row: the batched path counts them.
         let needs_total = relation.shape == Shape::Connection
             && field.selection_set().any(|s| s.name() == "totalCount");
-        joins_by_key && !needs_total && self.declares_navigation(entity, relation)
+        self.expand && joins_by_key && !needs_total && self.declares_navigation(entity, relation)
     }
 
     fn relation_plan(

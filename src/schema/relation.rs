@@ -135,10 +135,18 @@ fn expanded_rows(value: &Json) -> Result<Vec<Arc<Row>>, GatewayError> {
 }
 
 impl Gateway {
-    pub fn planner<'a>(&self, metadata: Option<&'a crate::odata::Metadata>) -> Planner<'a> {
+    /// The planner for one caller. A caller limited to some collections
+    /// never gets `$expand`: every relation is then its own request, which
+    /// the upstream front door checks against those collections.
+    pub fn planner<'a>(
+        &self,
+        metadata: Option<&'a crate::odata::Metadata>,
+        caller: &crate::upstream::Caller,
+    ) -> Planner<'a> {
         Planner {
             version: self.version,
             metadata,
+            expand: caller.collections.is_none(),
             expose_sensitive: self.expose_sensitive,
             max_first: self.max_first,
             max_relation_rows: self.max_relation_rows,

@@ -2,19 +2,23 @@
 //! `application/json` and `application/graphql-response+json`, and the
 //! status codes each calls for.
 
+use super::auth::Identity;
+use super::request_log::{ErrorCodes, OperationName, Trace};
 use super::AppState;
-use crate::error::ensure_codes;
+use crate::error::{ensure_codes, GatewayError};
 use crate::schema::field_errors::FieldErrors;
 use crate::schema::RequestContext;
 use crate::upstream::Credential;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Variables};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -81,7 +85,14 @@ struct Body {
 /// An error before execution: never reached the schema.
 fn reject(status: StatusCode, media: MediaType, message: &str) -> Response {
     let body = json!({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]});
-    respond(status, media, body)
+    with_codes(respond(status, media, body), ["BAD_REQUEST"])
+}
+
+/// Attaches a response's error codes for the request log line.
+fn with_codes<'a>(mut response: Response, codes: impl IntoIterator<Item = &'a str>) -> Response {
+    let codes = ErrorCodes(codes.into_iter().map(str::to_owned).collect());
+    response.extensions_mut().insert(codes);
+    response
 }
 
 fn respond(status: StatusCode, media: MediaType, body: Value) -> Response {
@@ -91,6 +102,20 @@ fn respond(status: StatusCode, media: MediaType, body: Value) -> Response {
         HeaderValue::from_static(media.as_str()),
     );
     response
+}
+
+/// A GraphQL error raised by the gateway before execution (a limit, a
+/// persisted query): 200 for `application/json`, `status` for
+/// `application/graphql-response+json`.
+fn refuse(state: &AppState, media: MediaType, status: StatusCode, error: GatewayError) -> Response {
+    state.metrics.graphql_response([error.code()]);
+    let body =
+        json!({"errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}]});
+    let status = match media {
+        MediaType::GraphqlResponse => status,
+        MediaType::Json => StatusCode::OK,
+    };
+    with_codes(respond(status, media, body), [error.code()])
 }
 
 fn not_acceptable() -> Response {
@@ -105,10 +130,36 @@ pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Some(media) = negotiate(&headers) else {
+    let trace = Trace::start(&headers);
+    let response = post_traced(&state, &headers, &uri, body, trace.id.clone()).await;
+    trace.finish(Method::POST, response)
+}
+
+async fn post_traced(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: Result<Bytes, BytesRejection>,
+    request_id: Arc<str>,
+) -> Response {
+    let Some(media) = negotiate(headers) else {
         return not_acceptable();
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                media,
+                &format!(
+                    "the request body is larger than {} bytes (max_body_bytes)",
+                    state.max_body_bytes
+                ),
+            )
+        }
+        Err(rejection) => return reject(rejection.status(), media, &rejection.body_text()),
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -132,14 +183,25 @@ pub async fn post(
             )
         }
     };
-    execute(&state, &headers, &uri, Method::POST, parsed, media).await
+    execute(state, headers, uri, Method::POST, parsed, media, request_id).await
 }
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     if crate::playground::wants_page(&headers, uri.query()) {
         return crate::playground::page().await.into_response();
     }
-    let Some(media) = negotiate(&headers) else {
+    let trace = Trace::start(&headers);
+    let response = get_traced(&state, &headers, &uri, trace.id.clone()).await;
+    trace.finish(Method::GET, response)
+}
+
+async fn get_traced(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    request_id: Arc<str>,
+) -> Response {
+    let Some(media) = negotiate(headers) else {
         return not_acceptable();
     };
     let mut params: Map<String, Value> = Map::new();
@@ -164,9 +226,10 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) ->
         variables,
         extensions,
     };
-    execute(&state, &headers, &uri, Method::GET, body, media).await
+    execute(state, headers, uri, Method::GET, body, media, request_id).await
 }
 
+/// Runs a request and attaches its operation name for the log line.
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
@@ -174,13 +237,52 @@ async fn execute(
     method: Method,
     body: Body,
     media: MediaType,
+    request_id: Arc<str>,
+) -> Response {
+    let operation = body
+        .operation_name
+        .as_ref()
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut response = run(state, headers, uri, method, body, media, request_id).await;
+    if let Some(name) = operation {
+        response.extensions_mut().insert(OperationName(name));
+    }
+    response
+}
+
+async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    method: Method,
+    body: Body,
+    media: MediaType,
+    request_id: Arc<str>,
 ) -> Response {
     let query = match body.query {
-        Some(Value::String(q)) if !q.trim().is_empty() => q,
-        Some(Value::String(_)) | None => {
-            return reject(StatusCode::BAD_REQUEST, media, "`query` is required")
-        }
+        Some(Value::String(q)) if !q.trim().is_empty() => Some(q),
+        Some(Value::String(_)) | None => None,
         Some(_) => return reject(StatusCode::BAD_REQUEST, media, "`query` must be a string"),
+    };
+    if !matches!(
+        body.extensions,
+        None | Some(Value::Null) | Some(Value::Object(_))
+    ) {
+        return reject(
+            StatusCode::BAD_REQUEST,
+            media,
+            "`extensions` must be an object",
+        );
+    }
+    let query = match state
+        .persisted
+        .resolve(query, body.extensions.as_ref())
+        .await
+    {
+        Ok(Some(q)) => q,
+        Ok(None) => return reject(StatusCode::BAD_REQUEST, media, "`query` is required"),
+        Err(e) => return refuse(state, media, StatusCode::BAD_REQUEST, e),
     };
     let operation_name = match body.operation_name {
         None | Some(Value::Null) => None,
@@ -204,17 +306,19 @@ async fn execute(
             )
         }
     };
-    if !matches!(
-        body.extensions,
-        None | Some(Value::Null) | Some(Value::Object(_))
-    ) {
-        return reject(
-            StatusCode::BAD_REQUEST,
-            media,
-            "`extensions` must be an object",
-        );
+    // Unparsable queries pass these checks: execution reports the syntax
+    // error.
+    let document = async_graphql::parser::parse_query(&query).ok();
+    if let Some(doc) = &document {
+        if let Err(e) = state.limits.check(doc, operation_name.as_deref()) {
+            return refuse(state, media, StatusCode::BAD_REQUEST, e);
+        }
     }
-    if method == Method::GET && is_mutation(&query, operation_name.as_deref()) {
+    let mutation = document
+        .as_ref()
+        .is_some_and(|doc| is_mutation(doc, operation_name.as_deref()));
+    drop(document);
+    if method == Method::GET && mutation {
         let mut response = reject(
             StatusCode::METHOD_NOT_ALLOWED,
             media,
@@ -226,9 +330,18 @@ async fn execute(
         return response;
     }
 
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let identity = match &state.service {
+        Some(service) => service.authenticate(headers, uri.query()),
+        None => Identity {
+            credential: Credential::from_request(
+                headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok()),
+                uri.query(),
+            ),
+            ..Identity::default()
+        },
+    };
     let no_cache = headers
         .get_all(header::CACHE_CONTROL)
         .iter()
@@ -236,9 +349,12 @@ async fn execute(
         .flat_map(|v| v.split(','))
         .any(|d| d.trim().eq_ignore_ascii_case("no-cache"));
     let context = RequestContext {
-        credential: Credential::from_request(authorization, uri.query()),
+        credential: identity.credential,
         no_cache,
         served_stale: Default::default(),
+        collections: identity.collections,
+        refusal: identity.refusal,
+        request_id: Some(request_id),
     };
     let served_stale = context.served_stale.clone();
     let field_errors = FieldErrors::default();
@@ -249,7 +365,21 @@ async fn execute(
     if let Some(name) = operation_name {
         request = request.operation_name(name);
     }
-    let mut response = state.schema.execute(request).await;
+    let Ok(mut response) =
+        tokio::time::timeout(state.request_timeout, state.schema.execute(request)).await
+    else {
+        let error = GatewayError::UpstreamTimeout(format!(
+            "the request did not finish within {} ms (request_timeout_ms)",
+            state.request_timeout.as_millis()
+        ));
+        state.metrics.graphql_response([error.code()]);
+        let body = json!({"data": null, "errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}]});
+        let status = match media {
+            MediaType::GraphqlResponse => StatusCode::GATEWAY_TIMEOUT,
+            MediaType::Json => StatusCode::OK,
+        };
+        return with_codes(respond(status, media, body), [error.code()]);
+    };
     response.errors.extend(field_errors.take());
     ensure_codes(&mut response.errors);
     state
@@ -288,7 +418,10 @@ async fn execute(
         MediaType::GraphqlResponse if request_error => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
-    respond(status, media, Value::Object(out))
+    with_codes(
+        respond(status, media, Value::Object(out)),
+        response.errors.iter().map(error_code),
+    )
 }
 
 /// An error's `extensions.code` (every error has one after `ensure_codes`).
@@ -299,12 +432,11 @@ fn error_code(error: &async_graphql::ServerError) -> &str {
     }
 }
 
-/// Whether the operation that would run is a mutation. Unparsable queries
-/// answer no: execution reports the syntax error.
-fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(query) else {
-        return false;
-    };
+/// Whether the operation that would run is a mutation.
+fn is_mutation(
+    doc: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+) -> bool {
     let ty = match (&doc.operations, operation_name) {
         (async_graphql::parser::types::DocumentOperations::Single(op), _) => Some(op.node.ty),
         (async_graphql::parser::types::DocumentOperations::Multiple(ops), Some(name)) => {
@@ -345,9 +477,12 @@ mod tests {
 
     #[test]
     fn mutations_are_detected() {
-        assert!(is_mutation("mutation { x }", None));
-        assert!(!is_mutation("{ x }", None));
-        assert!(is_mutation("query a { x } mutation b { y }", Some("b")));
-        assert!(!is_mutation("query a { x } mutation b { y }", Some("a")));
+        let m = |q: &str, name: Option<&str>| {
+            is_mutation(&async_graphql::parser::parse_query(q).expect("query"), name)
+        };
+        assert!(m("mutation { x }", None));
+        assert!(!m("{ x }", None));
+        assert!(m("query a { x } mutation b { y }", Some("b")));
+        assert!(!m("query a { x } mutation b { y }", Some("a")));
     }
 }

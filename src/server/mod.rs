@@ -1,6 +1,10 @@
 //! The HTTP surface: `/graphql`, health, readiness and metrics.
 
+mod auth;
 mod graphql_http;
+mod limits;
+mod persisted;
+mod request_log;
 
 use crate::config::{Config, ConfigError};
 use crate::metrics::{self, Metrics};
@@ -8,18 +12,30 @@ use crate::playground;
 use crate::schema::{self, Gateway, SchemaOptions};
 use crate::upstream::Upstream;
 use async_graphql::dynamic::Schema;
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderName, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
+use std::time::Duration;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 #[derive(Clone)]
 pub struct AppState {
     pub schema: Schema,
     pub gateway: Arc<Gateway>,
     pub metrics: Arc<Metrics>,
+    /// Root field and alias limits, checked before execution.
+    limits: limits::DocumentLimits,
+    /// Automatic persisted queries.
+    persisted: persisted::PersistedQueries,
+    /// Longest time one GraphQL request may run.
+    request_timeout: Duration,
+    /// Largest POST body, named in the 413 answer.
+    max_body_bytes: usize,
+    /// Service mode; `None`: pass-through.
+    service: Option<Arc<auth::ServiceAuth>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +46,11 @@ pub enum StartError {
     Schema(String),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
+}
+
+/// The hex SHA-256 of a client API key, as `api_keys` lists it.
+pub fn hash_key(key: &str) -> String {
+    persisted::sha256_hex(key.as_bytes())
 }
 
 /// Builds the application from a validated config.
@@ -44,26 +65,73 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
         max_relation_rows: config.max_relation_rows,
         aggregates: crate::aggregate::Settings::new(config)?,
     });
-    let schema = schema::builder(SchemaOptions {
+    let mut builder = schema::builder(SchemaOptions {
         version,
         expose_sensitive: config.expose_sign_in_ips,
     })
     .data(gateway.clone())
-    .finish()
-    .map_err(|e| StartError::Schema(e.to_string()))?;
+    .limit_depth(config.max_depth)
+    .limit_complexity(config.max_complexity);
+    if !config.introspection {
+        builder = builder.disable_introspection();
+    }
+    let schema = builder
+        .finish()
+        .map_err(|e| StartError::Schema(e.to_string()))?;
     let state = AppState {
         schema,
         gateway,
         metrics,
+        limits: limits::DocumentLimits {
+            max_root_fields: config.max_root_fields,
+            max_aliases: config.max_aliases,
+        },
+        persisted: persisted::PersistedQueries::new(config.apq_cache_bytes),
+        request_timeout: Duration::from_millis(config.request_timeout_ms),
+        max_body_bytes: config.max_body_bytes,
+        service: auth::ServiceAuth::from_config(config)?.map(Arc::new),
     };
-    Ok(Router::new()
+    let router = Router::new()
         .route("/", get(playground::page))
         .route("/playground/{name}", get(playground::asset))
         .route("/graphql", get(graphql_http::get).post(graphql_http::post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .with_state(state))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .with_state(state);
+    Ok(match cors(&config.cors_allowed_origins) {
+        Some(layer) => router.layer(layer),
+        None => router,
+    })
+}
+
+/// CORS for the configured origins; `None` (no CORS headers at all) when
+/// the list is empty. Origins are checked by `Config::validate`.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let allow = match origins {
+        [] => return None,
+        [any] if any == "*" => AllowOrigin::any(),
+        list => AllowOrigin::list(
+            list.iter()
+                .filter_map(|o| header::HeaderValue::from_str(o).ok()),
+        ),
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                header::CACHE_CONTROL,
+                HeaderName::from_static("x-api-key"),
+                HeaderName::from_static("x-request-id"),
+            ])
+            .expose_headers([HeaderName::from_static("x-request-id")])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// Ready when the upstream answers HTTP at all (401 included: a pass-through

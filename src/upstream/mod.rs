@@ -24,6 +24,13 @@ pub struct Caller {
     pub no_cache: bool,
     /// Set when an answer was served from an expired entry (stale-if-error).
     pub served_stale: Arc<AtomicBool>,
+    /// Collections this caller may read (service mode API keys); `None`:
+    /// all. Checked here, at the front door, for every request.
+    pub collections: Option<Arc<[String]>>,
+    /// The client request's id, sent upstream as `x-request-id`; never
+    /// part of a cache or sharing key (identical requests of several
+    /// clients go upstream once, with the first one's id).
+    pub request_id: Option<Arc<str>>,
 }
 
 impl Caller {
@@ -32,6 +39,8 @@ impl Caller {
             credential,
             no_cache: false,
             served_stale: Arc::default(),
+            collections: None,
+            request_id: None,
         }
     }
 }
@@ -125,13 +134,14 @@ impl Upstream {
     /// as it is.
     pub async fn metadata(&self, caller: &Caller) -> Option<Arc<Metadata>> {
         let cred = &caller.credential;
+        let request_id = caller.request_id.as_deref();
         let loaded = self
             .metadata
             .get_or_try_init(|| async {
                 let url = format!("{}/$metadata", self.transport.base);
                 let (status, body) = self
                     .transport
-                    .get(cred, &url, "application/xml", "$metadata")
+                    .get(cred, request_id, &url, "application/xml", "$metadata")
                     .await?;
                 check_status(status, &body, cred)?;
                 let text = String::from_utf8_lossy(&body);
@@ -231,6 +241,14 @@ impl Upstream {
         url: String,
         fetch: Fetch,
     ) -> Result<Answer, GatewayError> {
+        if let Some(allowed) = &caller.collections {
+            if !allowed.iter().any(|c| c == collection) {
+                return Err(GatewayError::Forbidden(format!(
+                    "this API key may not read {collection} (allowed: {})",
+                    allowed.join(", ")
+                )));
+            }
+        }
         let metrics = self.metrics();
         let label = CollectionLabel { collection };
         let key = CacheKey {
@@ -254,12 +272,17 @@ impl Upstream {
         let transport = self.transport.clone();
         let cache = self.cache.clone();
         let credential = caller.credential.clone();
+        let request_id = caller.request_id.clone();
         let task_key = key.clone();
         let outcome = self
             .inflight
             .run(key.clone(), move || async move {
+                let who = Who {
+                    cred: &credential,
+                    request_id: request_id.as_deref(),
+                };
                 let (answer, bytes) =
-                    fetch_answer(&transport, &credential, &task_key.url, collection, fetch).await?;
+                    fetch_answer(&transport, who, &task_key.url, collection, fetch).await?;
                 // Only successes are kept: never an error, never another
                 // credential's key.
                 if let Some(cache) = cache {
@@ -304,17 +327,27 @@ fn mixed_up() -> GatewayError {
     GatewayError::UpstreamInvalidResponse("a collection and a lookup share a URL".into())
 }
 
+/// Whose upstream request: the credential and the client request's id.
+#[derive(Clone, Copy)]
+struct Who<'a> {
+    cred: &'a Credential,
+    request_id: Option<&'a str>,
+}
+
 /// Asks the upstream and decodes; the byte count weighs the cache entry.
 async fn fetch_answer(
     transport: &Transport,
-    cred: &Credential,
+    who: Who<'_>,
     url: &str,
     collection: &'static str,
     fetch: Fetch,
 ) -> Result<(Answer, usize), GatewayError> {
     match fetch {
         Fetch::Entity => {
-            let (status, body) = transport.get(cred, url, JSON, collection).await?;
+            let cred = who.cred;
+            let (status, body) = transport
+                .get(cred, who.request_id, url, JSON, collection)
+                .await?;
             if status == StatusCode::NOT_FOUND {
                 return Ok((Answer::Entity(None), body.len()));
             }
@@ -323,7 +356,7 @@ async fn fetch_answer(
             Ok((Answer::Entity(Some(Arc::new(row))), body.len()))
         }
         Fetch::Collection { want } => {
-            let (page, bytes) = fetch_pages(transport, cred, url, collection, want).await?;
+            let (page, bytes) = fetch_pages(transport, who, url, collection, want).await?;
             Ok((Answer::Page(Arc::new(page)), bytes))
         }
     }
@@ -333,13 +366,16 @@ async fn fetch_answer(
 /// or the server has no more.
 async fn fetch_pages(
     transport: &Transport,
-    cred: &Credential,
+    who: Who<'_>,
     url: &str,
     collection: &'static str,
     want: usize,
 ) -> Result<(CollectionPage, usize), GatewayError> {
+    let cred = who.cred;
     let get_ok = |url: String| async move {
-        let (status, body) = transport.get(cred, &url, JSON, collection).await?;
+        let (status, body) = transport
+            .get(cred, who.request_id, &url, JSON, collection)
+            .await?;
         check_status(status, &body, cred)?;
         Ok::<_, GatewayError>(body)
     };

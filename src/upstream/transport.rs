@@ -100,13 +100,17 @@ impl Transport {
     pub async fn get(
         &self,
         cred: &Credential,
+        request_id: Option<&str>,
         url: &str,
         accept: &'static str,
         collection: &'static str,
     ) -> Result<(StatusCode, Bytes), GatewayError> {
         let mut retry = 0;
         loop {
-            let failure = match self.attempt(cred, url, accept, collection).await {
+            let failure = match self
+                .attempt(cred, request_id, url, accept, collection)
+                .await
+            {
                 Ok((status, body, retry_after)) => {
                     if !retry::retryable_status(status.as_u16()) || retry >= self.retry.retries {
                         return Ok((status, body));
@@ -128,6 +132,7 @@ impl Transport {
     async fn attempt(
         &self,
         cred: &Credential,
+        request_id: Option<&str>,
         url: &str,
         accept: &'static str,
         collection: &'static str,
@@ -161,7 +166,7 @@ impl Transport {
         };
         let _active = Active::new(&self.metrics);
         let started = Instant::now();
-        let result = self.send(cred, url, accept).await;
+        let result = self.send(cred, request_id, url, accept).await;
         self.metrics
             .upstream_duration
             .get_or_create(&CollectionLabel { collection })
@@ -209,6 +214,7 @@ impl Transport {
     async fn send(
         &self,
         cred: &Credential,
+        request_id: Option<&str>,
         url: &str,
         accept: &'static str,
     ) -> Result<(StatusCode, Bytes, Option<Duration>), reqwest::Error> {
@@ -223,6 +229,9 @@ impl Transport {
         let mut request = self.http.get(&url).header("accept", accept);
         if let Credential::Bearer(token) = cred {
             request = request.bearer_auth(token);
+        }
+        if let Some(id) = request_id {
+            request = request.header("x-request-id", id);
         }
         let response = request.send().await?;
         let status = response.status();

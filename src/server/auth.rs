@@ -1,0 +1,195 @@
+//! Who a request acts as. Pass-through (the default): the client's own
+//! Live Agent credential goes upstream. Service mode: the client shows one
+//! of the gateway's API keys (kept in config as SHA-256 hashes) and the
+//! gateway's own upstream token goes upstream, so that the admin token
+//! never reaches a browser.
+
+use crate::config::{Config, ConfigError};
+use crate::error::GatewayError;
+use crate::upstream::Credential;
+use axum::http::{header, HeaderMap};
+use std::sync::Arc;
+
+/// A request's upstream identity, or why it has none.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    pub credential: Option<Credential>,
+    /// Collections the API key may read; `None`: all.
+    pub collections: Option<Arc<[String]>>,
+    /// Service mode: why the request has no credential.
+    pub refusal: Option<GatewayError>,
+}
+
+/// Service mode: the upstream token and the client keys.
+pub struct ServiceAuth {
+    upstream: Credential,
+    keys: Vec<ApiKey>,
+}
+
+struct ApiKey {
+    name: String,
+    sha256: [u8; 32],
+    collections: Option<Arc<[String]>>,
+}
+
+impl std::fmt::Debug for ServiceAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.keys.iter().map(|k| k.name.as_str()).collect();
+        f.debug_struct("ServiceAuth")
+            .field("upstream", &self.upstream)
+            .field("keys", &names)
+            .finish()
+    }
+}
+
+impl ServiceAuth {
+    /// Service mode from a validated config; `None` in pass-through mode.
+    pub fn from_config(config: &Config) -> Result<Option<ServiceAuth>, ConfigError> {
+        let Some(service) = config.service_mode()? else {
+            return Ok(None);
+        };
+        let keys = service
+            .keys
+            .into_iter()
+            .map(|k| ApiKey {
+                name: k.name,
+                sha256: k.sha256,
+                collections: k.collections.map(Arc::from),
+            })
+            .collect();
+        Ok(Some(ServiceAuth {
+            upstream: Credential::Bearer(service.upstream_token),
+            keys,
+        }))
+    }
+
+    /// The identity of a request: the service credential for a known key.
+    /// The client key comes from `Authorization: Bearer`, `x-api-key` or
+    /// `?apikey=`; it is hashed and compared to every configured hash in
+    /// constant time.
+    pub fn authenticate(&self, headers: &HeaderMap, query: Option<&str>) -> Identity {
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let presented = Credential::from_request(authorization, query)
+            .map(|c| c.secret().to_string())
+            .or_else(|| {
+                headers
+                    .get("x-api-key")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_string)
+            });
+        let Some(presented) = presented else {
+            return refused(
+                "no API key: send `Authorization: Bearer <API key>` or `x-api-key: <API key>`",
+            );
+        };
+        let digest = ring::digest::digest(&ring::digest::SHA256, presented.as_bytes());
+        let mut found: Option<&ApiKey> = None;
+        for key in &self.keys {
+            if constant_time_eq(digest.as_ref(), &key.sha256) {
+                found = Some(key);
+            }
+        }
+        match found {
+            Some(key) => {
+                tracing::debug!(api_key = %key.name, "API key accepted");
+                Identity {
+                    credential: Some(self.upstream.clone()),
+                    collections: key.collections.clone(),
+                    refusal: None,
+                }
+            }
+            None => refused("unknown API key"),
+        }
+    }
+}
+
+fn refused(message: &str) -> Identity {
+    Identity {
+        credential: None,
+        collections: None,
+        refusal: Some(GatewayError::Unauthenticated(message.into())),
+    }
+}
+
+/// Equal bytes, in a time that depends only on the lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ApiKeyConfig;
+    use crate::server::persisted::sha256_hex;
+
+    fn service() -> ServiceAuth {
+        let config = Config {
+            service_upstream_token: Some("upstream-admin".to_string().into()),
+            api_keys: vec![
+                ApiKeyConfig {
+                    name: "dash".into(),
+                    sha256: sha256_hex(b"client-key-1"),
+                    collections: None,
+                },
+                ApiKeyConfig {
+                    name: "labels-only".into(),
+                    sha256: sha256_hex(b"client-key-2").to_uppercase(),
+                    collections: Some(vec!["Label".into()]),
+                },
+            ],
+            ..Config::default()
+        };
+        ServiceAuth::from_config(&config)
+            .expect("valid")
+            .expect("service mode")
+    }
+
+    fn headers(name: &'static str, value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(name, value.parse().expect("header"));
+        h
+    }
+
+    #[test]
+    fn known_keys_map_to_the_service_credential() {
+        let s = service();
+        let id = s.authenticate(&headers("authorization", "Bearer client-key-1"), None);
+        assert_eq!(
+            id.credential,
+            Some(Credential::Bearer("upstream-admin".into()))
+        );
+        assert!(id.collections.is_none());
+        let id = s.authenticate(&headers("x-api-key", "client-key-2"), None);
+        assert_eq!(id.collections.as_deref(), Some(&["Label".to_string()][..]));
+        let id = s.authenticate(&HeaderMap::new(), Some("apikey=client-key-1"));
+        assert!(id.credential.is_some());
+    }
+
+    #[test]
+    fn unknown_or_missing_keys_are_refused() {
+        let s = service();
+        for id in [
+            s.authenticate(&headers("authorization", "Bearer upstream-admin"), None),
+            s.authenticate(&HeaderMap::new(), None),
+        ] {
+            assert!(id.credential.is_none());
+            assert_eq!(id.refusal.map(|e| e.code()), Some("UNAUTHENTICATED"));
+        }
+        assert!(!format!("{s:?}").contains("upstream-admin"));
+    }
+
+    #[test]
+    fn constant_time_eq_compares_bytes() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
