@@ -84,7 +84,7 @@ def close(a, b):
 
 
 def main():
-    subprocess.run(["scripts/setup-upstream.sh"], cwd=ROOT, check=True)
+    subprocess.run(["scripts/setup.sh"], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
     db = os.path.join(ROOT, "target", f"bench-aggregates-{CONVERSATIONS}.sqlite")
     env = {**os.environ, "PORT": "0", "CONVERSATIONS": str(CONVERSATIONS), "DB_FILE": db, "PARENT_PID": str(os.getpid())}

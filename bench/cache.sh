@@ -20,7 +20,7 @@ QUERY='{ conversations(first: 20) { nodes { id displayId inboxId assigneeId crea
 
 command -v wrk >/dev/null || { echo "bench needs wrk (Debian: apt-get install wrk)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "bench needs python3" >&2; exit 1; }
-scripts/setup-upstream.sh
+scripts/setup.sh
 cargo build --release --locked -q
 
 work=$(mktemp -d)
