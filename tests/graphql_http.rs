@@ -183,3 +183,26 @@ async fn health_and_readiness() {
         .expect("readyz");
     assert_eq!(r.status(), 503);
 }
+
+#[tokio::test]
+async fn response_fields_come_in_selection_order() {
+    let up = upstream();
+    let gw = gateway(up, "1.1").await;
+    let text = reqwest::Client::new()
+        .post(gw.url())
+        .bearer_auth(ADMIN_1)
+        .json(&json!({"query": "{ labels(first: 1) { nodes { title id color } } }"}))
+        .send()
+        .await
+        .expect("post")
+        .text()
+        .await
+        .expect("text");
+    let at = |needle: &str| text.find(needle).unwrap_or(usize::MAX);
+    // Columns of a row come in selection order (root fields resolved in
+    // parallel come in the order they finish).
+    assert!(
+        at("\"title\"") < at("\"id\"") && at("\"id\"") < at("\"color\""),
+        "{text}"
+    );
+}

@@ -10,6 +10,7 @@ use super::{Source, Spec};
 use crate::error::GatewayError;
 use crate::model::KEY;
 use crate::odata::{CollectionPage, CollectionQuery, Filter, OrderBy};
+use crate::upstream::Caller;
 use futures::StreamExt;
 
 pub(super) async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, GatewayError> {
@@ -21,11 +22,20 @@ pub(super) async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, 
         count: n == 0,
         ..base.clone()
     };
-    let fetch = |query: CollectionQuery| async move {
-        source
-            .upstream
-            .fetch_collection(source.caller, &query, source.style)
-            .await
+    // Scan pages are read once: keep them out of the response cache, so the
+    // scan's memory stays with its groups.
+    let caller = Caller {
+        bypass_cache: true,
+        ..source.caller.clone()
+    };
+    let fetch = |query: CollectionQuery| {
+        let caller = &caller;
+        async move {
+            source
+                .upstream
+                .fetch_collection(caller, &query, source.style)
+                .await
+        }
     };
     let mut acc = Accumulator::new(spec, settings.max_groups);
     let mut seen: u64 = 0;

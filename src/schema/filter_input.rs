@@ -326,7 +326,7 @@ mod tests {
                 json!({"status": {"in": ["OPEN", "PENDING"]}, "assigneeId": {"isNull": true}})
             )
             .ok(),
-            Some("assignee_id eq null and (status eq 0 or status eq 2)".into())
+            Some("(status eq 0 or status eq 2) and assignee_id eq null".into())
         );
         assert_eq!(
             render(

@@ -59,6 +59,7 @@ impl RequestContext {
             served_stale: self.served_stale.clone(),
             collections: self.collections.clone(),
             request_id: self.request_id.clone(),
+            bypass_cache: false,
         })
     }
 }

@@ -31,6 +31,9 @@ pub struct Caller {
     /// part of a cache or sharing key (identical requests of several
     /// clients go upstream once, with the first one's id).
     pub request_id: Option<Arc<str>>,
+    /// Neither read nor store cached answers: one-off bulk reads (aggregate
+    /// scans) would otherwise fill the cache with pages nobody asks again.
+    pub bypass_cache: bool,
 }
 
 impl Caller {
@@ -41,6 +44,7 @@ impl Caller {
             served_stale: Arc::default(),
             collections: None,
             request_id: None,
+            bypass_cache: false,
         }
     }
 }
@@ -256,7 +260,8 @@ impl Upstream {
             url: url.into(),
         };
         let mut fallback = None;
-        if let Some(cache) = &self.cache {
+        let cache = self.cache.as_ref().filter(|_| !caller.bypass_cache);
+        if let Some(cache) = cache {
             if !caller.no_cache {
                 if let Some(stored) = cache.get(&key).await {
                     if stored.is_fresh(Instant::now()) {
@@ -270,7 +275,7 @@ impl Upstream {
         }
 
         let transport = self.transport.clone();
-        let cache = self.cache.clone();
+        let cache = cache.cloned();
         let credential = caller.credential.clone();
         let request_id = caller.request_id.clone();
         let task_key = key.clone();
