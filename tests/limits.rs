@@ -255,20 +255,16 @@ async fn automatic_persisted_queries_follow_apollos_protocol() {
     let hash = sha256_hex(query);
     let ext = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}});
     let post = |body: Value| {
-        client
-            .post(gw.url())
-            .bearer_auth(ADMIN_1)
-            .json(&body)
-            .send()
+        let request = client.post(gw.url()).bearer_auth(ADMIN_1).json(&body);
+        async move {
+            let response = request.send().await.expect("post");
+            response.json::<Value>().await.expect("json")
+        }
     };
+    let labels = |body: &Value| body["data"]["labels"]["nodes"].as_array().map(Vec::len);
 
     // 1. The hash alone: not known yet.
-    let body: Value = post(json!({ "extensions": ext }))
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let body = post(json!({ "extensions": ext })).await;
     assert_eq!(
         error_code(&body),
         Some("PERSISTED_QUERY_NOT_FOUND"),
@@ -277,30 +273,12 @@ async fn automatic_persisted_queries_follow_apollos_protocol() {
     assert_eq!(body["errors"][0]["message"], "PersistedQueryNotFound");
 
     // 2. The query with its hash: runs and is kept.
-    let body: Value = post(json!({ "query": query, "extensions": ext }))
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        body["data"]["labels"]["nodes"].as_array().map(Vec::len),
-        Some(2),
-        "{body}"
-    );
+    let body = post(json!({ "query": query, "extensions": ext })).await;
+    assert_eq!(labels(&body), Some(2), "{body}");
 
     // 3. The hash alone now runs, over POST and GET.
-    let body: Value = post(json!({ "extensions": ext }))
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        body["data"]["labels"]["nodes"].as_array().map(Vec::len),
-        Some(2),
-        "{body}"
-    );
+    let body = post(json!({ "extensions": ext })).await;
+    assert_eq!(labels(&body), Some(2), "{body}");
     let body: Value = client
         .get(gw.url())
         .query(&[
@@ -313,27 +291,13 @@ async fn automatic_persisted_queries_follow_apollos_protocol() {
         .json()
         .await
         .expect("json");
-    assert_eq!(
-        body["data"]["labels"]["nodes"].as_array().map(Vec::len),
-        Some(2),
-        "{body}"
-    );
+    assert_eq!(labels(&body), Some(2), "{body}");
 
     // 4. A hash that is not the query's: rejected, nothing kept.
     let wrong = json!({"persistedQuery": {"version": 1, "sha256Hash": sha256_hex("{ other }")}});
-    let body: Value = post(json!({ "query": query, "extensions": wrong }))
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let body = post(json!({ "query": query, "extensions": wrong })).await;
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
-    let body: Value = post(json!({ "extensions": wrong }))
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let body = post(json!({ "extensions": wrong })).await;
     assert_eq!(
         error_code(&body),
         Some("PERSISTED_QUERY_NOT_FOUND"),
