@@ -28,6 +28,33 @@ pub enum GatewayError {
     /// Automatic persisted queries are turned off (`apq_cache_bytes = 0`).
     #[error("PersistedQueryNotSupported")]
     PersistedQueryNotSupported,
+    /// The upstream answered with an HTTP error status; the code follows
+    /// from the status (DESIGN.md, "Errors"), which stays readable as data.
+    #[error("{}", upstream_status_display(*.status, .message))]
+    UpstreamStatus { status: u16, message: String },
+    /// A fault of the gateway itself. Clients see a generic message; the
+    /// detail goes to the log.
+    #[error("internal error")]
+    Internal(String),
+}
+
+fn upstream_status_display(status: u16, message: &str) -> String {
+    match status_code(status) {
+        "UPSTREAM_UNAVAILABLE" => format!("upstream unavailable: {message}"),
+        "UPSTREAM_INVALID_RESPONSE" => format!("invalid upstream response: {message}"),
+        _ => message.to_string(),
+    }
+}
+
+/// The code of an upstream HTTP error status.
+fn status_code(status: u16) -> &'static str {
+    match status {
+        401 => "UNAUTHENTICATED",
+        403 => "FORBIDDEN",
+        400 | 405 | 406 | 413 | 414 | 422 => "BAD_USER_INPUT",
+        429 | 500..=599 => "UPSTREAM_UNAVAILABLE",
+        _ => "UPSTREAM_INVALID_RESPONSE",
+    }
 }
 
 impl GatewayError {
@@ -43,7 +70,23 @@ impl GatewayError {
             Self::ScanLimitExceeded(_) => "SCAN_LIMIT_EXCEEDED",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            Self::UpstreamStatus { status, .. } => status_code(*status),
+            Self::Internal(_) => INTERNAL_ERROR_CODE,
         }
+    }
+
+    /// The upstream's HTTP status, when the error is an upstream answer.
+    pub fn upstream_status(&self) -> Option<u16> {
+        match self {
+            Self::UpstreamStatus { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// A fault that may pass (5xx, 429, timeout, connection): worth a
+    /// stale answer or another try later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.code(), "UPSTREAM_UNAVAILABLE" | "UPSTREAM_TIMEOUT")
     }
 
     /// The message without the prefix `Display` adds.
@@ -56,25 +99,11 @@ impl GatewayError {
             | Self::UpstreamTimeout(m)
             | Self::UpstreamInvalidResponse(m)
             | Self::QueryTooComplex(m)
-            | Self::ScanLimitExceeded(m) => m.clone(),
-            Self::PersistedQueryNotFound | Self::PersistedQueryNotSupported => self.to_string(),
-        }
-    }
-
-    /// Rebuilds an error kept as code and message (see `loaders`).
-    pub fn from_code(code: &str, message: &str) -> Self {
-        let m = message.to_string();
-        match code {
-            "UNAUTHENTICATED" => Self::Unauthenticated(m),
-            "FORBIDDEN" => Self::Forbidden(m),
-            "BAD_USER_INPUT" => Self::BadUserInput(m),
-            "UPSTREAM_UNAVAILABLE" => Self::UpstreamUnavailable(m),
-            "UPSTREAM_TIMEOUT" => Self::UpstreamTimeout(m),
-            "QUERY_TOO_COMPLEX" => Self::QueryTooComplex(m),
-            "SCAN_LIMIT_EXCEEDED" => Self::ScanLimitExceeded(m),
-            "PERSISTED_QUERY_NOT_FOUND" => Self::PersistedQueryNotFound,
-            "PERSISTED_QUERY_NOT_SUPPORTED" => Self::PersistedQueryNotSupported,
-            _ => Self::UpstreamInvalidResponse(m),
+            | Self::ScanLimitExceeded(m)
+            | Self::UpstreamStatus { message: m, .. } => m.clone(),
+            Self::PersistedQueryNotFound | Self::PersistedQueryNotSupported | Self::Internal(_) => {
+                self.to_string()
+            }
         }
     }
 
@@ -91,6 +120,9 @@ impl GatewayError {
     /// The GraphQL error with its code. Resolvers convert explicitly: `?`
     /// would pick async-graphql's blanket `From<Display>` and drop the code.
     pub fn into_graphql(self) -> async_graphql::Error {
+        if let Self::Internal(detail) = &self {
+            tracing::error!(detail = %detail, "internal error");
+        }
         let code = self.code();
         async_graphql::Error::new(self.to_string()).extend_with(|_, ext| ext.set("code", code))
     }
@@ -148,6 +180,32 @@ mod tests {
             ext.get("code"),
             Some(&async_graphql::Value::from("UPSTREAM_TIMEOUT"))
         );
+    }
+
+    #[test]
+    fn upstream_statuses_keep_their_number_and_map_to_codes() {
+        let e = |status| GatewayError::UpstreamStatus {
+            status,
+            message: format!("upstream answered {status}"),
+        };
+        assert_eq!(e(401).code(), "UNAUTHENTICATED");
+        assert_eq!(e(403).code(), "FORBIDDEN");
+        assert_eq!(e(400).code(), "BAD_USER_INPUT");
+        assert_eq!(e(503).code(), "UPSTREAM_UNAVAILABLE");
+        assert!(e(503).is_transient() && !e(400).is_transient());
+        assert_eq!(e(501).upstream_status(), Some(501));
+        assert_eq!(e(404).code(), "UPSTREAM_INVALID_RESPONSE");
+        assert_eq!(
+            e(502).to_string(),
+            "upstream unavailable: upstream answered 502"
+        );
+    }
+
+    #[test]
+    fn internal_faults_hide_their_detail() {
+        let e = GatewayError::Internal("no upstream is configured".into());
+        assert_eq!(e.code(), "INTERNAL_SERVER_ERROR");
+        assert_eq!(e.clone().into_graphql().message, "internal error");
     }
 
     #[test]

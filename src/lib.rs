@@ -1,14 +1,16 @@
 //! liveagent-graphql: a GraphQL gateway in front of the Live Agent OData
 //! analytics endpoint. Data flows one way: HTTP (`server`) → GraphQL
-//! (`schema`, driven by `model`) → OData (`odata`) → upstream (`upstream`).
+//! (`schema`, driven by `model`) → plan (`plan`) → execution (`exec`,
+//! `aggregate`) → OData (`odata`) → upstream (`upstream`).
 
 pub mod aggregate;
 pub mod config;
 pub mod error;
-pub mod loaders;
+pub mod exec;
 pub mod metrics;
 pub mod model;
 pub mod odata;
+pub mod plan;
 pub mod playground;
 pub mod schema;
 pub mod server;

@@ -5,9 +5,9 @@
 use super::{NumOp, Spec};
 use crate::error::GatewayError;
 use crate::model::{Field, FieldType};
+use crate::odata::dates::parse_date_time;
 use crate::odata::response::lenient_i64;
 use crate::odata::Row;
-use crate::schema::scalars::parse_date_time;
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 use std::collections::{HashMap, HashSet};

@@ -9,13 +9,14 @@ use super::groups::{lenient_f64, Group, KeyPart};
 use super::{NumOp, Source, Spec};
 use crate::error::GatewayError;
 use crate::model::Field;
+use crate::odata::dates::parse_date_time;
 use crate::odata::response::lenient_i64;
 use crate::odata::{
     Aggregate, Apply, CollectionQuery, CompareOp, Filter, Literal, Method, OrderBy, Row,
 };
-use crate::schema::scalars::parse_date_time;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
+use std::sync::Arc;
 
 const COUNT: &str = "n";
 
@@ -212,20 +213,13 @@ async fn fetch(
     spec: &Spec,
     apply: Apply,
     order_by: Vec<OrderBy>,
-) -> Result<Vec<Row>, GatewayError> {
+) -> Result<Vec<Arc<Row>>, GatewayError> {
     let max_groups = source.settings.max_groups;
-    let query = CollectionQuery {
-        entity_set: spec.entity.name,
-        select: Vec::new(),
-        expand: Vec::new(),
-        filter: None,
-        order_by,
-        // One more than allowed tells that there are too many.
-        top: max_groups + 1,
-        skip: 0,
-        count: false,
-        apply: Some(apply),
-    };
+    // One more than allowed tells that there are too many.
+    let query = CollectionQuery::new(spec.entity.name)
+        .order_by(order_by)
+        .top(max_groups + 1)
+        .apply(apply);
     let page = source
         .upstream
         .fetch_collection(source.caller, &query, source.style)
@@ -233,5 +227,5 @@ async fn fetch(
     if page.rows.len() as u64 > max_groups {
         return Err(super::too_many_groups(spec.entity, max_groups));
     }
-    Ok(page.rows)
+    Ok(page.rows.clone())
 }

@@ -9,19 +9,16 @@ use super::groups::{Accumulator, Group};
 use super::{Source, Spec};
 use crate::error::GatewayError;
 use crate::model::KEY;
-use crate::odata::{CollectionPage, CollectionQuery, Filter, OrderBy};
+use crate::odata::{CollectionPage, CollectionQuery, OrderBy};
 use crate::upstream::Caller;
 use futures::StreamExt;
+use std::sync::Arc;
 
 pub(super) async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, GatewayError> {
     let settings = source.settings;
     let page_size = settings.scan_page_size;
     let base = query(spec, page_size);
-    let page = |n: u64| CollectionQuery {
-        skip: n * page_size,
-        count: n == 0,
-        ..base.clone()
-    };
+    let page = |n: u64| base.clone().skip(n * page_size).count(n == 0);
     // Scan pages are read once: keep them out of the response cache, so the
     // scan's memory stays with its groups.
     let caller = Caller {
@@ -39,7 +36,7 @@ pub(super) async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, 
     };
     let mut acc = Accumulator::new(spec, settings.max_groups);
     let mut seen: u64 = 0;
-    let mut fold = |page: CollectionPage| -> Result<usize, GatewayError> {
+    let mut fold = |page: Arc<CollectionPage>| -> Result<usize, GatewayError> {
         seen += page.rows.len() as u64;
         if seen > settings.max_scan_rows {
             return Err(limit_error(spec, seen, settings.max_scan_rows));
@@ -96,21 +93,15 @@ fn query(spec: &Spec, page_size: u64) -> CollectionQuery {
     if select.is_empty() {
         select.push(KEY);
     }
-    CollectionQuery {
-        entity_set: spec.entity.name,
-        select,
-        expand: Vec::new(),
-        filter: (spec.filter != Filter::True).then(|| spec.filter.clone()),
-        // A fixed order keeps `$skip` pages apart.
-        order_by: vec![OrderBy {
+    // A fixed order keeps `$skip` pages apart.
+    CollectionQuery::new(spec.entity.name)
+        .select(select)
+        .filter(spec.filter.clone())
+        .order_by(vec![OrderBy {
             property: KEY,
             descending: false,
-        }],
-        top: page_size,
-        skip: 0,
-        count: false,
-        apply: None,
-    }
+        }])
+        .top(page_size)
 }
 
 fn limit_error(spec: &Spec, rows: u64, limit: u64) -> GatewayError {
@@ -125,7 +116,7 @@ mod tests {
     use super::*;
     use crate::aggregate::{Bucketing, NumOp, TimeUnit};
     use crate::model::entity;
-    use crate::odata::InStyle;
+    use crate::odata::{Filter, InStyle};
 
     #[test]
     fn the_scan_selects_only_needed_columns() {

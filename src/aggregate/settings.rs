@@ -68,7 +68,7 @@ impl Settings {
         }
         match self.probed.get_or_try_init(|| probe(source, entity)).await {
             Ok(supported) => Ok(*supported),
-            Err(e @ (GatewayError::Unauthenticated(_) | GatewayError::Forbidden(_))) => Err(e),
+            Err(e) if matches!(e.code(), "UNAUTHENTICATED" | "FORBIDDEN") => Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, "$apply probe failed; scanning this time");
                 Ok(false)
@@ -78,22 +78,12 @@ impl Settings {
 }
 
 async fn probe(source: &Source<'_>, entity: &'static Entity) -> Result<bool, GatewayError> {
-    let query = CollectionQuery {
-        entity_set: entity.name,
-        select: Vec::new(),
-        expand: Vec::new(),
+    let query = CollectionQuery::new(entity.name).top(1).apply(Apply {
         filter: None,
-        order_by: Vec::new(),
-        top: 1,
-        skip: 0,
-        count: false,
-        apply: Some(Apply {
-            filter: None,
-            group_by: Vec::new(),
-            count_alias: Some("n".into()),
-            aggregates: Vec::new(),
-        }),
-    };
+        group_by: Vec::new(),
+        count_alias: Some("n".into()),
+        aggregates: Vec::new(),
+    });
     let answer = source
         .upstream
         .fetch_collection(source.caller, &query, source.style)
@@ -105,8 +95,8 @@ async fn probe(source: &Source<'_>, entity: &'static Entity) -> Result<bool, Gat
             .and_then(|row| row.get("n"))
             .and_then(lenient_i64)
             .is_some(),
-        Err(GatewayError::BadUserInput(_) | GatewayError::UpstreamInvalidResponse(_)) => false,
-        Err(GatewayError::UpstreamUnavailable(m)) if m.contains(" 501") => false,
+        Err(e) if e.upstream_status() == Some(501) => false,
+        Err(e) if matches!(e.code(), "BAD_USER_INPUT" | "UPSTREAM_INVALID_RESPONSE") => false,
         Err(e) => return Err(e),
     };
     tracing::info!(supported, "upstream $apply support probed");

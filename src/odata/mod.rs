@@ -2,6 +2,7 @@
 //! literal encoding, response decoding and `$metadata` reading, all pure.
 
 pub mod apply;
+pub mod dates;
 pub mod filter;
 pub mod metadata;
 pub mod query;

@@ -90,7 +90,7 @@ fn render_order(order_by: &[OrderBy]) -> String {
         .join(",")
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CollectionQuery {
     pub entity_set: &'static str,
     pub select: Vec<&'static str>,
@@ -104,7 +104,53 @@ pub struct CollectionQuery {
     pub apply: Option<Apply>,
 }
 
+/// Builder: `CollectionQuery::new("Conversation").select(cols).top(51)`;
+/// everything not set is empty (no filter, no order, `$top=0`, `$skip=0`).
 impl CollectionQuery {
+    pub fn new(entity_set: &'static str) -> Self {
+        CollectionQuery {
+            entity_set,
+            ..Default::default()
+        }
+    }
+
+    pub fn select(self, select: Vec<&'static str>) -> Self {
+        CollectionQuery { select, ..self }
+    }
+
+    pub fn expand(self, expand: Vec<Expand>) -> Self {
+        CollectionQuery { expand, ..self }
+    }
+
+    /// `Filter::True` sends no `$filter`.
+    pub fn filter(self, filter: Filter) -> Self {
+        let filter = (filter != Filter::True).then_some(filter);
+        CollectionQuery { filter, ..self }
+    }
+
+    pub fn order_by(self, order_by: Vec<OrderBy>) -> Self {
+        CollectionQuery { order_by, ..self }
+    }
+
+    pub fn top(self, top: u64) -> Self {
+        CollectionQuery { top, ..self }
+    }
+
+    pub fn skip(self, skip: u64) -> Self {
+        CollectionQuery { skip, ..self }
+    }
+
+    pub fn count(self, count: bool) -> Self {
+        CollectionQuery { count, ..self }
+    }
+
+    pub fn apply(self, apply: Apply) -> Self {
+        CollectionQuery {
+            apply: Some(apply),
+            ..self
+        }
+    }
+
     /// Path and query string relative to the service root, e.g.
     /// `Conversation?$select=id&$top=50&$skip=0`.
     pub fn to_relative_url(&self, style: InStyle) -> String {
@@ -182,16 +228,14 @@ mod tests {
 
     #[test]
     fn collection_query_has_top_skip_and_fixed_parameter_order() {
-        let q = CollectionQuery {
-            entity_set: "Conversation",
-            select: vec!["id", "status"],
-            expand: vec![],
-            filter: Some(Filter::Compare {
+        let q = CollectionQuery::new("Conversation")
+            .select(vec!["id", "status"])
+            .filter(Filter::Compare {
                 property: "status",
                 op: CompareOp::Eq,
                 value: Literal::Int(1),
-            }),
-            order_by: vec![
+            })
+            .order_by(vec![
                 OrderBy {
                     property: "created_at",
                     descending: true,
@@ -200,12 +244,10 @@ mod tests {
                     property: "id",
                     descending: false,
                 },
-            ],
-            top: 11,
-            skip: 20,
-            count: true,
-            apply: None,
-        };
+            ])
+            .top(11)
+            .skip(20)
+            .count(true);
         assert_eq!(
             q.to_relative_url(InStyle::OrChain),
             "Conversation?$select=id,status&$filter=status%20eq%201&$orderby=created_at%20desc,id%20asc&$top=11&$skip=20&$count=true"
@@ -215,19 +257,13 @@ mod tests {
     #[test]
     fn apply_comes_first_and_is_percent_encoded() {
         use crate::odata::apply::{Aggregate, Method};
-        let q = CollectionQuery {
-            entity_set: "ReportingEvent",
-            select: vec![],
-            expand: vec![],
-            filter: None,
-            order_by: vec![OrderBy {
+        let q = CollectionQuery::new("ReportingEvent")
+            .order_by(vec![OrderBy {
                 property: "user_id",
                 descending: false,
-            }],
-            top: 10001,
-            skip: 0,
-            count: false,
-            apply: Some(Apply {
+            }])
+            .top(10001)
+            .apply(Apply {
                 filter: Some(Filter::Compare {
                     property: "name",
                     op: CompareOp::Eq,
@@ -240,8 +276,7 @@ mod tests {
                     method: Method::Sum,
                     alias: "sum_value".into(),
                 }],
-            }),
-        };
+            });
         assert_eq!(
             q.to_relative_url(InStyle::OrChain),
             "ReportingEvent?$apply=filter(name%20eq%20%27a%2Bb%27)/groupby((user_id),aggregate($count%20as%20n,value%20with%20sum%20as%20sum_value))&$orderby=user_id%20asc&$top=10001&$skip=0"

@@ -1,13 +1,16 @@
 //! Decoding OData JSON responses: collection pages, single entities, errors.
 
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// One upstream row, as sent (snake_case keys).
 pub type Row = Map<String, Value>;
 
+/// Rows are shared, never copied: the cache, every caller of the same answer
+/// and every parent of a related row hold the same `Arc`.
 #[derive(Debug, Default, PartialEq)]
 pub struct CollectionPage {
-    pub rows: Vec<Row>,
+    pub rows: Vec<Arc<Row>>,
     pub count: Option<i64>,
     pub next_link: Option<String>,
 }
@@ -22,7 +25,7 @@ pub fn decode_collection(body: &[u8]) -> Result<CollectionPage, String> {
         Some(Value::Array(items)) => items
             .into_iter()
             .map(|item| match item {
-                Value::Object(row) => Ok(row),
+                Value::Object(row) => Ok(Arc::new(row)),
                 other => Err(format!("expected rows to be objects, got {}", kind(&other))),
             })
             .collect::<Result<Vec<_>, _>>()?,

@@ -4,13 +4,13 @@
 //! arguments become an `aggregate::Spec`; only selected metrics are asked.
 
 use super::aggregate_args::parse_spec;
-use super::connection::gateway_and_caller;
 use super::filter_input::{filter_input_name, value_type_name};
 use super::order::SORT_DIRECTION;
-use super::scalars::format_date_time;
-use crate::aggregate::{self, Group, NumOp, Source, Spec, TimeUnit};
+use super::scope::Scope;
+use crate::aggregate::{self, Group, NumOp, Spec, TimeUnit};
 use crate::error::GatewayError;
 use crate::model::{Entity, Field as Column, FieldType};
+use crate::odata::dates::format_date_time;
 use async_graphql::dynamic::{
     Enum, EnumItem, Field, FieldFuture, FieldValue, InputObject, InputValue, Object,
     ResolverContext, Type, TypeRef,
@@ -291,23 +291,15 @@ async fn resolve(
     ctx: &ResolverContext<'_>,
     entity: &'static Entity,
 ) -> Result<Vec<GroupView>, GatewayError> {
-    let (gateway, caller) = gateway_and_caller(ctx)?;
-    let metadata = gateway.upstream.metadata(&caller).await;
-    let planner = gateway.planner(metadata.as_deref(), &caller);
+    let scope = Scope::open(ctx).await?;
     let spec = parse_spec(
-        &planner,
+        &scope.planner(),
         entity,
         ctx.args.as_index_map(),
         ctx.field(),
-        gateway.aggregates.max_groups,
+        scope.gateway.aggregates.max_groups,
     )?;
-    let source = Source {
-        upstream: &gateway.upstream,
-        caller: &caller,
-        style: gateway.upstream.in_style(metadata.as_deref()),
-        settings: &gateway.aggregates,
-    };
-    let groups = aggregate::run(&source, &spec).await?;
+    let groups = aggregate::run(&scope.source(), &spec).await?;
     let spec = Arc::new(spec);
     Ok(groups
         .into_iter()

@@ -3,14 +3,12 @@
 //! which metrics the selection (or the order) needs.
 
 use super::aggregate::{enum_name, NUMBER_FIELDS};
-use super::filter_input::parse_where;
-use super::plan::Planner;
 use crate::aggregate::{Bucketing, NumOp, SortBy, Spec, TimeUnit};
 use crate::error::GatewayError;
 use crate::model::{Entity, Field as Column, FieldType};
-use crate::odata::Filter;
-use async_graphql::{Name, SelectionField, Value};
-use indexmap::IndexMap;
+use crate::plan::args::{read_first, Args};
+use crate::plan::Planner;
+use async_graphql::{SelectionField, Value};
 
 fn bad(msg: impl Into<String>) -> GatewayError {
     GatewayError::bad_input(msg)
@@ -21,7 +19,7 @@ fn bad(msg: impl Into<String>) -> GatewayError {
 pub fn parse_spec(
     planner: &Planner<'_>,
     entity: &'static Entity,
-    args: &IndexMap<Name, Value>,
+    args: &Args,
     field: SelectionField<'_>,
     max_groups: u64,
 ) -> Result<Spec, GatewayError> {
@@ -36,12 +34,7 @@ pub fn parse_spec(
             )))
         }
     };
-    let filter = match args.get("where") {
-        Some(v) if v != &Value::Null => {
-            parse_where(entity, &columns, v, &|c| planner.available(entity, c))?.simplify()
-        }
-        _ => Filter::True,
-    };
+    let filter = planner.filter(entity, args.get("where"))?;
     let by_enum = |v: &Value, pick: fn(&Column) -> bool, arg: &str| {
         let name = match v {
             Value::Enum(n) => n.as_str(),
@@ -157,18 +150,7 @@ pub fn parse_spec(
         };
         spec.order.push((key, descending));
     }
-    spec.first = match args.get("first") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(f) if f >= 0 && f as u64 <= max_groups => Some(f as usize),
-            _ => {
-                return Err(bad(format!(
-                    "`first` must be between 0 and {max_groups} (max_groups)"
-                )))
-            }
-        },
-        Some(_) => return Err(bad("`first` must be an integer")),
-    };
+    spec.first = read_first(args, max_groups, "max_groups")?.map(|f| f as usize);
     Ok(spec)
 }
 

@@ -1,28 +1,28 @@
 //! `conversationCounts` and `agentActivity`: dashboard figures on top of the
 //! aggregates (see `aggregate::analytics` for what each figure counts).
-//! Activity rows are kept as rows, so `user` is the ordinary batched
-//! relation: the users of all rows come in one request.
+//! Activity rows are typed; their `user` comes through the same key loader
+//! as every relation: the users of all rows in one request.
 
 use super::aggregate::TIME_UNIT;
 use super::aggregate_args::bucketing;
-use super::connection::gateway_and_caller;
-use super::filter_input::{filter_input_name, parse_where};
-use super::relation::{parent_row, relation_field};
-use super::scalars::{format_date_time, parse_date_time};
+use super::filter_input::filter_input_name;
+use super::scope::Scope;
 use crate::aggregate::analytics::{
     agent_activity, conversation_counts, ActivityRequest, ActivityRow, ActivityWants,
     ConversationCounts,
 };
-use crate::aggregate::{Source, TimeUnit};
+use crate::aggregate::TimeUnit;
 use crate::error::GatewayError;
-use crate::loaders::Batch;
-use crate::model::{entity, RELATIONS};
-use crate::odata::{Filter, Row};
+use crate::exec::{KeyColumns, Node};
+use crate::model::{entity, Entity, KEY};
+use crate::odata::dates::{format_date_time, parse_date_time};
+use crate::plan::add_columns;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Type, TypeRef,
 };
 use async_graphql::Value;
-use serde_json::{json, Value as Json};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 const COUNTS: &str = "ConversationCounts";
 const ACTIVITY: &str = "AgentActivity";
@@ -41,18 +41,40 @@ const COUNT_FIELDS: [(&str, &str, Count); 7] = [
     }),
 ];
 
-/// (GraphQL name, row column, type, description)
-const ACTIVITY_FIELDS: [(&str, &str, &str, &str); 9] = [
-    ("userId", "user_id", "Int!", "The agent (User id)."),
-    ("bucket", "bucket", "DateTime", "Start of the time bucket (UTC); null without `bucket`."),
-    ("conversationsAssigned", "conversations_assigned", "Int!", "Distinct conversations with an `assignee_changed` event for the agent."),
-    ("conversationsResolved", "conversations_resolved", "Int!", "Distinct conversations with a `conversation_resolved` event for the agent."),
-    ("firstReplies", "first_replies", "Int!", "`first_reply_created` events of the agent."),
-    ("avgFirstReplySeconds", "avg_first_reply_seconds", "Float", "Average `value` of those events: seconds from conversation start to the agent's first reply."),
-    ("medianFirstReplySeconds", "median_first_reply_seconds", "Float", "Median of the same values."),
-    ("avgResolutionSeconds", "avg_resolution_seconds", "Float", "Average `value` of `conversation_resolved` events: seconds from conversation start to resolution."),
-    ("messagesSent", "messages_sent", "Int!", "Outgoing, non-private messages the agent sent (senderType User)."),
+type Figure = fn(&ActivityRow) -> Value;
+
+fn count(n: u64) -> Value {
+    Value::from(n)
+}
+
+fn seconds(s: Option<f64>) -> Value {
+    s.map_or(Value::Null, Value::from)
+}
+
+/// (GraphQL name, type, description, value)
+const ACTIVITY_FIELDS: [(&str, &str, &str, Figure); 9] = [
+    ("userId", "Int!", "The agent (User id).", |r| Value::from(r.user_id)),
+    ("bucket", "DateTime", "Start of the time bucket (UTC); null without `bucket`.", |r| {
+        r.bucket.map_or(Value::Null, |t| Value::String(format_date_time(&t)))
+    }),
+    ("conversationsAssigned", "Int!", "Distinct conversations with an `assignee_changed` event for the agent.", |r| count(r.conversations_assigned)),
+    ("conversationsResolved", "Int!", "Distinct conversations with a `conversation_resolved` event for the agent.", |r| count(r.conversations_resolved)),
+    ("firstReplies", "Int!", "`first_reply_created` events of the agent.", |r| count(r.first_replies)),
+    ("avgFirstReplySeconds", "Float", "Average `value` of those events: seconds from conversation start to the agent's first reply.", |r| seconds(r.avg_first_reply_seconds)),
+    ("medianFirstReplySeconds", "Float", "Median of the same values.", |r| seconds(r.median_first_reply_seconds)),
+    ("avgResolutionSeconds", "Float", "Average `value` of `conversation_resolved` events: seconds from conversation start to resolution.", |r| seconds(r.avg_resolution_seconds)),
+    ("messagesSent", "Int!", "Outgoing, non-private messages the agent sent (senderType User).", |r| count(r.messages_sent)),
 ];
+
+/// The agents of an activity report, by the response key of each `user`
+/// selection (aliases may select differently), shared by every row.
+type Agents = Vec<(String, Result<HashMap<i64, Arc<Node>>, GatewayError>)>;
+
+/// One activity row as the parent value of its fields.
+struct ActivityView {
+    row: ActivityRow,
+    agents: Arc<Agents>,
+}
 
 pub fn types() -> Vec<Type> {
     let mut counts = Object::new(COUNTS)
@@ -68,32 +90,50 @@ pub fn types() -> Vec<Type> {
     }
     let mut activity = Object::new(ACTIVITY)
         .description("One agent's activity in one time bucket (or the whole range). Times of events are their `createdAt`, of messages their `createdAt`.");
-    for (name, column, ty, description) in ACTIVITY_FIELDS {
+    for (name, ty, description, figure) in ACTIVITY_FIELDS {
         let ty = match ty.strip_suffix('!') {
             Some(t) => TypeRef::named_nn(t),
             None => TypeRef::named(ty),
         };
         activity = activity.field(
             Field::new(name, ty, move |ctx| {
-                let value = parent_row(ctx.parent_value)
-                    .and_then(|row| row.get(column))
-                    .filter(|v| !v.is_null())
-                    .and_then(|v| Value::from_json(v.clone()).ok());
+                let value = ctx
+                    .parent_value
+                    .downcast_ref::<ActivityView>()
+                    .map(|view| figure(&view.row))
+                    .filter(|v| *v != Value::Null);
                 FieldFuture::Value(value.map(FieldValue::value))
             })
             .description(description),
         );
     }
-    if let Some(user) = activity_user_relation() {
-        activity = activity.field(relation_field(user).description("The agent."));
-    }
+    activity = activity.field(
+        Field::new("user", TypeRef::named("User"), |ctx| {
+            FieldFuture::new(async move { agent(&ctx).map_err(GatewayError::into_graphql) })
+        })
+        .description("The agent."),
+    );
     vec![counts.into(), activity.into()]
 }
 
-fn activity_user_relation() -> Option<&'static crate::model::Relation> {
-    RELATIONS
+fn agent<'a>(ctx: &ResolverContext<'a>) -> Result<Option<FieldValue<'a>>, GatewayError> {
+    let Some(view) = ctx.parent_value.downcast_ref::<ActivityView>() else {
+        return Ok(None);
+    };
+    let key = ctx.field().alias().unwrap_or("user");
+    let (_, agents) = view
+        .agents
         .iter()
-        .find(|r| r.from == "ReportingEvent" && r.name == "user")
+        .find(|(k, _)| k == key)
+        .ok_or_else(|| GatewayError::Internal("`user` was not loaded".into()))?;
+    let agents = agents.as_ref().map_err(Clone::clone)?;
+    Ok(agents
+        .get(&view.row.user_id)
+        .map(|node| FieldValue::owned_any(node.clone())))
+}
+
+fn model_entity(name: &str) -> Result<&'static Entity, GatewayError> {
+    entity(name).ok_or_else(|| GatewayError::Internal(format!("no {name} in the model")))
 }
 
 pub fn conversation_counts_field() -> Field {
@@ -110,35 +150,19 @@ pub fn conversation_counts_field() -> Field {
 }
 
 async fn resolve_counts(ctx: &ResolverContext<'_>) -> Result<ConversationCounts, GatewayError> {
-    let (gateway, caller) = gateway_and_caller(ctx)?;
-    let metadata = gateway.upstream.metadata(&caller).await;
-    let planner = gateway.planner(metadata.as_deref(), &caller);
-    let conversation = entity("Conversation").ok_or_else(|| {
-        GatewayError::UpstreamInvalidResponse("no Conversation in the model".into())
-    })?;
-    let filter = match ctx.args.get("where").map(|v| v.as_value().clone()) {
-        Some(v) if v != Value::Null => {
-            let columns = planner.columns(conversation);
-            parse_where(conversation, &columns, &v, &|c| {
-                planner.available(conversation, c)
-            })?
-        }
-        _ => Filter::True,
-    };
-    let source = Source {
-        upstream: &gateway.upstream,
-        caller: &caller,
-        style: gateway.upstream.in_style(metadata.as_deref()),
-        settings: &gateway.aggregates,
-    };
-    conversation_counts(&source, filter.simplify()).await
+    let scope = Scope::open(ctx).await?;
+    let conversation = model_entity("Conversation")?;
+    let filter = scope
+        .planner()
+        .filter(conversation, ctx.args.as_index_map().get("where"))?;
+    conversation_counts(&scope.source(), filter).await
 }
 
 pub fn agent_activity_field() -> Field {
     Field::new("agentActivity", TypeRef::named_nn_list_nn(ACTIVITY), |ctx| {
         FieldFuture::new(async move {
-            let rows = resolve_activity(&ctx).await.map_err(GatewayError::into_graphql)?;
-            Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
+            let views = resolve_activity(&ctx).await.map_err(GatewayError::into_graphql)?;
+            Ok(Some(FieldValue::list(views.into_iter().map(FieldValue::owned_any))))
         })
     })
     .description("Per agent and time bucket: assignments, resolutions, first replies and their times, messages sent, from `from` (inclusive) to `to` (exclusive). Ordered by bucket, then user id.")
@@ -149,8 +173,8 @@ pub fn agent_activity_field() -> Field {
     .argument(InputValue::new("inboxIds", TypeRef::named_nn_list(TypeRef::INT)).description("Only these inboxes."))
 }
 
-async fn resolve_activity(ctx: &ResolverContext<'_>) -> Result<Vec<Row>, GatewayError> {
-    let (gateway, caller) = gateway_and_caller(ctx)?;
+async fn resolve_activity(ctx: &ResolverContext<'_>) -> Result<Vec<ActivityView>, GatewayError> {
+    let scope = Scope::open(ctx).await?;
     let args = ctx.args.as_index_map();
     let time = |name: &str| match args.get(name) {
         Some(Value::String(s)) => parse_date_time(s).ok_or_else(|| {
@@ -204,14 +228,6 @@ async fn resolve_activity(ctx: &ResolverContext<'_>) -> Result<Vec<Row>, Gateway
         median_first_reply: selected("medianFirstReplySeconds"),
         messages_sent: counts || selected("messagesSent"),
     };
-    let metadata = gateway.upstream.metadata(&caller).await;
-    let style = gateway.upstream.in_style(metadata.as_deref());
-    let source = Source {
-        upstream: &gateway.upstream,
-        caller: &caller,
-        style,
-        settings: &gateway.aggregates,
-    };
     let request = ActivityRequest {
         from,
         to,
@@ -219,45 +235,48 @@ async fn resolve_activity(ctx: &ResolverContext<'_>) -> Result<Vec<Row>, Gateway
         inbox_ids,
         wants,
     };
-    let mut rows: Vec<Row> = agent_activity(&source, &request)
-        .await?
-        .iter()
-        .map(to_row)
-        .collect();
-    // `user`: one batched User request for all rows.
-    let events = entity("ReportingEvent").ok_or_else(|| {
-        GatewayError::UpstreamInvalidResponse("no ReportingEvent in the model".into())
-    })?;
-    let mut plan = gateway
-        .planner(metadata.as_deref(), &caller)
-        .plan(events, ctx.field().selection_set())?;
-    plan.relations.retain(|r| r.relation.name == "user");
-    for relation in &mut plan.relations {
-        relation.via_expand = false;
-    }
-    let batch = Batch {
-        gateway: &gateway,
-        caller: &caller,
-        style,
-    };
-    batch.attach(rows.iter_mut().collect(), &plan).await;
-    Ok(rows)
+    let rows = agent_activity(&scope.source(), &request).await?;
+    let agents = Arc::new(load_agents(ctx, &scope, &rows).await?);
+    Ok(rows
+        .into_iter()
+        .map(|row| ActivityView {
+            row,
+            agents: agents.clone(),
+        })
+        .collect())
 }
 
-fn to_row(r: &ActivityRow) -> Row {
-    let value = json!({
-        "user_id": r.user_id,
-        "bucket": r.bucket.map(|t| format_date_time(&t)),
-        "conversations_assigned": r.conversations_assigned,
-        "conversations_resolved": r.conversations_resolved,
-        "first_replies": r.first_replies,
-        "avg_first_reply_seconds": r.avg_first_reply_seconds,
-        "median_first_reply_seconds": r.median_first_reply_seconds,
-        "avg_resolution_seconds": r.avg_resolution_seconds,
-        "messages_sent": r.messages_sent,
-    });
-    match value {
-        Json::Object(row) => row,
-        _ => Row::new(),
+/// The agents of all rows, once per `user` selection, through one key
+/// loader: an alias selecting the same columns costs no second request.
+async fn load_agents(
+    ctx: &ResolverContext<'_>,
+    scope: &Scope,
+    rows: &[ActivityRow],
+) -> Result<Agents, GatewayError> {
+    let users = model_entity("User")?;
+    let planner = scope.planner();
+    let mut plans = Vec::new();
+    for field in ctx.field().selection_set().filter(|f| f.name() == "user") {
+        let key = field.alias().unwrap_or("user").to_string();
+        if !plans.iter().any(|(k, _)| *k == key) {
+            plans.push((key, planner.plan(users, field.selection_set())?));
+        }
     }
+    let mut key_columns = KeyColumns::new();
+    for (_, plan) in &plans {
+        for (collection, columns) in plan.key_columns() {
+            add_columns(key_columns.entry(collection).or_default(), columns);
+        }
+        let own = key_columns.entry(users.name).or_default();
+        add_columns(own, plan.select.iter().copied().chain([KEY]));
+    }
+    let fetcher = scope.fetcher(key_columns);
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut agents = Vec::new();
+    for (key, plan) in plans {
+        agents.push((key, fetcher.by_ids(users.name, ids.clone(), &plan).await));
+    }
+    Ok(agents)
 }

@@ -3,26 +3,23 @@
 
 use super::filter_input::filter_input_name;
 use super::order::order_input_name;
-use super::selection::{node_selections, selects};
-use super::{Gateway, RequestContext};
+use super::scope::Scope;
 use crate::error::GatewayError;
-use crate::loaders::Batch;
+use crate::exec::Node;
 use crate::model::{Entity, Shape};
-use crate::odata::{CollectionQuery, EntityQuery, Filter, Row};
-use crate::upstream::Caller;
+use crate::odata::{CollectionQuery, EntityQuery, Filter};
+use crate::plan::args::{encode_cursor, DEFAULT_FIRST};
+use crate::plan::selection::{node_selections, selects};
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef,
 };
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use std::sync::Arc;
 
-pub const DEFAULT_FIRST: i64 = 50;
 pub const PAGE_INFO: &str = "PageInfo";
 
 /// One page of a collection, the parent value of a connection's fields.
 pub(crate) struct Page {
-    rows: Vec<Arc<Row>>,
+    nodes: Vec<Arc<Node>>,
     /// Position of the first row in the whole ordered result.
     start: u64,
     has_next: bool,
@@ -31,11 +28,16 @@ pub(crate) struct Page {
 
 impl Page {
     /// Keeps the first `first` rows; one more tells that a next page exists.
-    pub(crate) fn cut(mut rows: Vec<Arc<Row>>, start: u64, first: u64, total: Option<i64>) -> Page {
-        let has_next = rows.len() as u64 > first;
-        rows.truncate(first as usize);
+    pub(crate) fn cut(
+        mut nodes: Vec<Arc<Node>>,
+        start: u64,
+        first: u64,
+        total: Option<i64>,
+    ) -> Page {
+        let has_next = nodes.len() as u64 > first;
+        nodes.truncate(first as usize);
         Page {
-            rows,
+            nodes,
             start,
             has_next,
             total,
@@ -45,7 +47,7 @@ impl Page {
 
 struct Edge {
     cursor: String,
-    row: Arc<Row>,
+    node: Arc<Node>,
 }
 
 struct PageInfo {
@@ -53,19 +55,6 @@ struct PageInfo {
     has_previous: bool,
     start_cursor: Option<String>,
     end_cursor: Option<String>,
-}
-
-fn encode_cursor(position: u64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("pos:{position}"))
-}
-
-pub(crate) fn decode_cursor(cursor: &str) -> Result<u64, GatewayError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix("pos:")?.parse().ok())
-        .ok_or_else(|| GatewayError::bad_input("`after` is not a cursor returned by this API"))
 }
 
 pub fn connection_name(entity: &Entity) -> String {
@@ -112,22 +101,22 @@ pub fn connection_objects(entity: &'static Entity) -> [Object; 2] {
             },
         ))
         .field(Field::new("node", TypeRef::named_nn(entity.name), |ctx| {
-            let row = ctx.parent_value.downcast_ref::<Edge>().map(|e| &*e.row);
-            FieldFuture::Value(row.map(|r| FieldValue::borrowed_any(r)))
+            let node = ctx.parent_value.downcast_ref::<Edge>().map(|e| &*e.node);
+            FieldFuture::Value(node.map(|n| FieldValue::borrowed_any(n)))
         }));
     let connection = Object::new(connection_name(entity))
         .description(format!("A page of {}s.", entity.name))
         .field(Field::new("nodes", TypeRef::named_nn_list_nn(entity.name), |ctx| {
             let page = ctx.parent_value.downcast_ref::<Page>();
-            FieldFuture::Value(page.map(|p| FieldValue::list(p.rows.iter().map(|r| FieldValue::borrowed_any(&**r)))))
+            FieldFuture::Value(page.map(|p| FieldValue::list(p.nodes.iter().map(|n| FieldValue::borrowed_any(&**n)))))
         }))
         .field(Field::new("edges", TypeRef::named_nn_list_nn(edge_name(entity)), |ctx| {
             let page = ctx.parent_value.downcast_ref::<Page>();
             FieldFuture::Value(page.map(|p| {
-                FieldValue::list(p.rows.iter().enumerate().map(|(i, row)| {
+                FieldValue::list(p.nodes.iter().enumerate().map(|(i, node)| {
                     FieldValue::owned_any(Edge {
                         cursor: encode_cursor(p.start + i as u64),
-                        row: row.clone(),
+                        node: node.clone(),
                     })
                 }))
             }))
@@ -135,12 +124,12 @@ pub fn connection_objects(entity: &'static Entity) -> [Object; 2] {
         .field(Field::new("pageInfo", TypeRef::named_nn(PAGE_INFO), |ctx| {
             let page = ctx.parent_value.downcast_ref::<Page>();
             FieldFuture::Value(page.map(|p| {
-                let last = (p.start + p.rows.len() as u64).checked_sub(1);
+                let last = (p.start + p.nodes.len() as u64).checked_sub(1);
                 FieldValue::owned_any(PageInfo {
                     has_next: p.has_next,
                     has_previous: p.start > 0,
-                    start_cursor: (!p.rows.is_empty()).then(|| encode_cursor(p.start)),
-                    end_cursor: last.filter(|_| !p.rows.is_empty()).map(encode_cursor),
+                    start_cursor: (!p.nodes.is_empty()).then(|| encode_cursor(p.start)),
+                    end_cursor: last.filter(|_| !p.nodes.is_empty()).map(encode_cursor),
                 })
             }))
         }))
@@ -217,64 +206,36 @@ pub fn lookup_field(entity: &'static Entity) -> Field {
 async fn resolve_lookup(
     ctx: &ResolverContext<'_>,
     entity: &'static Entity,
-) -> Result<Option<Row>, GatewayError> {
-    let (gateway, caller) = gateway_and_caller(ctx)?;
+) -> Result<Option<Arc<Node>>, GatewayError> {
+    let scope = Scope::open(ctx).await?;
     let key = match ctx.args.get("id").map(|v| v.i64()) {
         Some(Ok(key)) => key,
         _ => return Err(GatewayError::bad_input("`id` must be an integer")),
     };
-    let metadata = gateway.upstream.metadata(&caller).await;
-    let plan = gateway
-        .planner(metadata.as_deref(), &caller)
-        .plan(entity, ctx.field().selection_set())?;
+    let plan = scope.planner().plan(entity, ctx.field().selection_set())?;
     let query = EntityQuery {
         entity_set: entity.name,
         key,
         select: plan.select.clone(),
-        expand: plan.expands(gateway.max_relation_rows),
+        expand: plan.expands(scope.gateway.max_relation_rows),
     };
-    let style = gateway.upstream.in_style(metadata.as_deref());
-    let mut row = gateway
-        .upstream
-        .fetch_entity(&caller, &query, style)
-        .await?;
-    if let Some(row) = row.as_mut() {
-        let batch = Batch {
-            gateway: &gateway,
-            caller: &caller,
-            style,
-        };
-        batch.attach(vec![row], &plan).await;
-    }
-    Ok(row)
-}
-
-pub(crate) fn gateway_and_caller(
-    ctx: &ResolverContext<'_>,
-) -> Result<(Arc<Gateway>, Caller), GatewayError> {
-    let gateway = ctx
-        .data::<Arc<Gateway>>()
-        .map_err(|_| GatewayError::UpstreamUnavailable("no upstream is configured".into()))?
-        .clone();
-    let context = ctx.data_opt::<RequestContext>();
-    let caller = context.and_then(RequestContext::caller).ok_or_else(|| {
-        match context.and_then(|c| c.refusal.clone()) {
-            Some(refusal) => refusal,
-            None => GatewayError::Unauthenticated(
-                "no credential: send `Authorization: Bearer <Live Agent token>` or `?apikey=<token>`".into(),
-            ),
-        }
-    })?;
-    Ok((gateway, caller))
+    let upstream = &scope.gateway.upstream;
+    let Some(row) = upstream
+        .fetch_entity(&scope.caller, &query, scope.style)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let fetcher = scope.fetcher(plan.key_columns());
+    Ok(fetcher.load(vec![row], &plan).await.into_iter().next())
 }
 
 async fn resolve_list(
     ctx: &ResolverContext<'_>,
     entity: &'static Entity,
 ) -> Result<Page, GatewayError> {
-    let (gateway, caller) = gateway_and_caller(ctx)?;
-    let metadata = gateway.upstream.metadata(&caller).await;
-    let planner = gateway.planner(metadata.as_deref(), &caller);
+    let scope = Scope::open(ctx).await?;
+    let planner = scope.planner();
     // Argument errors come before any upstream call.
     let args = planner.list_args(entity, ctx.args.as_index_map(), Shape::Connection)?;
     let first = args.first.unwrap_or(DEFAULT_FIRST as u64);
@@ -285,62 +246,38 @@ async fn resolve_list(
     let wants_total = selects(field, "totalCount");
     if args.filter == Filter::False {
         return Ok(Page {
-            rows: Vec::new(),
+            nodes: Vec::new(),
             start: args.start,
             has_next: false,
             total: Some(0),
         });
     }
     let plan = planner.plan(entity, node_selections(field))?;
-    // One extra row tells whether a next page exists.
-    let top = if wants_rows { first + 1 } else { 0 };
-    let query = CollectionQuery {
-        entity_set: entity.name,
-        select: plan.select.clone(),
-        expand: if top == 0 {
-            Vec::new()
-        } else {
-            plan.expands(gateway.max_relation_rows)
-        },
-        filter: (args.filter != Filter::True).then_some(args.filter),
-        // Order matters only when rows come back.
-        order_by: if top == 0 { Vec::new() } else { args.order_by },
-        top,
-        skip: args.start,
-        count: wants_total,
-        apply: None,
+    // One extra row tells whether a next page exists; order and expansions
+    // matter only when rows come back.
+    let query = CollectionQuery::new(entity.name)
+        .select(plan.select.clone())
+        .filter(args.filter)
+        .skip(args.start)
+        .count(wants_total);
+    let query = if wants_rows {
+        query
+            .expand(plan.expands(scope.gateway.max_relation_rows))
+            .order_by(args.order_by)
+            .top(first + 1)
+    } else {
+        query
     };
-    let style = gateway.upstream.in_style(metadata.as_deref());
-    let mut fetched = gateway
+    let page = scope
+        .gateway
         .upstream
-        .fetch_collection(&caller, &query, style)
+        .fetch_collection(&scope.caller, &query, scope.style)
         .await?;
     // The extra row is not shown: it needs no relations.
-    let shown = fetched.rows.len().min(first as usize);
-    let batch = Batch {
-        gateway: &gateway,
-        caller: &caller,
-        style,
-    };
-    batch
-        .attach(fetched.rows.iter_mut().take(shown).collect(), &plan)
-        .await;
-    Ok(Page::cut(
-        fetched.rows.into_iter().map(Arc::new).collect(),
-        args.start,
-        first,
-        fetched.count,
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        assert_eq!(decode_cursor(&encode_cursor(41)), Ok(41));
-        assert!(decode_cursor("bm9wZQ").is_err());
-        assert!(decode_cursor("%%%").is_err());
+    let shown = page.rows.iter().take(first as usize).cloned().collect();
+    let mut nodes = scope.fetcher(plan.key_columns()).load(shown, &plan).await;
+    if let Some(extra) = page.rows.get(first as usize) {
+        nodes.push(Arc::new(Node::leaf(extra.clone())));
     }
+    Ok(Page::cut(nodes, args.start, first, page.count))
 }

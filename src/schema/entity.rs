@@ -2,7 +2,7 @@
 //! the parent's upstream row by one generic resolver.
 
 use super::filter_input::value_type_name;
-use super::relation::parent_row;
+use super::relation::parent_node;
 use super::scalars::decode;
 use crate::error::GatewayError;
 use crate::model::{Entity, Field as Column, FieldType, KEY};
@@ -26,7 +26,7 @@ fn column_type(column: &Column) -> TypeRef {
 
 fn column_field(entity: &'static Entity, column: &'static Column) -> Field {
     Field::new(column.graphql_name(), column_type(column), move |ctx| {
-        let raw = parent_row(ctx.parent_value).and_then(|row| row.get(column.odata));
+        let raw = parent_node(ctx.parent_value).and_then(|node| node.row.get(column.odata));
         let Some(raw) = raw else {
             // Not sent upstream (or not served by it): null.
             return FieldFuture::Value(None);

@@ -9,10 +9,9 @@ mod entity;
 pub mod field_errors;
 mod filter_input;
 mod order;
-pub mod plan;
 pub mod relation;
 pub mod scalars;
-mod selection;
+mod scope;
 
 use crate::error::GatewayError;
 use crate::model::{relations_of, ApiVersion, ALL_ENUMS, ENTITIES};
@@ -23,7 +22,7 @@ use std::sync::Arc;
 
 /// What resolvers share for the life of the process.
 pub struct Gateway {
-    pub upstream: Upstream,
+    pub upstream: Arc<Upstream>,
     pub version: ApiVersion,
     pub max_first: u64,
     pub expose_sensitive: bool,

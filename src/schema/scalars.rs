@@ -3,10 +3,10 @@
 //! columns as text and dates without a zone.
 
 use crate::model::FieldType;
+use crate::odata::dates::{format_date_time, parse_date_time};
 use crate::odata::response::lenient_i64;
 use async_graphql::dynamic::Scalar;
 use async_graphql::{Name, Value};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::Value as Json;
 
 pub fn date_time_scalar() -> Scalar {
@@ -19,33 +19,6 @@ pub fn date_time_scalar() -> Scalar {
 pub fn json_scalar() -> Scalar {
     Scalar::new("JSON")
         .description("Any JSON value (objects stored upstream as JSON text are parsed).")
-}
-
-/// Accepts RFC 3339, `2021-12-11 12:41:26.745` and `2021-12-11T12:41:26`
-/// (read as UTC), and a plain date (midnight UTC).
-pub fn parse_date_time(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
-        return Some(d.with_timezone(&Utc));
-    }
-    for format in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(d) = NaiveDateTime::parse_from_str(s, format) {
-            return Some(d.and_utc());
-        }
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc())
-}
-
-pub fn format_date_time(d: &DateTime<Utc>) -> String {
-    d.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Decodes one upstream value; `Err` holds a message naming the raw value.

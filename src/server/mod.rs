@@ -58,7 +58,7 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
     let version = config.api_version();
     let metrics = Arc::new(Metrics::new());
     let gateway = Arc::new(Gateway {
-        upstream: Upstream::with_metrics(config, metrics.clone())?,
+        upstream: Arc::new(Upstream::with_metrics(config, metrics.clone())?),
         version,
         max_first: config.max_first,
         expose_sensitive: config.expose_sign_in_ips,

@@ -204,16 +204,12 @@ impl Upstream {
         caller: &Caller,
         query: &CollectionQuery,
         style: InStyle,
-    ) -> Result<CollectionPage, GatewayError> {
+    ) -> Result<Arc<CollectionPage>, GatewayError> {
         let url = self.url_for(&query.to_relative_url(style))?;
         let want = usize::try_from(query.top).unwrap_or(usize::MAX);
         let fetch = Fetch::Collection { want };
         match self.answer(caller, query.entity_set, url, fetch).await? {
-            Answer::Page(page) => Ok(CollectionPage {
-                rows: page.rows.clone(),
-                count: page.count,
-                next_link: None,
-            }),
+            Answer::Page(page) => Ok(page),
             Answer::Entity(_) => Err(mixed_up()),
         }
     }
@@ -224,13 +220,13 @@ impl Upstream {
         caller: &Caller,
         query: &EntityQuery,
         style: InStyle,
-    ) -> Result<Option<Row>, GatewayError> {
+    ) -> Result<Option<Arc<Row>>, GatewayError> {
         let url = self.url_for(&query.to_relative_url(style))?;
         match self
             .answer(caller, query.entity_set, url, Fetch::Entity)
             .await?
         {
-            Answer::Entity(row) => Ok(row.map(|r| (*r).clone())),
+            Answer::Entity(row) => Ok(row),
             Answer::Page(_) => Err(mixed_up()),
         }
     }
@@ -304,10 +300,7 @@ impl Upstream {
             Some(Err(e)) => e,
             None => GatewayError::UpstreamUnavailable("the upstream request failed".into()),
         };
-        if !matches!(
-            error,
-            GatewayError::UpstreamUnavailable(_) | GatewayError::UpstreamTimeout(_)
-        ) {
+        if !error.is_transient() {
             return Err(error);
         }
         // Stale-if-error. A no-cache caller skipped the read; look now.
@@ -329,7 +322,7 @@ impl Upstream {
 }
 
 fn mixed_up() -> GatewayError {
-    GatewayError::UpstreamInvalidResponse("a collection and a lookup share a URL".into())
+    GatewayError::Internal("a collection and a lookup share a URL".into())
 }
 
 /// Whose upstream request: the credential and the client request's id.
@@ -440,12 +433,9 @@ fn check_status(status: StatusCode, body: &[u8], cred: &Credential) -> Result<()
     } else {
         format!("upstream answered {}: {message}", status.as_u16())
     };
-    Err(match status.as_u16() {
-        401 => GatewayError::Unauthenticated(detail),
-        403 => GatewayError::Forbidden(detail),
-        400 | 405 | 406 | 413 | 414 | 422 => GatewayError::BadUserInput(detail),
-        429 | 500..=599 => GatewayError::UpstreamUnavailable(detail),
-        _ => GatewayError::UpstreamInvalidResponse(detail),
+    Err(GatewayError::UpstreamStatus {
+        status: status.as_u16(),
+        message: detail,
     })
 }
 

@@ -1,18 +1,26 @@
-//! Query planning for one entity: which columns to `$select` and which
-//! relations to `$expand`, read from the GraphQL selection; and the list
-//! arguments (`where`, `orderBy`, `first`, `after`, `offset`).
+//! Query planning: a GraphQL selection and its arguments read into a typed
+//! plan (which columns to `$select`, how each relation's rows come, each
+//! list's filter, order and page), before any upstream request. Knows the
+//! GraphQL request and the model; nothing of the schema or of execution.
 
-use super::filter_input::parse_where;
-use super::order::parse_order;
-use super::selection::node_selections;
+pub mod args;
+pub mod order_arg;
+pub mod selection;
+pub mod where_arg;
+
 use crate::error::GatewayError;
 use crate::model::{relations_of, ApiVersion, Doc, Entity, Field, Join, Relation, Shape, KEY};
 use crate::odata::{Expand, Filter, Metadata, OrderBy};
-use async_graphql::{Name, SelectionField, Value};
-use indexmap::IndexMap;
+use args::{read_first, read_start, Args, DEFAULT_FIRST};
+use async_graphql::{SelectionField, Value};
+use order_arg::parse_order;
+use selection::node_selections;
+use std::collections::BTreeMap;
+use where_arg::parse_where;
 
 /// What the gateway knows when planning: the version, the upstream's
 /// `$metadata` if it could be read, and the configured limits.
+#[derive(Clone, Copy)]
 pub struct Planner<'a> {
     pub version: ApiVersion,
     pub metadata: Option<&'a Metadata>,
@@ -28,6 +36,8 @@ pub struct Planner<'a> {
 /// for all parents of this level).
 #[derive(Debug, Default)]
 pub struct Plan {
+    /// The entity set the rows come from.
+    pub collection: &'static str,
     pub select: Vec<&'static str>,
     pub relations: Vec<RelationPlan>,
 }
@@ -35,10 +45,13 @@ pub struct Plan {
 #[derive(Debug)]
 pub struct RelationPlan {
     pub relation: &'static Relation,
-    /// Response key of the field (its alias or name): where the related rows
-    /// are kept on each parent row.
+    /// Response key of the field (its alias or name): the related results
+    /// of each parent are kept under it.
     pub key: String,
     pub via_expand: bool,
+    /// Rows looked up by key through the request's loader (shared with
+    /// every other lookup of the same rows), never with `$expand`.
+    pub by_key: bool,
     pub filter: Filter,
     pub order_by: Vec<OrderBy>,
     pub first: Option<u64>,
@@ -54,7 +67,46 @@ pub struct ListArgs {
     pub start: u64,
 }
 
+/// Adds the columns `into` lacks, keeping its order.
+pub fn add_columns(into: &mut Vec<&'static str>, columns: impl IntoIterator<Item = &'static str>) {
+    for column in columns {
+        if !into.contains(&column) {
+            into.push(column);
+        }
+    }
+}
+
+impl RelationPlan {
+    /// The columns to read for the related rows: the child's selection plus
+    /// the columns that join them to their parents.
+    pub fn columns(&self) -> Vec<&'static str> {
+        let mut columns = self.child.select.clone();
+        add_columns(&mut columns, self.relation.remote_columns());
+        columns
+    }
+}
+
 impl Plan {
+    /// For every collection read by key anywhere in the plan, the union of
+    /// the columns its uses need: one loader row serves them all.
+    pub fn key_columns(&self) -> BTreeMap<&'static str, Vec<&'static str>> {
+        let mut out = BTreeMap::new();
+        self.collect_key_columns(&mut out);
+        out
+    }
+
+    fn collect_key_columns(&self, out: &mut BTreeMap<&'static str, Vec<&'static str>>) {
+        for relation in &self.relations {
+            if relation.by_key {
+                add_columns(
+                    out.entry(relation.relation.to).or_default(),
+                    relation.columns(),
+                );
+            }
+            relation.child.collect_key_columns(out);
+        }
+    }
+
     /// The `$expand` clauses of the relations planned as expansions.
     pub fn expands(&self, max_relation_rows: u64) -> Vec<Expand> {
         self.relations
@@ -142,7 +194,11 @@ impl Planner<'_> {
             .map(|c| c.odata)
             .filter(|c| wanted.contains(c))
             .collect();
-        Ok(Plan { select, relations })
+        Ok(Plan {
+            collection: entity.name,
+            select,
+            relations,
+        })
     }
 
     fn expandable(&self, entity: &Entity, relation: &Relation, field: &SelectionField<'_>) -> bool {
@@ -161,32 +217,65 @@ impl Planner<'_> {
         via_expand: bool,
     ) -> Result<RelationPlan, GatewayError> {
         let target = relation.target();
+        let list = match relation.shape {
+            Shape::One => None,
+            _ => {
+                let args: Args = field
+                    .arguments()
+                    .map_err(|e| GatewayError::bad_input(e.message))?
+                    .into_iter()
+                    .collect();
+                Some(self.list_args(target, &args, relation.shape)?)
+            }
+        };
+        let unfiltered = list.as_ref().is_none_or(|l| l.filter == Filter::True);
+        let by_key = !via_expand
+            && match relation.join {
+                Join::ToOne { .. } => true,
+                Join::KeysInList { .. } => unfiltered,
+                Join::ToMany { .. } | Join::ListHoldsKey { .. } => false,
+            };
         let children: Vec<_> = match relation.shape {
             Shape::Connection => node_selections(*field),
             _ => field.selection_set().collect(),
         };
-        let child = self.plan(target, children)?;
-        let mut plan = RelationPlan {
+        // Rows from the loader serve several places of the plan: their own
+        // relations come in batches, never riding on them as `$expand`.
+        let child_planner = Planner {
+            expand: self.expand && !by_key,
+            ..*self
+        };
+        let child = child_planner.plan(target, children)?;
+        let (filter, order_by, first) = match list {
+            Some(list) => (list.filter, list.order_by, list.first),
+            None => (Filter::True, Vec::new(), None),
+        };
+        Ok(RelationPlan {
             relation,
             key,
             via_expand,
-            filter: Filter::True,
-            order_by: Vec::new(),
-            first: None,
+            by_key,
+            filter,
+            order_by,
+            first,
             child,
-        };
-        if relation.shape != Shape::One {
-            let args: IndexMap<Name, Value> = field
-                .arguments()
-                .map_err(|e| GatewayError::bad_input(e.message))?
-                .into_iter()
-                .collect();
-            let list = self.list_args(target, &args, relation.shape)?;
-            plan.filter = list.filter;
-            plan.order_by = list.order_by;
-            plan.first = list.first;
+        })
+    }
+
+    /// The `where` argument of a list on `entity`; `Filter::True` without one.
+    pub fn filter(
+        &self,
+        entity: &'static Entity,
+        value: Option<&Value>,
+    ) -> Result<Filter, GatewayError> {
+        match value {
+            Some(v) if v != &Value::Null => {
+                let columns = self.columns(entity);
+                let available = |c: &Field| self.available(entity, c);
+                Ok(parse_where(entity, &columns, v, &available)?.simplify())
+            }
+            _ => Ok(Filter::True),
         }
-        Ok(plan)
     }
 
     /// Reads list arguments. Root lists and relation connections default
@@ -194,73 +283,22 @@ impl Planner<'_> {
     pub fn list_args(
         &self,
         entity: &'static Entity,
-        args: &IndexMap<Name, Value>,
+        args: &Args,
         shape: Shape,
     ) -> Result<ListArgs, GatewayError> {
+        let filter = self.filter(entity, args.get("where"))?;
         let columns = self.columns(entity);
         let available = |c: &Field| self.available(entity, c);
-        let filter = match args.get("where") {
-            Some(v) if v != &Value::Null => {
-                parse_where(entity, &columns, v, &available)?.simplify()
-            }
-            _ => Filter::True,
-        };
         let order_by = parse_order(entity, &columns, args.get("orderBy"), &available)?;
-        let cap = self.max_first;
-        let first = match int(args, "first")? {
-            None if shape == Shape::Connection => Some(super::connection::DEFAULT_FIRST as u64),
-            None => None,
-            Some(n) if n < 0 => {
-                return Err(GatewayError::bad_input(format!(
-                    "`first` must be between 0 and {cap}, got {n}"
-                )))
-            }
-            Some(n) if n as u64 > cap => {
-                return Err(GatewayError::bad_input(format!(
-                    "`first` is {n}, above the cap of {cap} (max_first); page with `after`"
-                )))
-            }
-            Some(n) => Some(n as u64),
-        };
-        let offset = int(args, "offset")?;
-        let after = match args.get("after") {
-            Some(Value::String(cursor)) => Some(super::connection::decode_cursor(cursor)?),
-            Some(Value::Null) | None => None,
-            Some(_) => return Err(GatewayError::bad_input("`after` must be a string")),
-        };
-        let start = match (after, offset) {
-            (Some(_), Some(_)) => {
-                return Err(GatewayError::bad_input(
-                    "give either `after` or `offset`, not both",
-                ))
-            }
-            (Some(position), None) => position.saturating_add(1),
-            (None, Some(o)) if o < 0 => {
-                return Err(GatewayError::bad_input(format!(
-                    "`offset` must be 0 or more, got {o}"
-                )))
-            }
-            (None, Some(o)) => o as u64,
-            (None, None) => 0,
+        let first = match read_first(args, self.max_first, "max_first")? {
+            None if shape == Shape::Connection => Some(DEFAULT_FIRST as u64),
+            first => first,
         };
         Ok(ListArgs {
             filter,
             order_by,
             first,
-            start,
+            start: read_start(args)?,
         })
-    }
-}
-
-fn int(args: &IndexMap<Name, Value>, name: &str) -> Result<Option<i64>, GatewayError> {
-    match args.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| GatewayError::bad_input(format!("`{name}` must be an integer"))),
-        Some(_) => Err(GatewayError::bad_input(format!(
-            "`{name}` must be an integer"
-        ))),
     }
 }

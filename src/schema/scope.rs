@@ -1,0 +1,84 @@
+//! The per-request scope every resolver opens first: the gateway, the
+//! caller, the upstream's `$metadata` and the `in` style, built once per
+//! field; the planner, the executor and the aggregate source come from it.
+
+use super::{Gateway, RequestContext};
+use crate::aggregate::Source;
+use crate::error::GatewayError;
+use crate::exec::{Fetcher, KeyColumns};
+use crate::odata::{InStyle, Metadata};
+use crate::plan::Planner;
+use crate::upstream::Caller;
+use async_graphql::dynamic::ResolverContext;
+use std::sync::Arc;
+
+pub(crate) struct Scope {
+    pub gateway: Arc<Gateway>,
+    pub caller: Caller,
+    pub metadata: Option<Arc<Metadata>>,
+    pub style: InStyle,
+}
+
+impl Scope {
+    /// Refuses a request without a credential (UNAUTHENTICATED, or the
+    /// reason service mode refused its API key) before any upstream call.
+    pub async fn open(ctx: &ResolverContext<'_>) -> Result<Scope, GatewayError> {
+        let gateway = ctx
+            .data::<Arc<Gateway>>()
+            .map_err(|_| GatewayError::Internal("the schema has no gateway".into()))?
+            .clone();
+        let context = ctx.data_opt::<RequestContext>();
+        let caller = context.and_then(RequestContext::caller).ok_or_else(|| {
+            match context.and_then(|c| c.refusal.clone()) {
+                Some(refusal) => refusal,
+                None => GatewayError::Unauthenticated(
+                    "no credential: send `Authorization: Bearer <Live Agent token>` or `?apikey=<token>`".into(),
+                ),
+            }
+        })?;
+        let metadata = gateway.upstream.metadata(&caller).await;
+        let style = gateway.upstream.in_style(metadata.as_deref());
+        Ok(Scope {
+            gateway,
+            caller,
+            metadata,
+            style,
+        })
+    }
+
+    /// A caller limited to some collections never gets `$expand`: every
+    /// relation is then its own request, which the upstream front door
+    /// checks against those collections.
+    pub fn planner(&self) -> Planner<'_> {
+        let gateway = &self.gateway;
+        Planner {
+            version: gateway.version,
+            metadata: self.metadata.as_deref(),
+            expand: self.caller.collections.is_none(),
+            expose_sensitive: gateway.expose_sensitive,
+            max_first: gateway.max_first,
+            max_relation_rows: gateway.max_relation_rows,
+        }
+    }
+
+    /// The executor of one root field's plan; its key loader reads each
+    /// collection's `key_columns`.
+    pub fn fetcher(&self, key_columns: KeyColumns) -> Fetcher {
+        Fetcher::new(
+            self.gateway.upstream.clone(),
+            self.caller.clone(),
+            self.style,
+            self.gateway.max_relation_rows,
+            key_columns,
+        )
+    }
+
+    pub fn source(&self) -> Source<'_> {
+        Source {
+            upstream: &self.gateway.upstream,
+            caller: &self.caller,
+            style: self.style,
+            settings: &self.gateway.aggregates,
+        }
+    }
+}
