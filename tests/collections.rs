@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use liveagent_graphql::model::{camel_case, ApiVersion, Doc, FieldType, ENTITIES};
-use liveagent_graphql::schema::scalars::parse_date_time;
+use liveagent_graphql::odata::dates::parse_date_time;
 use serde_json::{json, Value};
 
 /// Upstream value and gateway value agree for a column of this type.

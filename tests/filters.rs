@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use liveagent_graphql::config::Config;
-use liveagent_graphql::schema::scalars::parse_date_time;
+use liveagent_graphql::odata::dates::parse_date_time;
 use serde_json::{json, Value};
 
 const AWKWARD: &str = "it's 100% \"ok\" & + # 😀";
