@@ -1,5 +1,5 @@
 use clap::{Parser, Subcommand};
-use liveagent_graphql::config::{Config, Overrides};
+use liveagent_graphql::config::{self, LogFormat, Overrides, Settings};
 use liveagent_graphql::model::ApiVersion;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,20 +40,19 @@ async fn main() -> ExitCode {
     if let Some(Command::HashKey { key }) = &cli.command {
         return hash_key(key.as_deref());
     }
-    let config = match Config::load(cli.config.as_deref(), &cli.overrides) {
-        Ok(c) => c,
+    let settings = match config::load(cli.config.as_deref(), &cli.overrides) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    init_logging(&config.log_format);
+    init_logging(settings.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::PrintSchema => {
-            let version = config
-                .upstream_version
-                .as_deref()
-                .and_then(ApiVersion::parse)
+            let version = settings
+                .upstream
+                .configured_version
                 .unwrap_or(ApiVersion::V1_1);
             match liveagent_graphql::schema::sdl(version) {
                 Ok(sdl) => {
@@ -66,9 +65,9 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Command::Healthcheck => healthcheck(&config).await,
+        Command::Healthcheck => healthcheck(&settings).await,
         Command::HashKey { .. } => ExitCode::SUCCESS,
-        Command::Serve => match liveagent_graphql::server::serve(&config).await {
+        Command::Serve => match liveagent_graphql::server::serve(&settings).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -80,7 +79,7 @@ async fn main() -> ExitCode {
 
 /// Logs go to stderr, filtered by `LOG` (default `info`), as text or as one
 /// JSON object a line.
-fn init_logging(format: &str) {
+fn init_logging(format: LogFormat) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("LOG").unwrap_or_else(|_| "info".into());
     // Colours only on a terminal: piped logs stay plain text.
@@ -88,10 +87,9 @@ fn init_logging(format: &str) {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().flatten_event(true).init();
-    } else {
-        builder.init();
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
     }
 }
 
@@ -115,10 +113,8 @@ fn hash_key(key: Option<&str>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn healthcheck(config: &Config) -> ExitCode {
-    let Ok(addr) = config.listen_addr() else {
-        return ExitCode::FAILURE;
-    };
+async fn healthcheck(settings: &Settings) -> ExitCode {
+    let addr = settings.listen;
     // A wildcard listen address is reached on loopback.
     let host = if addr.ip().is_unspecified() {
         std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())

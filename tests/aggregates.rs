@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use liveagent_graphql::config::Config;
+use liveagent_graphql::config::{Config, Pushdown};
 use rusqlite::types::Value as Sql;
 use serde_json::{json, Value};
 
@@ -19,10 +19,10 @@ fn up() -> &'static TestUpstream {
     upstream_with(&[("DB_FILE", &db_file())])
 }
 
-async fn gateway_for(up: &TestUpstream, pushdown: &str, extra: Config) -> Gateway {
+async fn gateway_for(up: &TestUpstream, pushdown: Pushdown, extra: Config) -> Gateway {
     gateway_with(Config {
         upstream: Some(up.url("1.1")),
-        aggregate_pushdown: pushdown.into(),
+        aggregate_pushdown: pushdown,
         ..extra
     })
     .await
@@ -32,10 +32,10 @@ async fn gateway_for(up: &TestUpstream, pushdown: &str, extra: Config) -> Gatewa
 /// and returns the data once both agree.
 async fn both(query: &str) -> Value {
     let up = up();
-    let pushdown = gateway_for(up, "on", Config::default()).await;
+    let pushdown = gateway_for(up, Pushdown::On, Config::default()).await;
     let scan = gateway_for(
         up,
-        "off",
+        Pushdown::Off,
         Config {
             scan_page_size: 200,
             ..Config::default()
@@ -378,7 +378,7 @@ async fn agent_activity_matches_sql() {
 async fn pushdown_sends_apply_once_probed_and_the_scan_selects_only_needed_columns() {
     let up = private_upstream("aggregates-requests");
     let query = "{ conversationsAggregate(groupBy: [INBOX_ID]) { count } }";
-    let auto = gateway_for(up, "auto", Config::default()).await;
+    let auto = gateway_for(up, Pushdown::Auto, Config::default()).await;
     let since = up.last_seq().await;
     auto.data(ADMIN_1, query, json!({})).await;
     auto.data(ADMIN_1, query, json!({})).await;
@@ -399,7 +399,7 @@ async fn pushdown_sends_apply_once_probed_and_the_scan_selects_only_needed_colum
     }
     let scan = gateway_for(
         up,
-        "off",
+        Pushdown::Off,
         Config {
             scan_page_size: 250,
             ..Config::default()
@@ -424,7 +424,7 @@ async fn pushdown_sends_apply_once_probed_and_the_scan_selects_only_needed_colum
 async fn the_scan_limit_trips_with_its_code_and_advice() {
     let scan = gateway_for(
         up(),
-        "off",
+        Pushdown::Off,
         Config {
             max_scan_rows: 100,
             ..Config::default()
@@ -465,7 +465,7 @@ async fn empty_results_are_empty_lists() {
 
 #[tokio::test]
 async fn bad_arguments_are_user_errors() {
-    let gateway = gateway_for(up(), "auto", Config::default()).await;
+    let gateway = gateway_for(up(), Pushdown::Auto, Config::default()).await;
     for query in [
         r#"{ messagesAggregate(bucket: {field: CREATED_AT, unit: DAY, timeZone: "Mars/Olympus"}) { count } }"#,
         r#"{ messagesAggregate(groupBy: [INBOX_ID], orderBy: [{key: "senderId"}]) { count } }"#,
@@ -481,7 +481,7 @@ async fn bad_arguments_are_user_errors() {
 #[tokio::test]
 async fn scan_pages_stay_out_of_the_response_cache() {
     let up = private_upstream("aggregates-scan-cache");
-    let scan = gateway_for(up, "off", Config::default()).await;
+    let scan = gateway_for(up, Pushdown::Off, Config::default()).await;
     let query = "{ messagesAggregate(groupBy: [MESSAGE_TYPE]) { key { messageType } count } }";
     let first = scan.data(ADMIN_1, query, json!({})).await;
     let since = up.last_seq().await;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use liveagent_graphql::config::Config;
+use liveagent_graphql::config::{Config, InOperator};
 use liveagent_graphql::odata::dates::parse_date_time;
 use serde_json::{json, Value};
 
@@ -394,7 +394,7 @@ async fn in_operator_style_gives_the_same_rows() {
     let or_gw = gateway(up, "1.1").await;
     let in_gw = gateway_with(Config {
         upstream: Some(up.url("1.1")),
-        in_operator: "in".into(),
+        in_operator: InOperator::In,
         ..Config::default()
     })
     .await;

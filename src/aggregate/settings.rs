@@ -2,20 +2,14 @@
 //! `$apply` (configured, or probed once per process).
 
 use super::Source;
-use crate::config::{Config, ConfigError};
+use crate::config::AggregateSettings;
 use crate::error::GatewayError;
 use crate::model::Entity;
 use crate::odata::response::lenient_i64;
 use crate::odata::{Apply, CollectionQuery};
 use tokio::sync::OnceCell;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pushdown {
-    /// Probe the upstream once with a tiny `$apply`.
-    Auto,
-    On,
-    Off,
-}
+pub use crate::config::Pushdown;
 
 #[derive(Debug)]
 pub struct Settings {
@@ -29,27 +23,16 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn new(config: &Config) -> Result<Settings, ConfigError> {
-        let pushdown = match config.aggregate_pushdown.as_str() {
-            "auto" => Pushdown::Auto,
-            "on" => Pushdown::On,
-            "off" => Pushdown::Off,
-            other => {
-                return Err(ConfigError::Key {
-                    key: "aggregate_pushdown",
-                    reason: format!("`{other}` is not auto, on, off"),
-                })
-            }
-        };
-        Ok(Settings {
-            pushdown,
+    pub fn new(config: &AggregateSettings) -> Settings {
+        Settings {
+            pushdown: config.pushdown,
             max_scan_rows: config.max_scan_rows,
-            scan_page_size: config.scan_page_size.max(1),
-            scan_concurrency: config.scan_concurrency.max(1),
-            max_groups: config.max_groups.max(1),
+            scan_page_size: config.scan_page_size,
+            scan_concurrency: config.scan_concurrency,
+            max_groups: config.max_groups,
             max_pushdown_buckets: config.max_pushdown_buckets,
             probed: OnceCell::new(),
-        })
+        }
     }
 
     /// Whether to try `$apply`. In `auto`, the first aggregate probes the

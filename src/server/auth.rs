@@ -4,7 +4,7 @@
 //! gateway's own upstream token goes upstream, so that the admin token
 //! never reaches a browser.
 
-use crate::config::{Config, ConfigError};
+use crate::config::ServiceMode;
 use crate::error::GatewayError;
 use crate::upstream::Credential;
 use axum::http::{header, HeaderMap};
@@ -43,24 +43,21 @@ impl std::fmt::Debug for ServiceAuth {
 }
 
 impl ServiceAuth {
-    /// Service mode from a validated config; `None` in pass-through mode.
-    pub fn from_config(config: &Config) -> Result<Option<ServiceAuth>, ConfigError> {
-        let Some(service) = config.service_mode()? else {
-            return Ok(None);
-        };
+    /// Service mode from its checked settings.
+    pub fn new(service: &ServiceMode) -> ServiceAuth {
         let keys = service
             .keys
-            .into_iter()
+            .iter()
             .map(|k| ApiKey {
-                name: k.name,
+                name: k.name.clone(),
                 sha256: k.sha256,
-                collections: k.collections.map(Arc::from),
+                collections: k.collections.clone().map(Arc::from),
             })
             .collect();
-        Ok(Some(ServiceAuth {
-            upstream: Credential::Bearer(service.upstream_token),
+        ServiceAuth {
+            upstream: Credential::Bearer(service.upstream_token.expose().to_string()),
             keys,
-        }))
+        }
     }
 
     /// The identity of a request: the service credential for a known key.
@@ -127,7 +124,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ApiKeyConfig;
+    use crate::config::{ApiKeyConfig, Config};
     use crate::server::persisted::sha256_hex;
 
     fn service() -> ServiceAuth {
@@ -147,9 +144,8 @@ mod tests {
             ],
             ..Config::default()
         };
-        ServiceAuth::from_config(&config)
-            .expect("valid")
-            .expect("service mode")
+        let settings = config.validate().expect("valid");
+        ServiceAuth::new(settings.service.as_ref().expect("service mode"))
     }
 
     fn headers(name: &'static str, value: &str) -> HeaderMap {

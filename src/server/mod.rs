@@ -6,7 +6,7 @@ mod limits;
 mod persisted;
 mod request_log;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{ConfigError, Settings};
 use crate::metrics::{self, Metrics};
 use crate::playground;
 use crate::schema::{self, Gateway, SchemaOptions};
@@ -53,26 +53,28 @@ pub fn hash_key(key: &str) -> String {
     persisted::sha256_hex(key.as_bytes())
 }
 
-/// Builds the application from a validated config.
-pub fn app(config: &Config) -> Result<Router, StartError> {
-    let version = config.api_version();
+/// Builds the application from checked settings.
+pub fn app(settings: &Settings) -> Result<Router, StartError> {
+    let version = settings.upstream.version;
+    let query = &settings.query;
+    let http = &settings.http;
     let metrics = Arc::new(Metrics::new());
     let gateway = Arc::new(Gateway {
-        upstream: Arc::new(Upstream::with_metrics(config, metrics.clone())?),
+        upstream: Arc::new(Upstream::with_metrics(&settings.upstream, metrics.clone())?),
         version,
-        max_first: config.max_first,
-        expose_sensitive: config.expose_sign_in_ips,
-        max_relation_rows: config.max_relation_rows,
-        aggregates: crate::aggregate::Settings::new(config)?,
+        max_first: query.max_first,
+        expose_sensitive: query.expose_sign_in_ips,
+        max_relation_rows: query.max_relation_rows,
+        aggregates: crate::aggregate::Settings::new(&settings.aggregates),
     });
     let mut builder = schema::builder(SchemaOptions {
         version,
-        expose_sensitive: config.expose_sign_in_ips,
+        expose_sensitive: query.expose_sign_in_ips,
     })
     .data(gateway.clone())
-    .limit_depth(config.max_depth)
-    .limit_complexity(config.max_complexity);
-    if !config.introspection {
+    .limit_depth(query.max_depth)
+    .limit_complexity(query.max_complexity);
+    if !query.introspection {
         builder = builder.disable_introspection();
     }
     let schema = builder
@@ -83,13 +85,16 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
         gateway,
         metrics,
         limits: limits::DocumentLimits {
-            max_root_fields: config.max_root_fields,
-            max_aliases: config.max_aliases,
+            max_root_fields: query.max_root_fields,
+            max_aliases: query.max_aliases,
         },
-        persisted: persisted::PersistedQueries::new(config.apq_cache_bytes),
-        request_timeout: Duration::from_millis(config.request_timeout_ms),
-        max_body_bytes: config.max_body_bytes,
-        service: auth::ServiceAuth::from_config(config)?.map(Arc::new),
+        persisted: persisted::PersistedQueries::new(http.apq_cache_bytes),
+        request_timeout: http.request_timeout,
+        max_body_bytes: http.max_body_bytes,
+        service: settings
+            .service
+            .as_ref()
+            .map(|s| Arc::new(auth::ServiceAuth::new(s))),
     };
     let router = Router::new()
         .route("/", get(playground::page))
@@ -98,9 +103,9 @@ pub fn app(config: &Config) -> Result<Router, StartError> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(DefaultBodyLimit::max(http.max_body_bytes))
         .with_state(state);
-    Ok(match cors(&config.cors_allowed_origins) {
+    Ok(match cors(&http.cors_allowed_origins) {
         Some(layer) => router.layer(layer),
         None => router,
     })
@@ -155,16 +160,17 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Serves until the process receives Ctrl-C or SIGTERM.
-pub async fn serve(config: &Config) -> Result<(), StartError> {
-    let app = app(config)?;
-    let addr = config.listen_addr()?;
+pub async fn serve(settings: &Settings) -> Result<(), StartError> {
+    let app = app(settings)?;
+    let addr = settings.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| StartError::Listen {
             addr: addr.to_string(),
             reason: e.to_string(),
         })?;
-    tracing::info!(%addr, upstream = %config.upstream.as_deref().unwrap_or_default(), version = config.api_version().as_str(), "liveagent-graphql listening");
+    let upstream = &settings.upstream;
+    tracing::info!(%addr, upstream = %upstream.url.as_deref().unwrap_or_default(), version = upstream.version.as_str(), "liveagent-graphql listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -5,7 +5,7 @@
 //! page weighs as much as hundreds of small ones.
 
 use super::fingerprint::Fingerprint;
-use crate::config::Config;
+use crate::config::CacheSettings;
 use crate::metrics::{Metrics, ReasonLabel};
 use moka::future::Cache;
 use moka::notification::RemovalCause;
@@ -35,15 +35,14 @@ pub struct Ttls {
 }
 
 impl Ttls {
-    pub fn from_config(c: &Config) -> Ttls {
-        let ms = Duration::from_millis;
+    pub fn from_config(c: &CacheSettings) -> Ttls {
         Ttls {
-            conversation: ms(c.cache_ttl_conversation_ms),
-            message: ms(c.cache_ttl_message_ms),
-            reporting_event: ms(c.cache_ttl_reporting_event_ms),
-            inbox: ms(c.cache_ttl_inbox_ms),
-            label: ms(c.cache_ttl_label_ms),
-            user: ms(c.cache_ttl_user_ms),
+            conversation: c.ttl_conversation,
+            message: c.ttl_message,
+            reporting_event: c.ttl_reporting_event,
+            inbox: c.ttl_inbox,
+            label: c.ttl_label,
+            user: c.ttl_user,
         }
     }
 
@@ -259,7 +258,10 @@ mod tests {
 
     #[test]
     fn ttls_follow_the_collection() {
-        let t = Ttls::from_config(&Config::default());
+        let settings = crate::config::Config::default()
+            .validate()
+            .expect("defaults are valid");
+        let t = Ttls::from_config(&settings.upstream.cache);
         assert_eq!(t.for_collection("Inbox"), Duration::from_secs(300));
         assert_eq!(t.for_collection("Message"), Duration::from_secs(30));
         assert_eq!(t.for_collection("$metadata"), Duration::from_secs(30));

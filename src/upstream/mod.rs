@@ -49,7 +49,7 @@ impl Caller {
     }
 }
 
-use crate::config::{Config, ConfigError, InOperator};
+use crate::config::{ConfigError, InOperator, UpstreamSettings};
 use crate::error::GatewayError;
 use crate::metrics::{CollectionLabel, Metrics};
 use crate::odata::{self, CollectionPage, CollectionQuery, EntityQuery, InStyle, Metadata, Row};
@@ -59,7 +59,7 @@ use inflight::InFlight;
 use reqwest::StatusCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::OnceCell;
 use transport::Transport;
 
@@ -94,24 +94,27 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(config: &Config) -> Result<Upstream, ConfigError> {
-        Upstream::with_metrics(config, Arc::new(Metrics::new()))
+    pub fn new(settings: &UpstreamSettings) -> Result<Upstream, ConfigError> {
+        Upstream::with_metrics(settings, Arc::new(Metrics::new()))
     }
 
-    pub fn with_metrics(config: &Config, metrics: Arc<Metrics>) -> Result<Upstream, ConfigError> {
+    pub fn with_metrics(
+        settings: &UpstreamSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<Upstream, ConfigError> {
         let cache = ResponseCache::new(
-            config.cache_max_bytes,
-            Ttls::from_config(config),
-            Duration::from_millis(config.stale_if_error_ms),
+            settings.cache.max_bytes,
+            Ttls::from_config(&settings.cache),
+            settings.cache.stale_if_error,
             metrics.clone(),
         );
         Ok(Upstream {
-            transport: Arc::new(Transport::new(config, metrics)?),
+            transport: Arc::new(Transport::new(settings, metrics)?),
             cache,
             inflight: InFlight::default(),
             fingerprints: Fingerprinter::random().map_err(ConfigError::System)?,
-            max_url_length: config.max_url_length,
-            in_operator: config.in_operator()?,
+            max_url_length: settings.max_url_length,
+            in_operator: settings.in_operator,
             metadata: OnceCell::new(),
         })
     }
@@ -171,7 +174,8 @@ impl Upstream {
 
     pub fn in_style(&self, metadata: Option<&Metadata>) -> InStyle {
         match self.in_operator {
-            InOperator::Fixed(style) => style,
+            InOperator::Or => InStyle::OrChain,
+            InOperator::In => InStyle::In,
             InOperator::Auto if metadata.is_some_and(Metadata::supports_in) => InStyle::In,
             InOperator::Auto => InStyle::OrChain,
         }

@@ -6,7 +6,7 @@
 use super::circuit::{CircuitBreaker, CircuitState, Transition};
 use super::retry::{self, RetryPolicy};
 use super::Credential;
-use crate::config::{Config, ConfigError};
+use crate::config::{ConfigError, UpstreamSettings};
 use crate::error::GatewayError;
 use crate::metrics::{CollectionLabel, Metrics, ReasonLabel, RequestLabels};
 use crate::odata;
@@ -38,10 +38,13 @@ struct Failure {
 }
 
 impl Transport {
-    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Transport, ConfigError> {
+    pub fn new(
+        settings: &UpstreamSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<Transport, ConfigError> {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.upstream_timeout_ms))
-            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             // Keep-alive connections are pooled and reused; the keepalive
             // probes notice a peer that vanished between requests.
@@ -55,21 +58,21 @@ impl Transport {
             })?;
         Ok(Transport {
             http,
-            base: config.upstream_url()?,
-            max_next_links: config.max_next_links,
-            timeout_ms: config.upstream_timeout_ms,
+            base: settings.base_url()?.to_string(),
+            max_next_links: settings.max_next_links,
+            timeout_ms: u64::try_from(settings.timeout.as_millis()).unwrap_or(u64::MAX),
             retry: RetryPolicy {
-                retries: config.upstream_retries,
-                base: Duration::from_millis(config.retry_backoff_ms),
-                max_delay: Duration::from_millis(config.retry_max_delay_ms),
+                retries: settings.retries,
+                base: settings.retry_backoff,
+                max_delay: settings.retry_max_delay,
             },
             circuit: CircuitBreaker::new(
-                config.circuit_failure_threshold,
-                Duration::from_millis(config.circuit_cooldown_ms),
+                settings.circuit_failure_threshold,
+                settings.circuit_cooldown,
             ),
-            slots: Semaphore::new(config.max_concurrent_upstream),
-            max_concurrent: config.max_concurrent_upstream,
-            queue_timeout: Duration::from_millis(config.upstream_queue_timeout_ms),
+            slots: Semaphore::new(settings.max_concurrent),
+            max_concurrent: settings.max_concurrent,
+            queue_timeout: settings.queue_timeout,
             metrics,
         })
     }

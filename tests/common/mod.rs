@@ -219,7 +219,8 @@ impl Gateway {
 }
 
 pub async fn gateway_with(config: Config) -> Gateway {
-    let app = liveagent_graphql::server::app(&config).expect("gateway app");
+    let settings = config.validate().expect("valid config");
+    let app = liveagent_graphql::server::app(&settings).expect("gateway app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
