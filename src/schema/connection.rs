@@ -256,15 +256,11 @@ pub(crate) fn gateway_and_caller(
         .data::<Arc<Gateway>>()
         .map_err(|_| GatewayError::UpstreamUnavailable("no upstream is configured".into()))?
         .clone();
-    let context = ctx.data_opt::<RequestContext>();
-    let caller = context.and_then(RequestContext::caller).ok_or_else(|| {
-        match context.and_then(|c| c.refusal.clone()) {
-            Some(refusal) => refusal,
-            None => GatewayError::Unauthenticated(
-                "no credential: send `Authorization: Bearer <Live Agent token>` or `?apikey=<token>`".into(),
-            ),
-        }
-    })?;
+    let caller = ctx
+        .data::<RequestContext>()
+        .map_err(|_| GatewayError::Unauthenticated("the request has no caller".into()))?
+        .caller
+        .clone()?;
     Ok((gateway, caller))
 }
 
