@@ -150,6 +150,22 @@ async fn requests_past_the_time_limit_fail_and_the_gateway_keeps_serving() {
         .unwrap_or("")
         .contains("request_timeout_ms"));
     assert_eq!(body["data"], Value::Null);
+    // graphql-response+json: 504, still with `data: null`.
+    up.set_fault(json!({"latency_ms": 3000, "path_contains": "Label"}))
+        .await;
+    let response = reqwest::Client::new()
+        .post(gw.url())
+        .header(ACCEPT, "application/graphql-response+json")
+        .bearer_auth(ADMIN_1)
+        .json(&json!({ "query": LABELS }))
+        .send()
+        .await
+        .expect("post");
+    up.clear_faults().await;
+    assert_eq!(response.status(), 504);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(error_code(&body), Some("UPSTREAM_TIMEOUT"), "{body}");
+    assert_eq!(body["data"], Value::Null);
     gw.data(ADMIN_1, "{ inboxes(first: 1) { nodes { id } } }", json!({}))
         .await;
 }

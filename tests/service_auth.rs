@@ -74,6 +74,11 @@ async fn unknown_or_missing_keys_are_unauthenticated_without_upstream_requests()
         assert!(message.contains("API key"), "{message}");
         assert!(!body.to_string().contains(ADMIN_1), "{body}");
     }
+    // The refusal belongs to the fields that read upstream: `__typename`
+    // needs no key.
+    let body = gw.query(None, "{ __typename }", json!({})).await;
+    assert_eq!(body["data"]["__typename"], "Query", "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
     assert!(up.requests_since(since).await.is_empty());
     // The process keeps serving known keys.
     gw.data(DASH_KEY, LABELS, json!({})).await;

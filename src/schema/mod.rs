@@ -15,9 +15,8 @@ mod scope;
 
 use crate::error::GatewayError;
 use crate::model::{relations_of, ApiVersion, ALL_ENUMS, ENTITIES};
-use crate::upstream::{Caller, Credential, Upstream};
+use crate::upstream::{Caller, Upstream};
 use async_graphql::dynamic::{Enum, EnumItem, Object, Schema, SchemaBuilder};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// What resolvers share for the life of the process.
@@ -32,35 +31,12 @@ pub struct Gateway {
     pub aggregates: crate::aggregate::Settings,
 }
 
-/// What resolvers know of one HTTP request.
-#[derive(Debug, Default, Clone)]
+/// What resolvers know of one HTTP request: the upstream caller the server
+/// identified, or why the request has none (every field that reads upstream
+/// reports it).
+#[derive(Debug, Clone)]
 pub struct RequestContext {
-    pub credential: Option<Credential>,
-    /// `Cache-Control: no-cache` from the client.
-    pub no_cache: bool,
-    /// Shared with every upstream call of the request; read after execution.
-    pub served_stale: Arc<AtomicBool>,
-    /// Collections the request may read (service mode); `None`: all.
-    pub collections: Option<Arc<[String]>>,
-    /// Why the request has no credential, when the gateway refused its
-    /// API key (service mode).
-    pub refusal: Option<GatewayError>,
-    /// The request's id, sent upstream as `x-request-id`.
-    pub request_id: Option<Arc<str>>,
-}
-
-impl RequestContext {
-    /// The upstream caller, when the request carries a credential.
-    pub fn caller(&self) -> Option<Caller> {
-        self.credential.clone().map(|credential| Caller {
-            credential,
-            no_cache: self.no_cache,
-            served_stale: self.served_stale.clone(),
-            collections: self.collections.clone(),
-            request_id: self.request_id.clone(),
-            bypass_cache: false,
-        })
-    }
+    pub caller: Result<Caller, GatewayError>,
 }
 
 #[derive(Debug, Clone, Copy)]

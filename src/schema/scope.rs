@@ -27,15 +27,11 @@ impl Scope {
             .data::<Arc<Gateway>>()
             .map_err(|_| GatewayError::Internal("the schema has no gateway".into()))?
             .clone();
-        let context = ctx.data_opt::<RequestContext>();
-        let caller = context.and_then(RequestContext::caller).ok_or_else(|| {
-            match context.and_then(|c| c.refusal.clone()) {
-                Some(refusal) => refusal,
-                None => GatewayError::Unauthenticated(
-                    "no credential: send `Authorization: Bearer <Live Agent token>` or `?apikey=<token>`".into(),
-                ),
-            }
-        })?;
+        let caller = ctx
+            .data::<RequestContext>()
+            .map_err(|_| GatewayError::Internal("the request has no caller".into()))?
+            .caller
+            .clone()?;
         let metadata = gateway.upstream.metadata(&caller).await;
         let style = gateway.upstream.in_style(metadata.as_deref());
         Ok(Scope {

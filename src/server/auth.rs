@@ -1,24 +1,13 @@
-//! Who a request acts as. Pass-through (the default): the client's own
-//! Live Agent credential goes upstream. Service mode: the client shows one
-//! of the gateway's API keys (kept in config as SHA-256 hashes) and the
-//! gateway's own upstream token goes upstream, so that the admin token
-//! never reaches a browser.
+//! Service mode: the client shows one of the gateway's API keys (kept in
+//! config as SHA-256 hashes) and the gateway's own upstream token goes
+//! upstream, so that the admin token never reaches a browser. The identity
+//! stage (`pipeline/identity.rs`) uses it instead of pass-through.
 
 use crate::config::ServiceMode;
 use crate::error::GatewayError;
-use crate::upstream::Credential;
+use crate::upstream::{Caller, Credential};
 use axum::http::{header, HeaderMap};
 use std::sync::Arc;
-
-/// A request's upstream identity, or why it has none.
-#[derive(Debug, Clone, Default)]
-pub struct Identity {
-    pub credential: Option<Credential>,
-    /// Collections the API key may read; `None`: all.
-    pub collections: Option<Arc<[String]>>,
-    /// Service mode: why the request has no credential.
-    pub refusal: Option<GatewayError>,
-}
 
 /// Service mode: the upstream token and the client keys.
 pub struct ServiceAuth {
@@ -60,11 +49,15 @@ impl ServiceAuth {
         }
     }
 
-    /// The identity of a request: the service credential for a known key.
-    /// The client key comes from `Authorization: Bearer`, `x-api-key` or
-    /// `?apikey=`; it is hashed and compared to every configured hash in
-    /// constant time.
-    pub fn authenticate(&self, headers: &HeaderMap, query: Option<&str>) -> Identity {
+    /// The caller for a known key: the service credential, limited to the
+    /// key's collections. The client key comes from `Authorization: Bearer`,
+    /// `x-api-key` or `?apikey=`; it is hashed and compared to every
+    /// configured hash in constant time.
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+    ) -> Result<Caller, GatewayError> {
         let authorization = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
@@ -79,9 +72,9 @@ impl ServiceAuth {
                     .map(str::to_string)
             });
         let Some(presented) = presented else {
-            return refused(
+            return Err(refused(
                 "no API key: send `Authorization: Bearer <API key>` or `x-api-key: <API key>`",
-            );
+            ));
         };
         let digest = ring::digest::digest(&ring::digest::SHA256, presented.as_bytes());
         let mut found: Option<&ApiKey> = None;
@@ -93,23 +86,18 @@ impl ServiceAuth {
         match found {
             Some(key) => {
                 tracing::debug!(api_key = %key.name, "API key accepted");
-                Identity {
-                    credential: Some(self.upstream.clone()),
+                Ok(Caller {
                     collections: key.collections.clone(),
-                    refusal: None,
-                }
+                    ..Caller::new(self.upstream.clone())
+                })
             }
-            None => refused("unknown API key"),
+            None => Err(refused("unknown API key")),
         }
     }
 }
 
-fn refused(message: &str) -> Identity {
-    Identity {
-        credential: None,
-        collections: None,
-        refusal: Some(GatewayError::Unauthenticated(message.into())),
-    }
+fn refused(message: &str) -> GatewayError {
+    GatewayError::Unauthenticated(message.into())
 }
 
 /// Equal bytes, in a time that depends only on the lengths.
@@ -157,27 +145,37 @@ mod tests {
     #[test]
     fn known_keys_map_to_the_service_credential() {
         let s = service();
-        let id = s.authenticate(&headers("authorization", "Bearer client-key-1"), None);
+        let caller = s
+            .authenticate(&headers("authorization", "Bearer client-key-1"), None)
+            .expect("known key");
         assert_eq!(
-            id.credential,
-            Some(Credential::Bearer("upstream-admin".into()))
+            caller.credential,
+            Credential::Bearer("upstream-admin".into())
         );
-        assert!(id.collections.is_none());
-        let id = s.authenticate(&headers("x-api-key", "client-key-2"), None);
-        assert_eq!(id.collections.as_deref(), Some(&["Label".to_string()][..]));
-        let id = s.authenticate(&HeaderMap::new(), Some("apikey=client-key-1"));
-        assert!(id.credential.is_some());
+        assert!(caller.collections.is_none());
+        let caller = s
+            .authenticate(&headers("x-api-key", "client-key-2"), None)
+            .expect("known key");
+        assert_eq!(
+            caller.collections.as_deref(),
+            Some(&["Label".to_string()][..])
+        );
+        let caller = s.authenticate(&HeaderMap::new(), Some("apikey=client-key-1"));
+        assert_eq!(
+            caller.map(|c| c.credential),
+            Ok(Credential::Bearer("upstream-admin".into()))
+        );
     }
 
     #[test]
     fn unknown_or_missing_keys_are_refused() {
         let s = service();
-        for id in [
+        for result in [
             s.authenticate(&headers("authorization", "Bearer upstream-admin"), None),
             s.authenticate(&HeaderMap::new(), None),
         ] {
-            assert!(id.credential.is_none());
-            assert_eq!(id.refusal.map(|e| e.code()), Some("UNAUTHENTICATED"));
+            let refusal = result.map(|c| c.credential).expect_err("refused");
+            assert_eq!(refusal.code(), "UNAUTHENTICATED");
         }
         assert!(!format!("{s:?}").contains("upstream-admin"));
     }

@@ -4,6 +4,7 @@ mod auth;
 mod graphql_http;
 mod limits;
 mod persisted;
+mod pipeline;
 mod request_log;
 
 use crate::config::{ConfigError, Settings};

@@ -1,0 +1,203 @@
+//! Why a GraphQL request fails as a whole, and what each reason answers:
+//! its `extensions.code` and its HTTP status for each media type, by the
+//! GraphQL-over-HTTP rules. Errors of single fields are not here: they
+//! stay in a `200` response beside the data.
+
+use super::negotiate::MediaType;
+use crate::error::{ensure_codes, GatewayError};
+use async_graphql::ServerError;
+use axum::http::StatusCode;
+use std::time::Duration;
+
+/// `extensions.code` of a request that is not well-formed GraphQL over HTTP.
+const BAD_REQUEST: &str = "BAD_REQUEST";
+/// `extensions.code` of a request past `request_timeout_ms`.
+const UPSTREAM_TIMEOUT: &str = "UPSTREAM_TIMEOUT";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    // Not a well-formed GraphQL-over-HTTP request: answered before GraphQL
+    // sees it, with the same status for both media types.
+    #[error("Accept must allow application/graphql-response+json or application/json")]
+    NotAcceptable,
+    #[error("the request body is larger than {limit} bytes (max_body_bytes)")]
+    BodyTooLarge { limit: usize },
+    /// The body could not be read; axum's status and text.
+    #[error("{message}")]
+    UnreadableBody { status: StatusCode, message: String },
+    #[error("POST bodies must be application/json")]
+    UnsupportedMediaType,
+    /// The body or a parameter is not what GraphQL over HTTP prescribes.
+    #[error("{0}")]
+    MalformedParams(String),
+    #[error("mutations are not allowed over GET")]
+    MutationOverGet,
+
+    // A GraphQL request that fails as a whole: 200 for `application/json`,
+    // 4xx/5xx for `application/graphql-response+json`.
+    /// Refused by the gateway before execution: a persisted query, a limit.
+    #[error(transparent)]
+    Refused(GatewayError),
+    /// async-graphql's request errors (syntax, validation, variables); their
+    /// codes come from `ensure_codes`.
+    #[error("{}", messages(.0))]
+    Invalid(Vec<ServerError>),
+    /// Execution ran past `request_timeout_ms`.
+    #[error("the request did not finish within {} ms (request_timeout_ms)", .limit.as_millis())]
+    TimedOut { limit: Duration },
+}
+
+impl RequestError {
+    /// The HTTP status of the answer in `media`.
+    pub fn status(&self, media: MediaType) -> StatusCode {
+        use MediaType::{GraphqlResponse, Json};
+        match (self, media) {
+            (Self::NotAcceptable, _) => StatusCode::NOT_ACCEPTABLE,
+            (Self::BodyTooLarge { .. }, _) => StatusCode::PAYLOAD_TOO_LARGE,
+            (Self::UnreadableBody { status, .. }, _) => *status,
+            (Self::UnsupportedMediaType, _) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            (Self::MalformedParams(_), _) => StatusCode::BAD_REQUEST,
+            (Self::MutationOverGet, _) => StatusCode::METHOD_NOT_ALLOWED,
+            (Self::Refused(_) | Self::Invalid(_) | Self::TimedOut { .. }, Json) => StatusCode::OK,
+            (Self::Refused(_) | Self::Invalid(_), GraphqlResponse) => StatusCode::BAD_REQUEST,
+            (Self::TimedOut { .. }, GraphqlResponse) => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The response's `errors`, each with its `extensions.code`.
+    pub fn into_errors(self) -> Vec<ServerError> {
+        let code = match self {
+            Self::Invalid(mut errors) => {
+                ensure_codes(&mut errors);
+                return errors;
+            }
+            Self::Refused(ref error) => error.code(),
+            Self::TimedOut { .. } => UPSTREAM_TIMEOUT,
+            Self::NotAcceptable
+            | Self::BodyTooLarge { .. }
+            | Self::UnreadableBody { .. }
+            | Self::UnsupportedMediaType
+            | Self::MalformedParams(_)
+            | Self::MutationOverGet => BAD_REQUEST,
+        };
+        let mut error = ServerError::new(self.to_string(), None);
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+        vec![error]
+    }
+
+    /// Whether the request reached GraphQL: the answer is then a GraphQL
+    /// response, counted in the metrics.
+    pub fn is_graphql(&self) -> bool {
+        matches!(
+            self,
+            Self::Refused(_) | Self::Invalid(_) | Self::TimedOut { .. }
+        )
+    }
+
+    /// Whether execution had started: the answer then holds `data: null`.
+    pub fn started_execution(&self) -> bool {
+        matches!(self, Self::TimedOut { .. })
+    }
+}
+
+fn messages(errors: &[ServerError]) -> String {
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    messages.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use MediaType::{GraphqlResponse, Json};
+
+    fn code(error: RequestError) -> String {
+        let errors = error.into_errors();
+        let ext = errors[0].extensions.as_ref().expect("extensions");
+        match ext.get("code") {
+            Some(async_graphql::Value::String(code)) => code.clone(),
+            other => panic!("no code: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn status_table() {
+        let table = [
+            (RequestError::NotAcceptable, 406, 406),
+            (RequestError::BodyTooLarge { limit: 10 }, 413, 413),
+            (
+                RequestError::UnreadableBody {
+                    status: StatusCode::BAD_REQUEST,
+                    message: "cut".into(),
+                },
+                400,
+                400,
+            ),
+            (RequestError::UnsupportedMediaType, 415, 415),
+            (RequestError::MalformedParams("x".into()), 400, 400),
+            (RequestError::MutationOverGet, 405, 405),
+            (
+                RequestError::Refused(GatewayError::PersistedQueryNotFound),
+                200,
+                400,
+            ),
+            (
+                RequestError::Invalid(vec![ServerError::new("Unknown field", None)]),
+                200,
+                400,
+            ),
+            (
+                RequestError::TimedOut {
+                    limit: Duration::from_millis(5),
+                },
+                200,
+                504,
+            ),
+        ];
+        for (error, json, graphql_response) in table {
+            assert_eq!(error.status(Json).as_u16(), json, "{error:?}");
+            assert_eq!(
+                error.status(GraphqlResponse).as_u16(),
+                graphql_response,
+                "{error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn codes_and_messages() {
+        assert_eq!(code(RequestError::UnsupportedMediaType), "BAD_REQUEST");
+        assert_eq!(
+            code(RequestError::Refused(GatewayError::QueryTooComplex(
+                "x".into()
+            ))),
+            "QUERY_TOO_COMPLEX"
+        );
+        let timeout = RequestError::TimedOut {
+            limit: Duration::from_millis(300),
+        };
+        assert_eq!(
+            timeout.to_string(),
+            "the request did not finish within 300 ms (request_timeout_ms)"
+        );
+        assert_eq!(code(timeout), "UPSTREAM_TIMEOUT");
+        let refused = RequestError::Refused(GatewayError::PersistedQueryNotFound);
+        assert_eq!(refused.into_errors()[0].message, "PersistedQueryNotFound");
+        let invalid = RequestError::Invalid(vec![ServerError::new("Unknown field", None)]);
+        assert_eq!(invalid.to_string(), "Unknown field");
+        assert_eq!(code(invalid), "BAD_USER_INPUT");
+    }
+
+    #[test]
+    fn only_graphql_failures_are_graphql_responses() {
+        assert!(!RequestError::MutationOverGet.is_graphql());
+        assert!(RequestError::Refused(GatewayError::PersistedQueryNotSupported).is_graphql());
+        let timeout = RequestError::TimedOut {
+            limit: Duration::from_secs(1),
+        };
+        assert!(timeout.is_graphql() && timeout.started_execution());
+        assert!(!RequestError::Invalid(Vec::new()).started_execution());
+    }
+}

@@ -1,0 +1,146 @@
+//! Stage 4: execution against the schema, within `request_timeout_ms`.
+//! Errors of nulled fields join the response and every error gets its
+//! code; a response that is only request errors fails the request.
+
+use super::error::RequestError;
+use crate::error::{ensure_codes, GatewayError};
+use crate::schema::field_errors::FieldErrors;
+use crate::schema::RequestContext;
+use crate::upstream::Caller;
+use async_graphql::dynamic::Schema;
+use async_graphql::{Request, Response, Value};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Runs `request` as `caller`; the response of an operation that ran.
+pub async fn run(
+    schema: &Schema,
+    limit: Duration,
+    request: Request,
+    caller: Result<Caller, GatewayError>,
+) -> Result<Response, RequestError> {
+    let served_stale = caller.as_ref().ok().map(|c| c.served_stale.clone());
+    let field_errors = FieldErrors::default();
+    let request = request
+        .data(RequestContext { caller })
+        .data(field_errors.clone());
+    let mut response = tokio::time::timeout(limit, schema.execute(request))
+        .await
+        .map_err(|_| RequestError::TimedOut { limit })?;
+    response.errors.extend(field_errors.take());
+    ensure_codes(&mut response.errors);
+    if is_request_error(&response) {
+        return Err(RequestError::Invalid(response.errors));
+    }
+    if served_stale.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+        response
+            .extensions
+            .insert("stale".into(), Value::Boolean(true));
+    }
+    Ok(response)
+}
+
+/// A request error (validation, variables) never starts execution: no
+/// data, and no error has a path.
+fn is_request_error(response: &Response) -> bool {
+    response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::Credential;
+    use async_graphql::dynamic::{Field, FieldFuture, Object, TypeRef};
+
+    /// `slow` sleeps, `broken` fails, `stale` marks its answer stale.
+    fn schema() -> Schema {
+        let query = Object::new("Query")
+            .field(Field::new("slow", TypeRef::named(TypeRef::INT), |_| {
+                FieldFuture::new(async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    Ok(Some(Value::from(1)))
+                })
+            }))
+            .field(Field::new("broken", TypeRef::named(TypeRef::INT), |_| {
+                FieldFuture::new(async {
+                    Err::<Option<Value>, _>(GatewayError::Forbidden("no".into()).into_graphql())
+                })
+            }))
+            .field(Field::new("stale", TypeRef::named(TypeRef::INT), |ctx| {
+                FieldFuture::new(async move {
+                    let context = ctx.data::<RequestContext>()?;
+                    let caller = context.caller.clone().map_err(GatewayError::into_graphql)?;
+                    caller.served_stale.store(true, Ordering::Relaxed);
+                    Ok(Some(Value::from(2)))
+                })
+            }));
+        Schema::build("Query", None, None)
+            .extension(crate::schema::field_errors::NullOnError)
+            .register(query)
+            .finish()
+            .expect("schema")
+    }
+
+    async fn run_query(
+        query: &str,
+        caller: Result<Caller, GatewayError>,
+    ) -> Result<Response, RequestError> {
+        run(
+            &schema(),
+            Duration::from_millis(50),
+            Request::new(query),
+            caller,
+        )
+        .await
+    }
+
+    fn caller() -> Result<Caller, GatewayError> {
+        Ok(Caller::new(Credential::Bearer("t".into())))
+    }
+
+    #[tokio::test]
+    async fn past_the_limit_the_request_times_out() {
+        let outcome = run_query("{ slow }", caller()).await;
+        assert!(
+            matches!(outcome, Err(RequestError::TimedOut { .. })),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn validation_errors_fail_the_request_with_codes() {
+        match run_query("{ nope }", caller()).await {
+            Err(RequestError::Invalid(errors)) => {
+                let code = errors[0]
+                    .extensions
+                    .as_ref()
+                    .and_then(|e| e.get("code").cloned());
+                assert_eq!(code, Some(Value::from("BAD_USER_INPUT")));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn field_errors_stay_beside_the_data() {
+        let response = run_query("{ broken stale }", caller()).await.expect("ran");
+        assert_eq!(response.errors.len(), 1);
+        assert_eq!(response.errors[0].path.len(), 1);
+        assert_eq!(
+            response.extensions.get("stale"),
+            Some(&Value::Boolean(true))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_caller_fails_only_the_fields_that_need_it() {
+        let refusal = Err(GatewayError::Unauthenticated("unknown API key".into()));
+        let response = run_query("{ __typename stale }", refusal)
+            .await
+            .expect("ran");
+        assert_eq!(response.errors[0].message, "unknown API key");
+        assert!(!response.extensions.contains_key("stale"));
+    }
+}

@@ -1,0 +1,107 @@
+//! Stage 3: who the request acts as upstream, as the one `Caller` every
+//! upstream call of the request gets. Pass-through (the default): the
+//! client's own Live Agent credential. Service mode: one of the gateway's
+//! API keys (`auth.rs`) stands for the gateway's own token.
+//!
+//! A request without an identity still runs (introspection needs none):
+//! the refusal goes to every field that would read upstream.
+
+use crate::error::GatewayError;
+use crate::server::auth::ServiceAuth;
+use crate::upstream::{Caller, Credential};
+use axum::http::{header, HeaderMap};
+use std::sync::Arc;
+
+const NO_CREDENTIAL: &str =
+    "no credential: send `Authorization: Bearer <Live Agent token>` or `?apikey=<token>`";
+
+/// The request's caller, or why it has none.
+pub fn identify(
+    service: Option<&ServiceAuth>,
+    headers: &HeaderMap,
+    query_string: Option<&str>,
+    request_id: Arc<str>,
+) -> Result<Caller, GatewayError> {
+    let caller = match service {
+        Some(service) => service.authenticate(headers, query_string)?,
+        None => Caller::new(pass_through(headers, query_string)?),
+    };
+    Ok(Caller {
+        no_cache: wants_no_cache(headers),
+        request_id: Some(request_id),
+        ..caller
+    })
+}
+
+/// The client's own credential: `Authorization: Bearer` or `?apikey=`.
+fn pass_through(
+    headers: &HeaderMap,
+    query_string: Option<&str>,
+) -> Result<Credential, GatewayError> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    Credential::from_request(authorization, query_string)
+        .ok_or_else(|| GatewayError::Unauthenticated(NO_CREDENTIAL.into()))
+}
+
+/// `Cache-Control: no-cache` from the client: skip cached answers.
+fn wants_no_cache(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.append(*name, value.parse().expect("header"));
+        }
+        h
+    }
+
+    fn pass_through_caller(h: &HeaderMap, query: Option<&str>) -> Result<Caller, GatewayError> {
+        identify(None, h, query, Arc::from("req-1"))
+    }
+
+    #[test]
+    fn pass_through_forwards_the_client_credential() {
+        let caller = pass_through_caller(&headers(&[("authorization", "Bearer tok")]), None)
+            .expect("caller");
+        assert_eq!(caller.credential, Credential::Bearer("tok".into()));
+        assert_eq!(caller.request_id.as_deref(), Some("req-1"));
+        assert!(caller.collections.is_none() && !caller.no_cache && !caller.bypass_cache);
+        let caller =
+            pass_through_caller(&HeaderMap::new(), Some("query=x&apikey=k")).expect("caller");
+        assert_eq!(caller.credential, Credential::ApiKey("k".into()));
+    }
+
+    #[test]
+    fn no_credential_is_unauthenticated() {
+        let refusal = pass_through_caller(&HeaderMap::new(), Some("query=x")).expect_err("refused");
+        assert_eq!(refusal.code(), "UNAUTHENTICATED");
+        assert!(refusal.to_string().contains("Authorization"), "{refusal}");
+    }
+
+    #[test]
+    fn no_cache_is_read_from_any_cache_control_directive() {
+        let h = headers(&[
+            ("authorization", "Bearer tok"),
+            ("cache-control", "max-age=0"),
+            ("cache-control", "private, No-Cache"),
+        ]);
+        assert!(pass_through_caller(&h, None).expect("caller").no_cache);
+        let h = headers(&[
+            ("authorization", "Bearer tok"),
+            ("cache-control", "no-store"),
+        ]);
+        assert!(!pass_through_caller(&h, None).expect("caller").no_cache);
+    }
+}
