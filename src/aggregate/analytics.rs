@@ -126,16 +126,71 @@ pub async fn agent_activity(
     source: &Source<'_>,
     request: &ActivityRequest,
 ) -> Result<Vec<ActivityRow>, GatewayError> {
+    let activity = Activity::new(request)?;
     let w = request.wants;
-    let (events, event_time) = model("ReportingEvent", "created_at")?;
-    let (_, name) = model("ReportingEvent", "name")?;
-    let (_, user) = model("ReportingEvent", "user_id")?;
-    let (_, conversation) = model("ReportingEvent", "conversation_id")?;
-    let (_, value) = model("ReportingEvent", "value")?;
-    let (messages, message_time) = model("Message", "created_at")?;
-    let (_, sender) = model("Message", "sender_id")?;
+    let lifecycle = activity.lifecycle();
+    let first_reply = (w.first_replies || w.avg_first_reply || w.median_first_reply)
+        .then(|| activity.first_replies());
+    let sent = w.messages_sent.then(|| activity.messages_sent());
+    let optional = |s: Option<Spec>| async move {
+        match s {
+            Some(s) => run(source, &s).await.map(|g| Some((s, g))),
+            None => Ok(None),
+        }
+    };
+    let (lifecycle, first_reply, sent) =
+        futures::try_join!(optional(lifecycle), optional(first_reply), optional(sent))?;
 
-    let common = |time: &'static Field| {
+    let mut rows: Rows = BTreeMap::new();
+    if let Some((_, groups)) = &lifecycle {
+        add_lifecycle(&mut rows, groups);
+    }
+    if let Some((s, groups)) = &first_reply {
+        add_first_replies(&mut rows, s, groups);
+    }
+    for g in sent.iter().flat_map(|(_, groups)| groups) {
+        if let Some(r) = row(&mut rows, g) {
+            r.messages_sent = g.count;
+        }
+    }
+    Ok(rows.into_values().collect())
+}
+
+/// The columns an activity report reads, and the aggregates it runs.
+struct Activity<'r> {
+    request: &'r ActivityRequest,
+    events: &'static Entity,
+    event_time: &'static Field,
+    name: &'static Field,
+    user: &'static Field,
+    conversation: &'static Field,
+    value: &'static Field,
+    messages: &'static Entity,
+    message_time: &'static Field,
+    sender: &'static Field,
+}
+
+impl<'r> Activity<'r> {
+    fn new(request: &'r ActivityRequest) -> Result<Self, GatewayError> {
+        let (events, event_time) = model("ReportingEvent", "created_at")?;
+        let (messages, message_time) = model("Message", "created_at")?;
+        Ok(Activity {
+            request,
+            events,
+            event_time,
+            name: model("ReportingEvent", "name")?.1,
+            user: model("ReportingEvent", "user_id")?.1,
+            conversation: model("ReportingEvent", "conversation_id")?.1,
+            value: model("ReportingEvent", "value")?.1,
+            messages,
+            message_time,
+            sender: model("Message", "sender_id")?.1,
+        })
+    }
+
+    /// The time range and inboxes every part of the report shares.
+    fn common(&self, time: &'static Field) -> Vec<Filter> {
+        let request = self.request;
         let mut parts = vec![
             Filter::Compare {
                 property: time.odata,
@@ -155,99 +210,94 @@ pub async fn agent_activity(
             });
         }
         parts
-    };
-    let with_bucket = |mut s: Spec, time: &'static Field| {
-        s.bucket = request.bucket.map(|b| (time, b));
-        s
-    };
-    let has_user = Filter::Not(Box::new(eq(user.odata, Literal::Null)));
+    }
 
-    // Assignments and resolutions: distinct conversations per agent and name.
-    let mut names = Vec::new();
-    if w.assigned {
-        names.push(Literal::String(ASSIGNED.into()));
+    fn bucketed(&self, mut s: Spec, time: &'static Field) -> Spec {
+        s.bucket = self.request.bucket.map(|b| (time, b));
+        s
     }
-    if w.resolved || w.avg_resolution {
-        names.push(Literal::String(RESOLVED.into()));
+
+    fn has_user(&self) -> Filter {
+        Filter::Not(Box::new(eq(self.user.odata, Literal::Null)))
     }
-    let lifecycle = (!names.is_empty()).then(|| {
-        let mut filter = common(event_time);
+
+    /// Assignments and resolutions: distinct conversations per agent and
+    /// event name.
+    fn lifecycle(&self) -> Option<Spec> {
+        let w = self.request.wants;
+        let mut names = Vec::new();
+        if w.assigned {
+            names.push(Literal::String(ASSIGNED.into()));
+        }
+        if w.resolved || w.avg_resolution {
+            names.push(Literal::String(RESOLVED.into()));
+        }
+        if names.is_empty() {
+            return None;
+        }
+        let mut filter = self.common(self.event_time);
         filter.push(Filter::In {
-            property: name.odata,
+            property: self.name.odata,
             values: names,
         });
-        filter.push(has_user.clone());
-        let mut s = spec(events, Filter::And(filter), vec![user, name]);
-        s.distinct = vec![conversation];
+        filter.push(self.has_user());
+        let mut s = spec(self.events, Filter::And(filter), vec![self.user, self.name]);
+        s.distinct = vec![self.conversation];
         if w.avg_resolution {
-            s.numbers = vec![(NumOp::Avg, value)];
+            s.numbers = vec![(NumOp::Avg, self.value)];
         }
-        with_bucket(s, event_time)
-    });
-    let first_reply = (w.first_replies || w.avg_first_reply || w.median_first_reply).then(|| {
-        let mut filter = common(event_time);
-        filter.push(eq(name.odata, Literal::String(FIRST_REPLY.into())));
-        filter.push(has_user.clone());
-        let mut s = spec(events, Filter::And(filter), vec![user]);
+        Some(self.bucketed(s, self.event_time))
+    }
+
+    fn first_replies(&self) -> Spec {
+        let w = self.request.wants;
+        let mut filter = self.common(self.event_time);
+        filter.push(eq(self.name.odata, Literal::String(FIRST_REPLY.into())));
+        filter.push(self.has_user());
+        let mut s = spec(self.events, Filter::And(filter), vec![self.user]);
         if w.avg_first_reply {
-            s.numbers.push((NumOp::Avg, value));
+            s.numbers.push((NumOp::Avg, self.value));
         }
         if w.median_first_reply {
-            s.numbers.push((NumOp::Median, value));
+            s.numbers.push((NumOp::Median, self.value));
         }
-        with_bucket(s, event_time)
-    });
-    let sent = w.messages_sent.then(|| {
-        let mut filter = common(message_time);
+        self.bucketed(s, self.event_time)
+    }
+
+    fn messages_sent(&self) -> Spec {
+        let mut filter = self.common(self.message_time);
         filter.push(eq("message_type", Literal::Int(OUTGOING)));
         filter.push(eq("sender_type", Literal::String("User".into())));
         filter.push(eq("private", Literal::Bool(false)));
-        let s = spec(messages, Filter::And(filter), vec![sender]);
-        with_bucket(s, message_time)
-    });
+        let s = spec(self.messages, Filter::And(filter), vec![self.sender]);
+        self.bucketed(s, self.message_time)
+    }
+}
 
-    let optional = |s: Option<Spec>| async move {
-        match s {
-            Some(s) => run(source, &s).await.map(|g| Some((s, g))),
-            None => Ok(None),
+fn add_lifecycle(rows: &mut Rows, groups: &[Group]) {
+    for g in groups {
+        let event = g.key.get(1).cloned();
+        let Some(r) = row(rows, g) else { continue };
+        let conversations = g.distinct.first().copied().unwrap_or(0);
+        match event {
+            Some(KeyPart::Text(n)) if n == ASSIGNED => r.conversations_assigned = conversations,
+            Some(KeyPart::Text(n)) if n == RESOLVED => {
+                r.conversations_resolved = conversations;
+                r.avg_resolution_seconds = g.number(0);
+            }
+            _ => {}
         }
-    };
-    let (lifecycle, first_reply, sent) =
-        futures::try_join!(optional(lifecycle), optional(first_reply), optional(sent))?;
+    }
+}
 
-    let mut rows: Rows = BTreeMap::new();
-    if let Some((_, groups)) = &lifecycle {
-        for g in groups {
-            let event = g.key.get(1).cloned();
-            let Some(r) = row(&mut rows, g) else { continue };
-            let conversations = g.distinct.first().copied().unwrap_or(0);
-            match event {
-                Some(KeyPart::Text(n)) if n == ASSIGNED => r.conversations_assigned = conversations,
-                Some(KeyPart::Text(n)) if n == RESOLVED => {
-                    r.conversations_resolved = conversations;
-                    r.avg_resolution_seconds = g.number(0);
-                }
-                _ => {}
-            }
-        }
+fn add_first_replies(rows: &mut Rows, s: &Spec, groups: &[Group]) {
+    let at = |op: NumOp| s.numbers.iter().position(|(o, _)| *o == op);
+    for g in groups {
+        let Some(r) = row(rows, g) else { continue };
+        r.first_replies = g.count;
+        r.avg_first_reply_seconds = at(NumOp::Avg).and_then(|i| g.number(i));
+        r.median_first_reply_seconds = at(NumOp::Median).and_then(|i| g.number(i));
     }
-    if let Some((s, groups)) = &first_reply {
-        let at = |op: NumOp| s.numbers.iter().position(|(o, _)| *o == op);
-        for g in groups {
-            let Some(r) = row(&mut rows, g) else { continue };
-            r.first_replies = g.count;
-            r.avg_first_reply_seconds = at(NumOp::Avg).and_then(|i| g.number(i));
-            r.median_first_reply_seconds = at(NumOp::Median).and_then(|i| g.number(i));
-        }
-    }
-    if let Some((_, groups)) = &sent {
-        for g in groups {
-            if let Some(r) = row(&mut rows, g) {
-                r.messages_sent = g.count;
-            }
-        }
-    }
-    Ok(rows.into_values().collect())
 }
 
 type Rows = BTreeMap<(Option<DateTime<Utc>>, i64), ActivityRow>;

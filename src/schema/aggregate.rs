@@ -98,79 +98,10 @@ struct NumbersView {
 
 /// The types of one collection's aggregate.
 pub fn entity_types(entity: &'static Entity, columns: &[&'static Column]) -> Vec<Type> {
-    let mut types: Vec<Type> = Vec::new();
-    let group_fields = Enum::new(names(entity, "GroupField"))
-        .description(format!("Fields {}s can be grouped by.", entity.name))
-        .items(groupable(columns).map(|c| EnumItem::new(enum_name(c)).description(c.description)));
-    let time_fields = Enum::new(names(entity, "TimeField"))
-        .description(format!(
-            "Time fields of {}s that can be bucketed.",
-            entity.name
-        ))
-        .items(times(columns).map(|c| EnumItem::new(enum_name(c)).description(c.description)));
-    let bucket = InputObject::new(names(entity, "TimeBucket"))
-        .description("Groups rows by the start of the hour, day, week or month of a time field, in an IANA time zone. Rows where the field is null are left out.")
-        .field(InputValue::new("field", TypeRef::named_nn(names(entity, "TimeField"))))
-        .field(InputValue::new("unit", TypeRef::named_nn(TIME_UNIT)))
-        .field(
-            InputValue::new("timeZone", TypeRef::named(TypeRef::STRING))
-                .default_value("UTC")
-                .description("IANA time zone, e.g. Europe/Berlin."),
-        );
-    types.extend([group_fields.into(), time_fields.into(), bucket.into()]);
-
-    let mut key = Object::new(names(entity, "GroupKey"))
-        .description("The values a group shares; fields not grouped by are null.");
-    for column in groupable(columns) {
-        key = key.field(key_field(entity, column));
-    }
-    key = key.field(
-        Field::new("bucket", TypeRef::named("DateTime"), |ctx| {
-            let view = ctx.parent_value.downcast_ref::<GroupView>();
-            let start = view
-                .and_then(|v| v.group.bucket)
-                .map(|t| format_date_time(&t));
-            FieldFuture::Value(start.map(|s| FieldValue::value(Value::String(s))))
-        })
-        .description("Start of the time bucket (UTC), when bucketed."),
-    );
-    let mut distinct = Object::new(names(entity, "Distinct"))
-        .description("Number of distinct non-null values per field, in the group.");
-    for column in groupable(columns) {
-        distinct = distinct.field(distinct_field(column));
-    }
-    let mut group = Object::new(names(entity, "Group"))
-        .description(format!("One group of {}s and its metrics.", entity.name))
-        .field(Field::new(
-            "key",
-            TypeRef::named_nn(names(entity, "GroupKey")),
-            |ctx| {
-                FieldFuture::Value(
-                    ctx.parent_value
-                        .downcast_ref::<GroupView>()
-                        .map(|v| FieldValue::borrowed_any(v)),
-                )
-            },
-        ))
-        .field(
-            Field::new("count", TypeRef::named_nn(TypeRef::INT), |ctx| {
-                let view = ctx.parent_value.downcast_ref::<GroupView>();
-                FieldFuture::Value(view.map(|v| FieldValue::value(v.group.count)))
-            })
-            .description("Rows in the group."),
-        )
-        .field(Field::new(
-            "countDistinct",
-            TypeRef::named_nn(names(entity, "Distinct")),
-            |ctx| {
-                FieldFuture::Value(
-                    ctx.parent_value
-                        .downcast_ref::<GroupView>()
-                        .map(|v| FieldValue::borrowed_any(v)),
-                )
-            },
-        ));
-    types.extend([key.into(), distinct.into()]);
+    let mut types: Vec<Type> = argument_types(entity, columns).into();
+    types.push(key_object(entity, columns).into());
+    types.push(distinct_object(entity, columns).into());
+    let mut group = group_object(entity);
     if measures(columns).next().is_some() {
         let mut numbers = Object::new(names(entity, "Numbers"))
             .description("One number per measure field; null when the group has no value.");
@@ -193,6 +124,89 @@ pub fn entity_types(entity: &'static Entity, columns: &[&'static Column]) -> Vec
     }
     types.push(group.into());
     types
+}
+
+/// `<Entity>GroupField`, `<Entity>TimeField` and `<Entity>TimeBucket`.
+fn argument_types(entity: &'static Entity, columns: &[&'static Column]) -> [Type; 3] {
+    let group_fields = Enum::new(names(entity, "GroupField"))
+        .description(format!("Fields {}s can be grouped by.", entity.name))
+        .items(groupable(columns).map(|c| EnumItem::new(enum_name(c)).description(c.description)));
+    let time_fields = Enum::new(names(entity, "TimeField"))
+        .description(format!(
+            "Time fields of {}s that can be bucketed.",
+            entity.name
+        ))
+        .items(times(columns).map(|c| EnumItem::new(enum_name(c)).description(c.description)));
+    let bucket = InputObject::new(names(entity, "TimeBucket"))
+        .description("Groups rows by the start of the hour, day, week or month of a time field, in an IANA time zone. Rows where the field is null are left out.")
+        .field(InputValue::new("field", TypeRef::named_nn(names(entity, "TimeField"))))
+        .field(InputValue::new("unit", TypeRef::named_nn(TIME_UNIT)))
+        .field(
+            InputValue::new("timeZone", TypeRef::named(TypeRef::STRING))
+                .default_value("UTC")
+                .description("IANA time zone, e.g. Europe/Berlin."),
+        );
+    [group_fields.into(), time_fields.into(), bucket.into()]
+}
+
+fn key_object(entity: &'static Entity, columns: &[&'static Column]) -> Object {
+    let mut key = Object::new(names(entity, "GroupKey"))
+        .description("The values a group shares; fields not grouped by are null.");
+    for column in groupable(columns) {
+        key = key.field(key_field(entity, column));
+    }
+    key.field(
+        Field::new("bucket", TypeRef::named("DateTime"), |ctx| {
+            let view = ctx.parent_value.downcast_ref::<GroupView>();
+            let start = view
+                .and_then(|v| v.group.bucket)
+                .map(|t| format_date_time(&t));
+            FieldFuture::Value(start.map(|s| FieldValue::value(Value::String(s))))
+        })
+        .description("Start of the time bucket (UTC), when bucketed."),
+    )
+}
+
+fn distinct_object(entity: &'static Entity, columns: &[&'static Column]) -> Object {
+    let mut distinct = Object::new(names(entity, "Distinct"))
+        .description("Number of distinct non-null values per field, in the group.");
+    for column in groupable(columns) {
+        distinct = distinct.field(distinct_field(column));
+    }
+    distinct
+}
+
+/// The group itself: its key, count and distinct counts (the numbers are
+/// added when the collection has measures).
+fn group_object(entity: &'static Entity) -> Object {
+    Object::new(names(entity, "Group"))
+        .description(format!("One group of {}s and its metrics.", entity.name))
+        .field(Field::new(
+            "key",
+            TypeRef::named_nn(names(entity, "GroupKey")),
+            the_group,
+        ))
+        .field(
+            Field::new("count", TypeRef::named_nn(TypeRef::INT), |ctx| {
+                let view = ctx.parent_value.downcast_ref::<GroupView>();
+                FieldFuture::Value(view.map(|v| FieldValue::value(v.group.count)))
+            })
+            .description("Rows in the group."),
+        )
+        .field(Field::new(
+            "countDistinct",
+            TypeRef::named_nn(names(entity, "Distinct")),
+            the_group,
+        ))
+}
+
+/// Fields whose parent is the group itself (`key`, `countDistinct`).
+fn the_group(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
+    FieldFuture::Value(
+        ctx.parent_value
+            .downcast_ref::<GroupView>()
+            .map(|v| FieldValue::borrowed_any(v)),
+    )
 }
 
 fn key_field(entity: &'static Entity, column: &'static Column) -> Field {

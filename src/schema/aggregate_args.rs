@@ -23,9 +23,40 @@ pub fn parse_spec(
     field: SelectionField<'_>,
     max_groups: u64,
 ) -> Result<Spec, GatewayError> {
-    let columns = planner.columns(entity);
-    let served = |c: &'static Column, what: &str| {
-        if planner.available(entity, c) {
+    let reader = SpecReader {
+        planner,
+        entity,
+        columns: planner.columns(entity),
+    };
+    let mut spec = Spec {
+        entity,
+        filter: planner.filter(entity, args.get("where"))?,
+        group_by: reader.group_by(args)?,
+        bucket: reader.bucket(args)?,
+        distinct: Vec::new(),
+        numbers: Vec::new(),
+        order: Vec::new(),
+        first: None,
+    };
+    reader.selected_metrics(&mut spec, field)?;
+    for item in list(args.get("orderBy")) {
+        let key = reader.sort_key(&mut spec, item)?;
+        spec.order.push(key);
+    }
+    spec.first = read_first(args, max_groups, "max_groups")?.map(|f| f as usize);
+    Ok(spec)
+}
+
+/// The columns of one aggregate's collection, and how arguments name them.
+struct SpecReader<'p> {
+    planner: &'p Planner<'p>,
+    entity: &'static Entity,
+    columns: Vec<&'static Column>,
+}
+
+impl SpecReader<'_> {
+    fn served(&self, c: &'static Column, what: &str) -> Result<&'static Column, GatewayError> {
+        if self.planner.available(self.entity, c) {
             Ok(c)
         } else {
             Err(bad(format!(
@@ -33,83 +64,91 @@ pub fn parse_spec(
                 c.graphql_name()
             )))
         }
-    };
-    let filter = planner.filter(entity, args.get("where"))?;
-    let by_enum = |v: &Value, pick: fn(&Column) -> bool, arg: &str| {
+    }
+
+    /// A column named by an enum value (`INBOX_ID`).
+    fn by_enum(
+        &self,
+        v: &Value,
+        pick: fn(&Column) -> bool,
+        arg: &str,
+    ) -> Result<&'static Column, GatewayError> {
         let name = match v {
             Value::Enum(n) => n.as_str(),
             Value::String(s) => s.as_str(),
             _ => "",
         };
-        columns
+        self.columns
             .iter()
             .copied()
             .find(|c| pick(c) && enum_name(c) == name)
             .ok_or_else(|| bad(format!("`{v}` is not a value of `{arg}`")))
-    };
-    let mut group_by: Vec<&'static Column> = Vec::new();
-    for v in list(args.get("groupBy")) {
-        let column = served(by_enum(v, |c| c.groupable, "groupBy")?, "grouped by")?;
-        if !group_by.iter().any(|c| c.odata == column.odata) {
-            group_by.push(column);
-        }
     }
-    let bucket = match args.get("bucket") {
-        Some(Value::Object(b)) => {
-            let null = Value::Null;
-            let column = by_enum(
-                b.get("field").unwrap_or(&null),
-                |c| c.ty == FieldType::DateTime,
-                "bucket.field",
-            )?;
-            let column = served(column, "bucketed")?;
-            let unit = match b.get("unit") {
-                Some(Value::Enum(n)) => TimeUnit::parse(n.as_str()),
-                Some(Value::String(s)) => TimeUnit::parse(s),
-                _ => None,
-            }
-            .ok_or_else(|| bad("`bucket.unit` must be HOUR, DAY, WEEK or MONTH"))?;
-            Some((column, bucketing(unit, b.get("timeZone"))?))
-        }
-        _ => None,
-    };
-    let mut spec = Spec {
-        entity,
-        filter,
-        group_by,
-        bucket,
-        distinct: Vec::new(),
-        numbers: Vec::new(),
-        order: Vec::new(),
-        first: None,
-    };
-    let named = |name: &str, pick: fn(&Column) -> bool| {
-        columns
+
+    /// A column named by its GraphQL field name (`inboxId`).
+    fn named(&self, name: &str, pick: fn(&Column) -> bool) -> Option<&'static Column> {
+        self.columns
             .iter()
             .copied()
             .find(|c| pick(c) && c.graphql_name() == name)
-    };
-    for child in field.selection_set() {
-        match child.name() {
-            "countDistinct" => {
+    }
+
+    fn group_by(&self, args: &Args) -> Result<Vec<&'static Column>, GatewayError> {
+        let mut group_by: Vec<&'static Column> = Vec::new();
+        for v in list(args.get("groupBy")) {
+            let column = self.served(self.by_enum(v, |c| c.groupable, "groupBy")?, "grouped by")?;
+            if !group_by.iter().any(|c| c.odata == column.odata) {
+                group_by.push(column);
+            }
+        }
+        Ok(group_by)
+    }
+
+    fn bucket(&self, args: &Args) -> Result<Option<(&'static Column, Bucketing)>, GatewayError> {
+        let Some(Value::Object(b)) = args.get("bucket") else {
+            return Ok(None);
+        };
+        let null = Value::Null;
+        let field = b.get("field").unwrap_or(&null);
+        let column = self.by_enum(field, |c| c.ty == FieldType::DateTime, "bucket.field")?;
+        let column = self.served(column, "bucketed")?;
+        let unit = match b.get("unit") {
+            Some(Value::Enum(n)) => TimeUnit::parse(n.as_str()),
+            Some(Value::String(s)) => TimeUnit::parse(s),
+            _ => None,
+        }
+        .ok_or_else(|| bad("`bucket.unit` must be HOUR, DAY, WEEK or MONTH"))?;
+        Ok(Some((column, bucketing(unit, b.get("timeZone"))?)))
+    }
+
+    /// The metrics the selection asks for: each costs memory on the scan
+    /// path and a column upstream, so only those.
+    fn selected_metrics(
+        &self,
+        spec: &mut Spec,
+        field: SelectionField<'_>,
+    ) -> Result<(), GatewayError> {
+        for child in field.selection_set() {
+            if child.name() == "countDistinct" {
                 for f in child.selection_set() {
-                    if let Some(c) = named(f.name(), |c| c.groupable) {
-                        add_distinct(&mut spec, served(c, "counted")?);
+                    if let Some(c) = self.named(f.name(), |c| c.groupable) {
+                        add_distinct(spec, self.served(c, "counted")?);
                     }
                 }
-            }
-            name => {
-                if let Some((_, op)) = NUMBER_FIELDS.iter().find(|(n, _)| *n == name) {
-                    for f in child.selection_set() {
-                        if let Some(c) = named(f.name(), |c| c.measure) {
-                            add_number(&mut spec, *op, served(c, "measured")?);
-                        }
+            } else if let Some((_, op)) = NUMBER_FIELDS.iter().find(|(n, _)| *n == child.name()) {
+                for f in child.selection_set() {
+                    if let Some(c) = self.named(f.name(), |c| c.measure) {
+                        add_number(spec, *op, self.served(c, "measured")?);
                     }
                 }
             }
         }
+        Ok(())
     }
-    for item in list(args.get("orderBy")) {
+
+    /// One `orderBy` element: a grouped key, or a metric (added to the spec
+    /// when the selection did not ask for it).
+    fn sort_key(&self, spec: &mut Spec, item: &Value) -> Result<(SortBy, bool), GatewayError> {
         let Value::Object(o) = item else {
             return Err(bad("each `orderBy` element must be an object"));
         };
@@ -133,25 +172,42 @@ pub fn parse_spec(
             (None, Some("COUNT")) => SortBy::Count,
             (None, Some(m)) => {
                 let name = text("field").ok_or_else(|| bad(format!("`orderBy` by {m} needs `field`")))?;
-                if m == "COUNT_DISTINCT" {
-                    let c = named(name, |c| c.groupable).ok_or_else(|| bad(format!("`{name}` has no distinct count")))?;
-                    SortBy::Distinct(add_distinct(&mut spec, served(c, "counted")?))
-                } else {
-                    let op = NUMBER_FIELDS
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case(m))
-                        .map(|(_, op)| *op)
-                        .ok_or_else(|| bad(format!("`{m}` is not a metric")))?;
-                    let c = named(name, |c| c.measure).ok_or_else(|| bad(format!("`{name}` is not a measure field")))?;
-                    SortBy::Number(add_number(&mut spec, op, served(c, "measured")?))
-                }
+                self.metric_key(spec, m, name)?
             }
             _ => return Err(bad("each `orderBy` element gives either `key` or `metric`")),
         };
-        spec.order.push((key, descending));
+        Ok((key, descending))
     }
-    spec.first = read_first(args, max_groups, "max_groups")?.map(|f| f as usize);
-    Ok(spec)
+
+    fn metric_key(
+        &self,
+        spec: &mut Spec,
+        metric: &str,
+        name: &str,
+    ) -> Result<SortBy, GatewayError> {
+        if metric == "COUNT_DISTINCT" {
+            let c = self
+                .named(name, |c| c.groupable)
+                .ok_or_else(|| bad(format!("`{name}` has no distinct count")))?;
+            return Ok(SortBy::Distinct(add_distinct(
+                spec,
+                self.served(c, "counted")?,
+            )));
+        }
+        let op = NUMBER_FIELDS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(metric))
+            .map(|(_, op)| *op)
+            .ok_or_else(|| bad(format!("`{metric}` is not a metric")))?;
+        let c = self
+            .named(name, |c| c.measure)
+            .ok_or_else(|| bad(format!("`{name}` is not a measure field")))?;
+        Ok(SortBy::Number(add_number(
+            spec,
+            op,
+            self.served(c, "measured")?,
+        )))
+    }
 }
 
 /// The bucketing of a unit in a zone (`null` means UTC).

@@ -175,6 +175,20 @@ pub fn agent_activity_field() -> Field {
 
 async fn resolve_activity(ctx: &ResolverContext<'_>) -> Result<Vec<ActivityView>, GatewayError> {
     let scope = Scope::open(ctx).await?;
+    let request = activity_request(ctx)?;
+    let rows = agent_activity(&scope.source(), &request).await?;
+    let agents = Arc::new(load_agents(ctx, &scope, &rows).await?);
+    Ok(rows
+        .into_iter()
+        .map(|row| ActivityView {
+            row,
+            agents: agents.clone(),
+        })
+        .collect())
+}
+
+/// The arguments, and the figures the selection needs.
+fn activity_request(ctx: &ResolverContext<'_>) -> Result<ActivityRequest, GatewayError> {
     let args = ctx.args.as_index_map();
     let time = |name: &str| match args.get(name) {
         Some(Value::String(s)) => parse_date_time(s).ok_or_else(|| {
@@ -228,22 +242,13 @@ async fn resolve_activity(ctx: &ResolverContext<'_>) -> Result<Vec<ActivityView>
         median_first_reply: selected("medianFirstReplySeconds"),
         messages_sent: counts || selected("messagesSent"),
     };
-    let request = ActivityRequest {
+    Ok(ActivityRequest {
         from,
         to,
         bucket,
         inbox_ids,
         wants,
-    };
-    let rows = agent_activity(&scope.source(), &request).await?;
-    let agents = Arc::new(load_agents(ctx, &scope, &rows).await?);
-    Ok(rows
-        .into_iter()
-        .map(|row| ActivityView {
-            row,
-            agents: agents.clone(),
-        })
-        .collect())
+    })
 }
 
 /// The agents of all rows, once per `user` selection, through one key
