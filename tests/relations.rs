@@ -40,6 +40,26 @@ async fn requests_by_collection(
     (counts, urls)
 }
 
+/// Reads `$metadata` first (one small query), then runs `query` and returns
+/// its data with the upstream data requests it made, by collection.
+async fn counted(
+    up: &TestUpstream,
+    gw: &Gateway,
+    query: &str,
+    variables: Value,
+) -> (Value, HashMap<String, usize>, Vec<String>) {
+    gw.data(
+        ADMIN_1,
+        "{ labels(first: 1) { nodes { id } } }",
+        Value::Null,
+    )
+    .await;
+    let before = up.last_seq().await;
+    let data = gw.data(ADMIN_1, query, variables).await;
+    let (counts, urls) = requests_by_collection(up, before).await;
+    (data, counts, urls)
+}
+
 /// The dashboard answer built from per-parent direct OData requests (N+1).
 async fn expected_dashboard(up: &TestUpstream, n: usize) -> Value {
     let get = |path: String| async move { up.odata("1.0", &path, ADMIN_1).await };
@@ -118,15 +138,7 @@ async fn expected_dashboard(up: &TestUpstream, n: usize) -> Value {
 async fn a_dashboard_page_costs_one_request_per_relation_and_level() {
     let up = private_upstream("dashboard");
     let gw = gateway(up, "1.0").await;
-    gw.data(
-        ADMIN_1,
-        "{ labels(first: 1) { nodes { id } } }",
-        Value::Null,
-    )
-    .await; // reads $metadata
-    let before = up.last_seq().await;
-    let data = gw.data(ADMIN_1, DASHBOARD, json!({"n": 200})).await;
-    let (counts, urls) = requests_by_collection(up, before).await;
+    let (data, counts, urls) = counted(up, &gw, DASHBOARD, json!({"n": 200})).await;
     assert!(
         urls.iter().all(|u| u.len() <= 6 * 1024),
         "every URL within the limit"
@@ -203,21 +215,8 @@ fn assert_users_loaded_once_per_level(data: &Value, urls: &[String]) {
 async fn rows_seen_on_an_earlier_level_are_not_asked_again() {
     let up = private_upstream("memo");
     let gw = gateway(up, "1.1").await;
-    gw.data(
-        ADMIN_1,
-        "{ labels(first: 1) { nodes { id } } }",
-        Value::Null,
-    )
-    .await;
-    let before = up.last_seq().await;
-    let data = gw
-        .data(
-            ADMIN_1,
-            "{ conversations(first: 30) { nodes { id inboxId messages(first: 2) { id conversation { id inboxId } } } } }",
-            Value::Null,
-        )
-        .await;
-    let (counts, urls) = requests_by_collection(up, before).await;
+    let query = "{ conversations(first: 30) { nodes { id inboxId messages(first: 2) { id conversation { id inboxId } } } } }";
+    let (data, counts, urls) = counted(up, &gw, query, Value::Null).await;
     // The root page already holds every column `message.conversation` reads.
     assert_eq!(counts.get("Conversation"), Some(&1), "{urls:#?}");
     let nodes = data["conversations"]["nodes"]
@@ -239,15 +238,7 @@ async fn rows_seen_on_an_earlier_level_are_not_asked_again() {
 async fn with_navigation_declared_expand_gives_the_same_data_in_fewer_requests() {
     let up = upstream_with(&[("DECLARE_NAVIGATION", "1")]);
     let gw = gateway(up, "1.0").await;
-    gw.data(
-        ADMIN_1,
-        "{ labels(first: 1) { nodes { id } } }",
-        Value::Null,
-    )
-    .await; // reads $metadata
-    let before = up.last_seq().await;
-    let data = gw.data(ADMIN_1, DASHBOARD, json!({"n": 200})).await;
-    let (counts, urls) = requests_by_collection(up, before).await;
+    let (data, counts, urls) = counted(up, &gw, DASHBOARD, json!({"n": 200})).await;
     // Inbox, assignee, messages and their senders ride on the conversation
     // request; labels (joined through a list column) take one more.
     assert_eq!(counts.get("Conversation"), Some(&1), "{urls:#?}");
@@ -261,21 +252,8 @@ async fn with_navigation_declared_expand_gives_the_same_data_in_fewer_requests()
 async fn relations_batch_three_levels_deep() {
     let up = private_upstream("three-levels");
     let gw = gateway(up, "1.1").await;
-    gw.data(
-        ADMIN_1,
-        "{ labels(first: 1) { nodes { id } } }",
-        Value::Null,
-    )
-    .await;
-    let before = up.last_seq().await;
-    let data = gw
-        .data(
-            ADMIN_1,
-            "{ messages(first: 60) { nodes { id conversationId conversation { id inboxId inbox { id name } } } } }",
-            Value::Null,
-        )
-        .await;
-    let (counts, urls) = requests_by_collection(up, before).await;
+    let query = "{ messages(first: 60) { nodes { id conversationId conversation { id inboxId inbox { id name } } } } }";
+    let (data, counts, urls) = counted(up, &gw, query, Value::Null).await;
     assert_eq!(counts.len(), 3, "{urls:#?}");
     assert!(counts.values().all(|n| *n == 1), "{urls:#?}");
     let inboxes: HashMap<i64, Value> = up

@@ -11,26 +11,25 @@ use tokio::sync::OnceCell;
 
 pub use crate::config::Pushdown;
 
+/// The configured limits (read through `Deref`) and the probe's answer.
 #[derive(Debug)]
 pub struct Settings {
-    pub pushdown: Pushdown,
-    pub max_scan_rows: u64,
-    pub scan_page_size: u64,
-    pub scan_concurrency: usize,
-    pub max_groups: u64,
-    pub max_pushdown_buckets: u64,
+    limits: AggregateSettings,
     probed: OnceCell<bool>,
+}
+
+impl std::ops::Deref for Settings {
+    type Target = AggregateSettings;
+
+    fn deref(&self) -> &AggregateSettings {
+        &self.limits
+    }
 }
 
 impl Settings {
     pub fn new(config: &AggregateSettings) -> Settings {
         Settings {
-            pushdown: config.pushdown,
-            max_scan_rows: config.max_scan_rows,
-            scan_page_size: config.scan_page_size,
-            scan_concurrency: config.scan_concurrency,
-            max_groups: config.max_groups,
-            max_pushdown_buckets: config.max_pushdown_buckets,
+            limits: config.clone(),
             probed: OnceCell::new(),
         }
     }

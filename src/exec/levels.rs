@@ -187,7 +187,7 @@ impl Fetcher {
         looked_up: &HashMap<&'static str, Result<BTreeMap<i64, Arc<Row>>, GatewayError>>,
     ) -> Vec<Result<Related, GatewayError>> {
         let per_parent: Result<Vec<Vec<Arc<Node>>>, GatewayError> = if relation.via_expand {
-            Ok(self.expanded(parents, relation).await)
+            self.expanded(parents, relation).await
         } else if relation.by_key {
             match looked_up.get(relation.relation.to) {
                 Some(Ok(rows)) => {
@@ -280,27 +280,38 @@ impl Fetcher {
 
     /// Rows that came inside their parents (`$expand`), their own relations
     /// loaded for all of them at once.
-    async fn expanded(&self, parents: &[Arc<Row>], relation: &RelationPlan) -> Vec<Vec<Arc<Node>>> {
+    async fn expanded(
+        &self,
+        parents: &[Arc<Row>],
+        relation: &RelationPlan,
+    ) -> Result<Vec<Vec<Arc<Node>>>, GatewayError> {
+        let invalid = || {
+            GatewayError::UpstreamInvalidResponse(format!(
+                "the expanded `{}` is not an object or a list of objects",
+                relation.relation.navigation
+            ))
+        };
         let mut nested: Vec<Arc<Row>> = Vec::new();
         let mut counts: Vec<usize> = Vec::with_capacity(parents.len());
         for parent in parents {
             let before = nested.len();
             match parent.get(relation.relation.navigation) {
-                Some(Json::Array(items)) => nested.extend(
-                    items
-                        .iter()
-                        .filter_map(|item| item.as_object().cloned().map(Arc::new)),
-                ),
+                None | Some(Json::Null) => {}
                 Some(Json::Object(one)) => nested.push(Arc::new(one.clone())),
-                _ => {}
+                Some(Json::Array(items)) => {
+                    for item in items {
+                        nested.push(Arc::new(item.as_object().ok_or_else(invalid)?.clone()));
+                    }
+                }
+                Some(_) => return Err(invalid()),
             }
             counts.push(nested.len() - before);
         }
         let mut nodes = self.load(nested, &relation.child).await.into_iter();
-        counts
+        Ok(counts
             .into_iter()
             .map(|n| nodes.by_ref().take(n).collect())
-            .collect()
+            .collect())
     }
 }
 
@@ -397,7 +408,71 @@ fn int_list(value: Option<&Json>) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::RELATIONS;
+    use crate::odata::{Filter, OrderBy};
     use serde_json::json;
+
+    fn row(v: Json) -> Arc<Row> {
+        Arc::new(v.as_object().cloned().unwrap_or_default())
+    }
+
+    fn relation(from: &str, name: &str) -> &'static Relation {
+        RELATIONS
+            .iter()
+            .find(|r| r.from == from && r.name == name)
+            .expect("relation in the model")
+    }
+
+    fn plan(relation: &'static Relation, order_by: Vec<OrderBy>) -> RelationPlan {
+        RelationPlan {
+            relation,
+            key: relation.name.into(),
+            via_expand: false,
+            by_key: true,
+            filter: Filter::True,
+            order_by,
+            first: None,
+            child: Plan::default(),
+        }
+    }
+
+    fn ids(nodes: &[Arc<Node>]) -> Vec<i64> {
+        nodes.iter().filter_map(|n| id_of(&n.row)).collect()
+    }
+
+    #[test]
+    fn keys_in_a_list_are_distributed_in_the_asked_order() {
+        let conversations = plan(
+            relation("Label", "conversations"),
+            vec![OrderBy {
+                property: "created_at",
+                descending: false,
+            }],
+        );
+        let nodes: Vec<Arc<Node>> = [(1, "2026-02-01"), (3, "2026-01-01")]
+            .iter()
+            .map(|(id, at)| Arc::new(Node::leaf(row(json!({"id": id, "created_at": at})))))
+            .collect();
+        let Join::KeysInList { local } = conversations.relation.join else {
+            panic!("a label's conversations are joined through its list column");
+        };
+        let mut parent = Row::new();
+        parent.insert(local.to_string(), json!([3, 1, 9]));
+        let parent = Arc::new(parent);
+        let per_parent = distribute(&[parent, row(json!({}))], &conversations, nodes);
+        assert_eq!(
+            per_parent.iter().map(|n| ids(n)).collect::<Vec<_>>(),
+            vec![vec![3, 1], vec![]]
+        );
+    }
+
+    #[test]
+    fn a_sender_is_a_user_only_when_the_sender_type_says_so() {
+        let sender = relation("Message", "sender");
+        let by_user = row(json!({"sender_type": "User", "sender_id": 5}));
+        let by_contact = row(json!({"sender_type": "Contact", "sender_id": 6}));
+        assert_eq!(keys_of(&[by_user, by_contact], sender), vec![5]);
+    }
 
     #[test]
     fn int_lists_read_arrays_and_text() {
