@@ -264,7 +264,7 @@ async fn fixtures_translate_as_recorded() {
         .collect();
     dirs.sort();
     assert!(
-        dirs.len() >= 11,
+        dirs.len() >= 34,
         "expected fixture cases in {}",
         root.display()
     );
