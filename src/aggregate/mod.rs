@@ -12,6 +12,9 @@ mod scan;
 mod settings;
 
 pub use bucket::{Bucketing, TimeUnit};
+/// The scan fold, for the benchmarks (`benches/hot_paths.rs`).
+#[doc(hidden)]
+pub use groups::Accumulator;
 pub use groups::{Group, KeyPart};
 pub use settings::{Pushdown, Settings};
 
