@@ -1,6 +1,7 @@
 // Live Agent OData test upstream in the minimal dialect of the real service:
-// jaystack's odata-v4-server + odata-v4-pg over a private PostgreSQL
-// cluster, for endpoint versions 1.0 and 1.1 behind Live Agent's rules.
+// jaystack's odata-v4-pg (queries) and odata-v4-server ($metadata) over a
+// private PostgreSQL cluster, for endpoint versions 1.0 and 1.1 behind Live
+// Agent's rules.
 // Switches and measured behaviour: README.md.
 // stdout carries exactly one line, `LISTENING <port>`; all else goes to stderr.
 const config = require('./lib/config')
@@ -20,7 +21,7 @@ async function main() {
   if (config.parentPid) watchParent(config.parentPid)
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => process.exit(0))
   const started = Date.now()
-  const pg = await cluster.start({ pgBin: config.pgBin })
+  const pg = await cluster.start(config)
   const clusterMs = Date.now() - started
   const pool = await database.create(pg.socketDir, config)
   if (process.env.DEBUG_LOAD) console.error(`cluster ready in ${clusterMs} ms, data in ${Date.now() - started - clusterMs} ms`)

@@ -39,15 +39,19 @@ function owner() {
 }
 
 // initdb takes most of a start-up, so its result is kept once per machine
-// and PostgreSQL build (os.tmpdir()/liveagent-pg-template-<hash>) and copied
-// for every cluster. Built aside and renamed into place, so concurrent
+// and PostgreSQL build (<base>/liveagent-pg-template-<hash>) and copied for
+// every cluster. Built aside and renamed into place, so concurrent
 // first starts never see half a template.
 const INITDB = ['-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']
-function template(bin, user) {
+function template(bin, base, user) {
   const version = execFileSync(path.join(bin, 'postgres'), ['--version'], { encoding: 'utf8' })
   const key = crypto.createHash('sha256').update([bin, version, ...INITDB].join('\0')).digest('hex').slice(0, 16)
-  const final = path.join(os.tmpdir(), `liveagent-pg-template-${key}`)
-  if (fs.existsSync(final)) return final
+  const final = path.join(base, `liveagent-pg-template-${key}`)
+  const complete = () => fs.existsSync(path.join(final, 'global', 'pg_control'))
+  if (complete()) return final
+  // A template is only ever renamed into place whole, so one that exists but
+  // is incomplete was damaged afterwards (e.g. by a tmp cleaner).
+  if (fs.existsSync(final) && !complete()) fs.rmSync(final, { recursive: true, force: true })
   const work = fs.mkdtempSync(`${final}-`)
   try {
     if (user.uid !== undefined) fs.chownSync(work, user.uid, user.gid)
@@ -62,9 +66,22 @@ function template(bin, user) {
   return final
 }
 
-async function start({ pgBin } = {}) {
+// Where clusters live: tmpfs when there is one, since copying the template
+// and loading the data onto a disk cost several times as much.
+function baseDir(configured) {
+  if (configured) return configured
+  try {
+    fs.accessSync('/dev/shm', fs.constants.W_OK)
+    return '/dev/shm'
+  } catch {
+    return os.tmpdir()
+  }
+}
+
+async function start({ pgBin, pgTmpdir } = {}) {
   const bin = binDir(pgBin)
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveagent-pg-'))
+  const base = baseDir(pgTmpdir)
+  const dir = fs.mkdtempSync(path.join(base, 'liveagent-pg-'))
   const data = path.join(dir, 'data')
   const user = owner()
   if (user.uid !== undefined) fs.chownSync(dir, user.uid, user.gid)
@@ -73,7 +90,7 @@ async function start({ pgBin } = {}) {
   process.on('exit', () => stopSync(cluster))
 
   try {
-    execFileSync('cp', ['-a', template(bin, user), data])
+    execFileSync('cp', ['-a', template(bin, base, user), data])
   } catch (e) {
     throw new Error(`cannot copy the cluster template: ${e.stderr || e.message}`)
   }

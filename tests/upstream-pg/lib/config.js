@@ -21,4 +21,6 @@ module.exports = {
   pageCap: int('PAGE_CAP', 10000),
   // folder of initdb/postgres; default: the newest /usr/lib/postgresql/<n>/bin
   pgBin: process.env.PG_BIN || null,
+  // parent folder of the clusters; default: /dev/shm when writable, else os.tmpdir()
+  pgTmpdir: process.env.PG_TMPDIR || null,
 }
