@@ -1,0 +1,26 @@
+// Start-up switches, read once from the environment (see README.md).
+const int = (name, dflt) => {
+  const v = process.env[name]
+  if (v === undefined || v === '') return dflt
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${v}`)
+  return n
+}
+
+// Switches of the CAP upstream that this dialect cannot honour: a test that
+// sets one would test something else here, so starting fails instead.
+for (const name of ['DECLARE_NAVIGATION', 'V10_LEGACY_FIELDS', 'MAX_PAGE_SIZE']) {
+  const v = process.env[name]
+  if (v !== undefined && v !== '' && v !== '0') throw new Error(`${name} is not supported by this upstream (see README.md)`)
+}
+
+module.exports = {
+  port: int('PORT', 4005),
+  parentPid: int('PARENT_PID', null),
+  conversations: int('CONVERSATIONS', 600),
+  pageCap: int('PAGE_CAP', 10000),
+  // folder of initdb/postgres; default: the newest /usr/lib/postgresql/<n>/bin
+  pgBin: process.env.PG_BIN || null,
+  // parent folder of the clusters; default: /dev/shm when writable, else os.tmpdir()
+  pgTmpdir: process.env.PG_TMPDIR || null,
+}

@@ -1,0 +1,75 @@
+// Request log and fault injection, plus the /_test/* routes that drive them.
+// Both apply to every request under /v1.0 and /v1.1. Same routes and JSON
+// shapes as ../../upstream/lib/test-routes.js (a copy, on this package's Express).
+const express = require('express')
+
+const MAX_LOG = 200000 // oldest entries are dropped past this
+
+const log = []
+let seq = 0
+let fault = null
+
+// Records the request on arrival (so `since` never misses one that is still
+// running) and fills in status and duration when the response starts.
+function requestLog(req, res, next) {
+  const started = process.hrtime.bigint()
+  const entry = {
+    seq: ++seq, method: req.method, url: req.originalUrl, path: req.path,
+    version: req.path.startsWith('/v1.0') ? '1.0' : '1.1', status: null, account: null, ms: null,
+    request_id: req.headers['x-request-id'] ?? null,
+  }
+  log.push(entry)
+  if (log.length > MAX_LOG) log.splice(0, log.length - MAX_LOG)
+  const done = () => {
+    if (entry.status !== null) return
+    entry.status = res.statusCode
+    entry.account = req.liveagent?.account ?? null
+    entry.ms = Number(process.hrtime.bigint() - started) / 1e6
+  }
+  const writeHead = res.writeHead
+  res.writeHead = function (...args) {
+    const out = writeHead.apply(this, args) // sets statusCode first
+    done()
+    return out
+  }
+  res.on('close', done)
+  next()
+}
+
+function faults(req, res, next) {
+  const f = fault
+  if (!f) return next()
+  let target = req.originalUrl
+  try { target = decodeURIComponent(target) } catch { /* keep raw */ }
+  if (f.path_contains && !target.includes(f.path_contains)) return next()
+  if (f.count != null && --f.count <= 0) fault = null
+  const answer = () => {
+    if (f.status == null && f.body == null) return next()
+    if (f.retry_after != null) res.set('Retry-After', String(f.retry_after))
+    res.status(f.status ?? 200).type(f.content_type ?? 'text/plain').send(f.body ?? '')
+  }
+  if (f.latency_ms) setTimeout(answer, f.latency_ms)
+  else answer()
+}
+
+const routes = express.Router()
+routes.use(express.json({ type: () => true }))
+routes.get('/requests', (req, res) => {
+  const since = Number(req.query.since) || 0
+  res.json(since ? log.filter(e => e.seq > since) : log)
+})
+routes.post('/reset', (req, res) => {
+  log.length = 0
+  res.json({ ok: true, seq })
+})
+routes.get('/faults', (req, res) => res.json(fault))
+routes.post('/faults', (req, res) => {
+  fault = { ...(req.body || {}) }
+  res.json(fault)
+})
+routes.delete('/faults', (req, res) => {
+  fault = null
+  res.json({ ok: true })
+})
+
+module.exports = { requestLog, faults, routes }

@@ -1,0 +1,58 @@
+// Live Agent OData test upstream in the minimal dialect of the real service:
+// jaystack's odata-v4-pg (queries) and odata-v4-server ($metadata) over a
+// private PostgreSQL cluster, for endpoint versions 1.0 and 1.1 behind Live
+// Agent's rules.
+// Switches and measured behaviour: README.md.
+// stdout carries exactly one line, `LISTENING <port>`; all else goes to stderr.
+const config = require('./lib/config')
+
+// odata-v4-sql reports filter nodes it skips (`not`, `$search`) with
+// console.log(message, node); the message alone goes to stderr.
+console.log = console.info = console.debug = message => process.stderr.write(`${message}\n`)
+const express = require('express')
+const cluster = require('./lib/cluster')
+const database = require('./lib/database')
+const service = require('./lib/service')
+const liveagent = require('./lib/liveagent')
+const { requestLog, faults, routes } = require('./lib/test-routes')
+const sendError = require('./lib/odata-error')
+
+async function main() {
+  if (config.parentPid) watchParent(config.parentPid)
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => process.exit(0))
+  const started = Date.now()
+  const pg = await cluster.start(config)
+  const clusterMs = Date.now() - started
+  const pool = await database.create(pg.socketDir, config)
+  if (process.env.DEBUG_LOAD) console.error(`cluster ready in ${clusterMs} ms, data in ${Date.now() - started - clusterMs} ms`)
+
+  const app = express()
+  app.disable('x-powered-by')
+  app.use('/_test', routes)
+  const odata = express.Router()
+  odata.use(requestLog, liveagent.identify, faults, liveagent.auth, liveagent.collectionRules(config.pageCap))
+  app.use((req, res, next) => (/^\/v1\.[01](\/|$)/.test(req.path) ? odata(req, res, next) : next()))
+  app.use('/v1.0/odata', service.create('1.0', pool))
+  app.use('/v1.1/odata', service.create('1.1', pool))
+  app.use((req, res) => sendError(res, 404, `Not found: ${req.path}`))
+
+  const server = app.listen(config.port, '127.0.0.1', () => {
+    process.stdout.write(`LISTENING ${server.address().port}\n`)
+  })
+  server.on('error', err => { console.error(err.message); process.exit(1) })
+}
+
+// Exit once the test process that started us is gone, so nothing is orphaned
+// (the exit handler of lib/cluster.js then removes the database).
+function watchParent(pid) {
+  const check = () => {
+    try { process.kill(pid, 0) } catch (e) { if (e.code === 'ESRCH') process.exit(0) }
+  }
+  check()
+  setInterval(check, 250).unref()
+}
+
+main().catch(err => {
+  console.error(err)
+  process.exit(1)
+})
