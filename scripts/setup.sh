@@ -30,6 +30,16 @@ install playground
 if [ "${1:-}" = "--tests" ]; then
   install tests/browser
   install tests/audit
+  # The minimal-dialect upstream (jaystack OData libraries on PostgreSQL).
+  install tests/upstream-pg
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+      echo "the minimal-dialect test upstream needs PostgreSQL: apt-get install postgresql" >&2
+      exit 1
+    fi
+  fi
   if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
