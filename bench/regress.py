@@ -4,12 +4,13 @@ median (thread CPU time per iteration) with bench/baseline.json.
 
     bench/regress.py                  run, compare, exit 1 on a regression
     bench/regress.py --tolerance 0.4  allow 40 % (default 25 %, or $BENCH_TOLERANCE)
-    bench/regress.py --save           record the baseline (lowest median of 1 + --confirm runs)
+    bench/regress.py --save           record the baseline (middle median of 1 + --confirm runs)
     bench/regress.py --no-run         compare the last run's results only
 
 A bench regresses when its median is more than the tolerance above the
-baseline's. Load from other processes only ever adds time, so a bench that
-looks slower is run again (--confirm times, default 2) and its lowest
+baseline's. The baseline is a typical run: the middle of the medians of
+several runs. Load from other processes only ever adds time, so a bench
+that looks slower is run again (--confirm times, default 2) and its lowest
 median kept: a regression must show in every run. A bench of the baseline
 that did not run fails too (rename or removal: record a new baseline with
 --save); a new bench is only listed. The baseline belongs to one machine:
@@ -21,6 +22,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -103,7 +105,7 @@ def compare(baseline: dict, now: dict, tolerance: float) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--save", action="store_true", help="record the baseline: the lowest median of 1 + --confirm runs")
+    parser.add_argument("--save", action="store_true", help="record the baseline: the middle median of 1 + --confirm runs")
     parser.add_argument("--no-run", action="store_true", help="compare the results already in target/criterion")
     parser.add_argument("--baseline", type=Path, default=ROOT / "bench" / "baseline.json")
     parser.add_argument("--confirm", type=int, default=2, help="re-runs of a bench that looks slower")
@@ -125,11 +127,13 @@ def main() -> int:
         return 2
 
     if args.save:
-        # The baseline is a best case too, like the confirmed figures it meets.
+        # A typical run, not a lucky one: the middle of each bench's medians.
+        runs = {name: [ns] for name, ns in now.items()}
         for attempt in range(0 if args.no_run else args.confirm):
             print(f"\nbaseline run {attempt + 2}")
-            again = read_medians(run_benches())
-            now = {name: min(ns, again.get(name, ns)) for name, ns in now.items()}
+            for name, ns in read_medians(run_benches()).items():
+                runs.setdefault(name, []).append(ns)
+        now = {name: statistics.median(values) for name, values in runs.items()}
         record = {
             "about": "median thread CPU time (ns) per bench of benches/hot_paths.rs; written by bench/regress.py --save",
             "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()}",
