@@ -8,6 +8,8 @@ COPY playground/package.json playground/package-lock.json ./playground/
 RUN cd playground && npm ci --no-audit --no-fund
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
+# Cargo.toml declares the bench target, so its file must be there to parse.
+COPY benches ./benches
 RUN cargo build --release --locked
 
 FROM debian:bookworm-slim

@@ -124,6 +124,7 @@ async fn mock_handler(State(mock): State<Mock>, uri: Uri) -> impl IntoResponse {
         .and_then(VecDeque::pop_front);
     match next {
         Some(answer) => (
+            // A status outside 100..=999 cannot be sent; 418 makes it stand out.
             StatusCode::from_u16(answer.status).unwrap_or(StatusCode::IM_A_TEAPOT),
             [(header::CONTENT_TYPE, answer.content_type)],
             answer.body,
@@ -181,7 +182,7 @@ async fn run_case(dir: &Path, case: Case) -> Result<(), String> {
     } else if case.ordered && seen != listed {
         problems.push(format!(
             "upstream requests came in another order:\n{}",
-            numbered(&seen)
+            bulleted(&seen)
         ));
     }
     if body != expected {
@@ -224,13 +225,13 @@ fn request_diff(listed: &[String], seen: &[String]) -> Option<String> {
     unexpected.sort();
     Some(format!(
         "upstream requests differ\n listed but not sent:\n{}\n sent but not listed:\n{}\n all sent, in arrival order:\n{}",
-        numbered(&missing),
-        numbered(&unexpected),
-        numbered(seen)
+        bulleted(&missing),
+        bulleted(&unexpected),
+        bulleted(seen)
     ))
 }
 
-fn numbered(urls: &[String]) -> String {
+fn bulleted(urls: &[String]) -> String {
     if urls.is_empty() {
         return "   (none)".into();
     }
