@@ -70,26 +70,26 @@ fn dashboard_filter() -> Filter {
 /// The one place a `CollectionQuery` is built, so that a change to its
 /// construction touches only this function.
 fn dashboard_query() -> CollectionQuery {
-    CollectionQuery {
-        entity_set: "Message",
-        select: vec!["id", "content", "inbox_id", "sender_id", "created_at"],
-        expand: vec![Expand {
+    let inbox = Expand {
+        navigation: "inbox",
+        select: vec!["id", "name"],
+        filter: None,
+        order_by: Vec::new(),
+        top: None,
+        expand: Vec::new(),
+    };
+    CollectionQuery::new("Message")
+        .select(vec!["id", "content", "inbox_id", "sender_id", "created_at"])
+        .expand(vec![Expand {
             navigation: "conversation",
             select: vec!["id", "status", "assignee_id"],
             filter: None,
             order_by: Vec::new(),
             top: None,
-            expand: vec![Expand {
-                navigation: "inbox",
-                select: vec!["id", "name"],
-                filter: None,
-                order_by: Vec::new(),
-                top: None,
-                expand: Vec::new(),
-            }],
-        }],
-        filter: Some(dashboard_filter()),
-        order_by: vec![
+            expand: vec![inbox],
+        }])
+        .filter(dashboard_filter())
+        .order_by(vec![
             OrderBy {
                 property: "created_at",
                 descending: true,
@@ -98,12 +98,10 @@ fn dashboard_query() -> CollectionQuery {
                 property: "id",
                 descending: false,
             },
-        ],
-        top: 51,
-        skip: 100,
-        count: true,
-        apply: None,
-    }
+        ])
+        .top(51)
+        .skip(100)
+        .count(true)
 }
 
 /// A page of `n` Message rows as the upstream sends it.
