@@ -14,7 +14,7 @@ const cluster = require('./lib/cluster')
 const database = require('./lib/database')
 const service = require('./lib/service')
 const liveagent = require('./lib/liveagent')
-const { requestLog, faults, routes } = require('./lib/test-routes')
+const { requestLog, faults, routes } = require('../upstream/lib/test-routes') // shared with the CAP upstream: same routes and JSON shapes
 const sendError = require('./lib/odata-error')
 
 async function main() {
