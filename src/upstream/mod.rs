@@ -236,12 +236,11 @@ impl Upstream {
     async fn fetch_paged(
         &self,
         caller: &Caller,
-        pages: Vec<CollectionQuery>,
+        mut pages: impl Iterator<Item = CollectionQuery>,
         style: InStyle,
     ) -> Result<Arc<CollectionPage>, GatewayError> {
         let full =
             |query: &CollectionQuery, page: &CollectionPage| page.rows.len() as u64 >= query.top;
-        let mut pages = pages.into_iter();
         let Some(first_query) = pages.next() else {
             return Err(GatewayError::Internal("a paged read without pages".into()));
         };

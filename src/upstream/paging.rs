@@ -30,9 +30,12 @@ pub fn windows(top: u64, skip: u64, cap: u64) -> impl Iterator<Item = Window> {
     })
 }
 
-/// The page queries of a collection read above the cap, in order; `None`
-/// when it fits in one request.
-pub fn pages(query: &CollectionQuery, cap: u64) -> Option<Vec<CollectionQuery>> {
+/// The page queries of a collection read above the cap, in order, made as
+/// they are asked for; `None` when the read fits in one request.
+pub fn pages(
+    query: &CollectionQuery,
+    cap: u64,
+) -> Option<impl Iterator<Item = CollectionQuery> + Send + 'static> {
     if query.top <= cap {
         return None;
     }
@@ -40,17 +43,17 @@ pub fn pages(query: &CollectionQuery, cap: u64) -> Option<Vec<CollectionQuery>> 
     if paged.order_by.is_empty() {
         paged.order_by = stable_order(&paged);
     }
+    let count = query.count;
     let pages = windows(query.top, query.skip, cap)
         .enumerate()
-        .map(|(n, w)| {
+        .map(move |(n, w)| {
             paged
                 .clone()
                 .top(w.top)
                 .skip(w.skip)
                 // The count is the same on every page: ask it once.
-                .count(query.count && n == 0)
-        })
-        .collect();
+                .count(count && n == 0)
+        });
     Some(pages)
 }
 
@@ -111,6 +114,10 @@ mod tests {
     use super::*;
     use crate::odata::{Apply, InStyle};
 
+    fn all_pages(query: &CollectionQuery, cap: u64) -> Vec<CollectionQuery> {
+        pages(query, cap).map(Iterator::collect).unwrap_or_default()
+    }
+
     fn pairs(top: u64, skip: u64, cap: u64) -> Vec<(u64, u64)> {
         windows(top, skip, cap).map(|w| (w.top, w.skip)).collect()
     }
@@ -145,6 +152,9 @@ mod tests {
         );
         let last = windows(u64::MAX, 0, 1 << 62).last();
         assert_eq!(last.map(|w| w.top + w.skip), Some(u64::MAX));
+        let huge = CollectionQuery::new("Message").top(u64::MAX);
+        let second = pages(&huge, 10_000).and_then(|mut p| p.nth(1));
+        assert_eq!(second.map(|q| (q.top, q.skip)), Some((10_000, 10_000)));
     }
 
     #[test]
@@ -165,8 +175,7 @@ mod tests {
             .top(2500)
             .skip(10)
             .count(true);
-        let urls: Vec<String> = pages(&q, 1000)
-            .unwrap_or_default()
+        let urls: Vec<String> = all_pages(&q, 1000)
             .iter()
             .map(|p| p.to_relative_url(InStyle::OrChain))
             .collect();
@@ -183,7 +192,7 @@ mod tests {
     #[test]
     fn unordered_reads_are_ordered_before_they_are_split() {
         let q = CollectionQuery::new("Message").top(3);
-        let first = pages(&q, 2).unwrap_or_default().remove(0);
+        let first = all_pages(&q, 2).remove(0);
         assert_eq!(
             first.to_relative_url(InStyle::OrChain),
             "Message?$orderby=id%20asc&$top=2&$skip=0"
@@ -194,7 +203,7 @@ mod tests {
             count_alias: Some("n".into()),
             aggregates: Vec::new(),
         });
-        let first = pages(&grouped, 2).unwrap_or_default().remove(0);
+        let first = all_pages(&grouped, 2).remove(0);
         assert_eq!(
             first.order_by,
             [OrderBy {
@@ -208,7 +217,7 @@ mod tests {
             count_alias: Some("n".into()),
             aggregates: Vec::new(),
         });
-        let first = pages(&ungrouped, 2).unwrap_or_default().remove(0);
+        let first = all_pages(&ungrouped, 2).remove(0);
         assert!(first.order_by.is_empty(), "an aggregate row has no id");
     }
 
