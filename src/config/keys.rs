@@ -104,6 +104,9 @@ config_keys! {
     in_operator: InOperator = InOperator::Auto, flag InOperator, env "IN_OPERATOR";
     /// Most `@odata.nextLink` pages followed for one request.
     max_next_links: usize = 100, flag usize, env "MAX_NEXT_LINKS";
+    /// Largest `$top` the upstream accepts (Live Agent: 10000); larger
+    /// reads go out as several pages.
+    upstream_page_cap: u64 = 10_000, flag u64, env "UPSTREAM_PAGE_CAP";
     /// Show the User sign-in IP address fields.
     expose_sign_in_ips: bool = false, flag bool, env "EXPOSE_SIGN_IN_IPS";
     /// Most rows one relation may read for all its parents together; past

@@ -33,6 +33,8 @@ pub struct UpstreamSettings {
     pub connect_timeout: Duration,
     pub max_url_length: usize,
     pub max_next_links: usize,
+    /// Largest `$top` of one upstream request; at least 1.
+    pub page_cap: u64,
     pub in_operator: InOperator,
     pub retries: u32,
     pub retry_backoff: Duration,
@@ -197,6 +199,7 @@ impl Config {
             connect_timeout: above_zero("connect_timeout_ms", self.connect_timeout_ms)?,
             max_url_length: self.max_url_length,
             max_next_links: self.max_next_links,
+            page_cap: at_least_one("upstream_page_cap", self.upstream_page_cap)?,
             in_operator: self.in_operator,
             retries: self.upstream_retries,
             retry_backoff: at_most_a_day("retry_backoff_ms", self.retry_backoff_ms)?,
@@ -360,6 +363,13 @@ mod tests {
                     ..Default::default()
                 },
                 "connect_timeout_ms",
+            ),
+            (
+                Overrides {
+                    upstream_page_cap: Some(0),
+                    ..Default::default()
+                },
+                "upstream_page_cap",
             ),
         ];
         for (o, key) in bad {

@@ -307,6 +307,16 @@ impl Fetcher {
             }
             counts.push(nested.len() - before);
         }
+        // The front door clamps a nested `$top` above the page cap: a parent
+        // with that many rows may have more, so the field fails rather than
+        // cut data or guess a next page.
+        let cap = self.upstream.page_cap();
+        let clamped = relation
+            .expand_top(self.max_relation_rows)
+            .is_some_and(|top| top > cap);
+        if clamped && counts.iter().any(|&n| n as u64 >= cap) {
+            return Err(past_page_cap(relation.relation, cap));
+        }
         let mut nodes = self.load(nested, &relation.child).await.into_iter();
         Ok(counts
             .into_iter()
@@ -318,6 +328,13 @@ impl Fetcher {
 pub fn too_many(relation: &Relation, cap: u64) -> GatewayError {
     GatewayError::QueryTooComplex(format!(
         "`{}` would read more than {cap} {} rows (max_relation_rows); narrow it with `where` or `first`, or select fewer parents",
+        relation.name, relation.to
+    ))
+}
+
+fn past_page_cap(relation: &Relation, cap: u64) -> GatewayError {
+    GatewayError::QueryTooComplex(format!(
+        "`{}` would read {cap} or more {} rows for one parent, the most one upstream request returns (upstream_page_cap); narrow it with `where` or `first`",
         relation.name, relation.to
     ))
 }

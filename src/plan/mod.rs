@@ -77,6 +77,19 @@ pub fn add_columns(into: &mut Vec<&'static str>, columns: impl IntoIterator<Item
 }
 
 impl RelationPlan {
+    /// The per-parent `$top` of this relation as an `$expand` (the upstream
+    /// front door clamps it to the page cap).
+    pub fn expand_top(&self, max_relation_rows: u64) -> Option<u64> {
+        // One more row than asked tells whether there is a next page, or
+        // that an unbounded list went past the cap.
+        match (self.relation.shape, self.first) {
+            (Shape::One, _) => None,
+            (Shape::Connection, Some(first)) => Some(first + 1),
+            (_, Some(first)) => Some(first),
+            (_, None) => Some(max_relation_rows + 1),
+        }
+    }
+
     /// The columns to read for the related rows: the child's selection plus
     /// the columns that join them to their parents.
     pub fn columns(&self) -> Vec<&'static str> {
@@ -117,14 +130,7 @@ impl Plan {
                 select: r.child.select.clone(),
                 filter: (r.filter != Filter::True).then(|| r.filter.clone()),
                 order_by: r.order_by.clone(),
-                // One more row than asked tells whether there is a next page,
-                // or that an unbounded list went past the cap.
-                top: match (r.relation.shape, r.first) {
-                    (Shape::One, _) => None,
-                    (Shape::Connection, Some(first)) => Some(first + 1),
-                    (_, Some(first)) => Some(first),
-                    (_, None) => Some(max_relation_rows + 1),
-                },
+                top: r.expand_top(max_relation_rows),
                 expand: r.child.expands(max_relation_rows),
             })
             .collect()

@@ -4,13 +4,14 @@
 //! to a recently expired answer, marked stale. The pieces live beside it:
 //! `fingerprint` (cache keys per credential), `cache`, `inflight`,
 //! `transport` (timeouts, retries, concurrency bound, circuit breaker),
-//! `retry`, `circuit`.
+//! `retry`, `circuit`, `paging` (the page cap on `$top`).
 
 mod cache;
 mod circuit;
 mod credential;
 mod fingerprint;
 mod inflight;
+mod paging;
 mod retry;
 mod transport;
 
@@ -55,6 +56,7 @@ use crate::metrics::{CollectionLabel, Metrics};
 use crate::odata::{self, CollectionPage, CollectionQuery, EntityQuery, InStyle, Metadata, Row};
 use cache::{CacheKey, ResponseCache, Ttls};
 use fingerprint::Fingerprinter;
+use futures::StreamExt;
 use inflight::InFlight;
 use reqwest::StatusCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,6 +66,10 @@ use tokio::sync::OnceCell;
 use transport::Transport;
 
 const JSON: &str = "application/json";
+
+/// Pages of one read above the page cap in flight at once (after the
+/// first); every request still takes a slot under the concurrency bound.
+const PAGES_IN_FLIGHT: usize = 4;
 
 /// A decoded upstream answer, cheap to share between callers and the cache.
 #[derive(Debug, Clone)]
@@ -89,6 +95,7 @@ pub struct Upstream {
     inflight: InFlight<CacheKey, Shared>,
     fingerprints: Fingerprinter,
     max_url_length: usize,
+    page_cap: u64,
     in_operator: InOperator,
     metadata: OnceCell<Arc<Metadata>>,
 }
@@ -114,6 +121,7 @@ impl Upstream {
             inflight: InFlight::default(),
             fingerprints: Fingerprinter::random().map_err(ConfigError::System)?,
             max_url_length: settings.max_url_length,
+            page_cap: settings.page_cap,
             in_operator: settings.in_operator,
             metadata: OnceCell::new(),
         })
@@ -121,6 +129,11 @@ impl Upstream {
 
     pub fn base(&self) -> &str {
         &self.transport.base
+    }
+
+    /// The largest `$top` of one upstream request.
+    pub fn page_cap(&self) -> u64 {
+        self.page_cap
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -202,8 +215,63 @@ impl Upstream {
     }
 
     /// Fetches a collection page, following `@odata.nextLink` until `top`
-    /// rows are in or the server has no more.
+    /// rows are in or the server has no more. A `top` above the page cap is
+    /// read as consecutive pages (each cached under its own URL) and merged
+    /// in order; a nested `$expand` `$top` is clamped to the cap.
     pub async fn fetch_collection(
+        &self,
+        caller: &Caller,
+        query: &CollectionQuery,
+        style: InStyle,
+    ) -> Result<Arc<CollectionPage>, GatewayError> {
+        let query = paging::clamp_collection(query, self.page_cap);
+        match paging::pages(&query, self.page_cap) {
+            None => self.fetch_page(caller, &query, style).await,
+            Some(pages) => self.fetch_paged(caller, pages, style).await,
+        }
+    }
+
+    /// The first page alone (most reads end there, short), then the rest a
+    /// few at a time, in order, until one comes back short.
+    async fn fetch_paged(
+        &self,
+        caller: &Caller,
+        mut pages: impl Iterator<Item = CollectionQuery>,
+        style: InStyle,
+    ) -> Result<Arc<CollectionPage>, GatewayError> {
+        let full =
+            |query: &CollectionQuery, page: &CollectionPage| page.rows.len() as u64 >= query.top;
+        let Some(first_query) = pages.next() else {
+            return Err(GatewayError::Internal("a paged read without pages".into()));
+        };
+        let first = self.fetch_page(caller, &first_query, style).await?;
+        if !full(&first_query, &first) {
+            return Ok(first);
+        }
+        let mut merged = CollectionPage {
+            rows: first.rows.clone(),
+            count: first.count,
+            next_link: None,
+        };
+        let mut rest = futures::stream::iter(pages)
+            .map(|query| async move {
+                let page = self.fetch_page(caller, &query, style).await;
+                (query, page)
+            })
+            .buffered(PAGES_IN_FLIGHT);
+        // Dropping the stream at a short page cancels the pages after it.
+        while let Some((query, page)) = rest.next().await {
+            let page = page?;
+            merged.rows.extend(page.rows.iter().cloned());
+            if !full(&query, &page) {
+                break;
+            }
+        }
+        Ok(Arc::new(merged))
+    }
+
+    /// One request's worth (next links aside): `query.top` within the cap.
+    async fn fetch_page(
         &self,
         caller: &Caller,
         query: &CollectionQuery,
@@ -225,6 +293,7 @@ impl Upstream {
         query: &EntityQuery,
         style: InStyle,
     ) -> Result<Option<Arc<Row>>, GatewayError> {
+        let query = paging::clamp_entity(query, self.page_cap);
         let url = self.url_for(&query.to_relative_url(style))?;
         match self
             .answer(caller, query.entity_set, url, Fetch::Entity)

@@ -8,7 +8,7 @@ const F = require('./lib/fixtures')
 // Starts a server on a free port; it exits with this process.
 async function start(env = {}) {
   const child = spawn(process.execPath, [`${__dirname}/server.js`], {
-    env: { ...process.env, PORT: '0', PARENT_PID: String(process.pid), MAX_PAGE_SIZE: '', DB_FILE: '', DECLARE_NAVIGATION: '', ...env },
+    env: { ...process.env, PORT: '0', PARENT_PID: String(process.pid), MAX_PAGE_SIZE: '', MAX_TOP: '', DB_FILE: '', DECLARE_NAVIGATION: '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const port = await new Promise((resolve, reject) => {
@@ -130,5 +130,24 @@ test('navigation properties (DECLARE_NAVIGATION=1)', async () => {
     assert.equal(typeof one.inbox.name, 'string')
   } finally {
     nav.child.kill()
+  }
+})
+
+test('the $top cap (MAX_TOP)', async () => {
+  const capped = await start({ MAX_TOP: '5', DECLARE_NAVIGATION: '1' })
+  try {
+    const status = async (path, root) => (await get(path, 'admin-token-1', root)).status
+    assert.equal(await status('/v1.1/odata/Inbox?$top=6&$skip=0', base), 200)
+    assert.equal(await status('/v1.1/odata/Inbox?$top=5&$skip=0', capped.base), 200)
+    assert.equal(await status('/v1.0/odata/Inbox?$top=5', capped.base), 200)
+    const over = await get('/v1.1/odata/Inbox?$top=6&$skip=0', 'admin-token-1', capped.base)
+    assert.equal(over.status, 400)
+    assert.match(over.body.error.message, /\$top 6 is above the maximum of 5/)
+    assert.equal(await status('/v1.0/odata/Inbox?$top=6', capped.base), 400)
+    assert.equal(await status('/v1.1/odata/Conversation?$select=id&$expand=messages($select=id;$top=6)&$top=2&$skip=0', capped.base), 400)
+    assert.equal(await status('/v1.1/odata/Conversation?$select=id&$expand=messages($select=id;$top=5)&$top=2&$skip=0', capped.base), 200)
+    assert.equal(await status('/v1.1/odata/Conversation(1)?$select=id', capped.base), 200)
+  } finally {
+    capped.child.kill()
   }
 })

@@ -34,7 +34,7 @@ async function main() {
   const app = express()
   app.use('/_test', routes)
   const odata = express.Router()
-  odata.use(requestLog, liveagent.identify, faults, liveagent.auth, liveagent.requireTopSkip, liveagent.v10UserDates)
+  odata.use(requestLog, liveagent.identify, faults, liveagent.auth, liveagent.requireTopSkip, liveagent.capTop, liveagent.v10UserDates)
   app.use((req, res, next) => (/^\/v1\.[01](\/|$)/.test(req.path) ? odata(req, res, next) : next()))
   await cds.serve('all').from(cds.model).in(app)
   app.use((req, res) => sendError(res, 404, `Not found: ${req.path}`))

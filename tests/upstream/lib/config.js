@@ -16,6 +16,7 @@ module.exports = {
   // resolved against the caller's cwd, since server.js changes into its own folder
   dbFile: process.env.DB_FILE ? path.resolve(process.env.DB_FILE) : null,
   maxPageSize: int('MAX_PAGE_SIZE', null),
+  maxTop: int('MAX_TOP', null),
   v10Legacy: process.env.V10_LEGACY_FIELDS === '1',
   navigation: process.env.DECLARE_NAVIGATION === '1',
 }

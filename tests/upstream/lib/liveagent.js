@@ -1,7 +1,9 @@
 // Live Agent behaviour in front of the CAP services: token auth (admins only),
-// the v1.1 $top/$skip rule, and v1.0's date format for User.
+// the v1.1 $top/$skip rule, the optional $top cap, and v1.0's date format for
+// User.
 const TOKENS = require('./tokens')
 const sendError = require('./odata-error')
+const config = require('./config')
 
 // Token from `Authorization: Bearer` or `apikey=`; the apikey parameter is
 // removed from req.url so CAP (and its nextLinks) never see it. Sets
@@ -39,6 +41,20 @@ function requireTopSkip(req, res, next) {
   sendError(res, 400, 'The query parameters $top and $skip are required for collection requests')
 }
 
+// With MAX_TOP set, a collection request (either version) whose $top, or a
+// $top nested in $expand, is above it gets 400, as Live Agent answers above
+// its page cap (10 000).
+function capTop(req, res, next) {
+  if (config.maxTop === null) return next()
+  const [path, query = ''] = splitUrl(req.url)
+  if (!/^\/v1\.[01]\/odata\/[A-Za-z]+\/?$/.test(path)) return next()
+  const params = new URLSearchParams(query)
+  const tops = [params.get('$top'), ...[...(params.get('$expand') || '').matchAll(/\$top=(\d+)/g)].map(m => m[1])]
+  const over = tops.filter(t => t !== null && Number(t) > config.maxTop)
+  if (over.length === 0) return next()
+  sendError(res, 400, `$top ${over[0]} is above the maximum of ${config.maxTop}`)
+}
+
 // v1.0 sends User dates as `2021-12-11 12:41:26.745` (no T, no zone), also
 // in Users reached through a navigation property (DECLARE_NAVIGATION=1).
 const ISO = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d(?:\.\d+)?)Z$/
@@ -73,4 +89,4 @@ const splitUrl = url => {
   return i < 0 ? [url] : [url.slice(0, i), url.slice(i + 1)]
 }
 
-module.exports = { identify, auth, requireTopSkip, v10UserDates }
+module.exports = { identify, auth, requireTopSkip, capTop, v10UserDates }
