@@ -5,6 +5,7 @@
 // Switches and measured behaviour: README.md.
 // stdout carries exactly one line, `LISTENING <port>`; all else goes to stderr.
 const config = require('./lib/config')
+const { listen, watchParent } = require('../upstream/lib/process')
 
 // odata-v4-sql reports filter nodes it skips (`not`, `$search`) with
 // console.log(message, node); the message alone goes to stderr.
@@ -36,21 +37,9 @@ async function main() {
   app.use('/v1.1/odata', service.create('1.1', pool))
   app.use((req, res) => sendError(res, 404, `Not found: ${req.path}`))
 
-  const server = app.listen(config.port, '127.0.0.1', () => {
-    process.stdout.write(`LISTENING ${server.address().port}\n`)
-  })
-  server.on('error', err => { console.error(err.message); process.exit(1) })
+  listen(app, config.port, '127.0.0.1')
 }
 
-// Exit once the test process that started us is gone, so nothing is orphaned
-// (the exit handler of lib/cluster.js then removes the database).
-function watchParent(pid) {
-  const check = () => {
-    try { process.kill(pid, 0) } catch (e) { if (e.code === 'ESRCH') process.exit(0) }
-  }
-  check()
-  setInterval(check, 250).unref()
-}
 
 main().catch(err => {
   console.error(err)

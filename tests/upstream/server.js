@@ -2,6 +2,7 @@
 // and 1.1 behind Live Agent's auth rules. Switches and guarantees: README.md.
 // stdout carries exactly one line, `LISTENING <port>`; all else goes to stderr.
 const config = require('./lib/config')
+const { listen, watchParent } = require('./lib/process')
 
 process.chdir(__dirname) // CAP finds its config (package.json) and model from here
 console.log = console.info = console.debug = console.error
@@ -39,20 +40,9 @@ async function main() {
   await cds.serve('all').from(cds.model).in(app)
   app.use((req, res) => sendError(res, 404, `Not found: ${req.path}`))
 
-  const server = app.listen(config.port, () => {
-    process.stdout.write(`LISTENING ${server.address().port}\n`)
-  })
-  server.on('error', err => { console.error(err.message); process.exit(1) })
+  listen(app, config.port)
 }
 
-// Exit once the test process that started us is gone, so nothing is orphaned.
-function watchParent(pid) {
-  const check = () => {
-    try { process.kill(pid, 0) } catch (e) { if (e.code === 'ESRCH') process.exit(0) }
-  }
-  check()
-  setInterval(check, 250).unref()
-}
 
 main().catch(err => {
   console.error(err)

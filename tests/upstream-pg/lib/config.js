@@ -1,11 +1,5 @@
 // Start-up switches, read once from the environment (see README.md).
-const int = (name, dflt) => {
-  const v = process.env[name]
-  if (v === undefined || v === '') return dflt
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${v}`)
-  return n
-}
+const { int } = require('../../upstream/lib/process')
 
 // Switches of the CAP upstream that this dialect cannot honour: a test that
 // sets one would test something else here, so starting fails instead.

@@ -1,13 +1,6 @@
 // Start-up switches, read once from the environment (see README.md).
+const { int } = require('./process')
 const path = require('node:path')
-
-const int = (name, dflt) => {
-  const v = process.env[name]
-  if (v === undefined || v === '') return dflt
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${v}`)
-  return n
-}
 
 module.exports = {
   port: int('PORT', 4004),
