@@ -360,6 +360,12 @@ async fn a_slow_upstream_times_out_while_other_requests_are_served() {
         ..config(up)
     })
     .await;
+    // A fresh upstream's first reads can pass 300 ms on a loaded machine:
+    // warm it directly, so only the injected latency meets the timeout.
+    for set in ["Inbox", "Label"] {
+        up.odata("1.1", &format!("{set}?$top=1&$skip=0"), ADMIN_1)
+            .await;
+    }
     data(&ask(&gw, ADMIN_1, INBOXES).await);
     up.set_fault(json!({"latency_ms": 1500, "path_contains": "Label", "count": 5}))
         .await;
