@@ -9,7 +9,7 @@ use liveagent_graphql::aggregate::{Accumulator, Bucketing, NumOp, Spec, TimeUnit
 use liveagent_graphql::model::entity;
 use liveagent_graphql::odata::query::encode;
 use liveagent_graphql::odata::{
-    decode_collection, CollectionQuery, CompareOp, Expand, Filter, InStyle, Literal, OrderBy, Row,
+    decode_collection, CollectionQuery, CompareOp, Expand, Filter, Dialect, Literal, OrderBy, Row,
     StringFn,
 };
 use serde_json::json;
@@ -38,10 +38,9 @@ fn dashboard_filter() -> Filter {
                 value: Literal::Int(0),
             },
             Filter::And(vec![
-                Filter::Compare {
+                Filter::IsNull {
                     property: "sender_id",
-                    op: CompareOp::Eq,
-                    value: Literal::Null,
+                    null: true,
                 },
                 Filter::Not(Box::new(Filter::In {
                     property: "message_type",
@@ -151,11 +150,11 @@ fn odata(c: &mut Criterion<CpuTime>) {
     let mut group = c.benchmark_group("odata");
     let query = dashboard_query();
     group.bench_function("collection_query_url", |b| {
-        b.iter(|| black_box(&query).to_relative_url(InStyle::OrChain))
+        b.iter(|| black_box(&query).to_relative_url(Dialect::odata4()))
     });
     let filter = dashboard_filter();
     group.bench_function("nested_filter_render_encode", |b| {
-        b.iter(|| encode(&black_box(&filter).render(InStyle::OrChain)))
+        b.iter(|| encode(&black_box(&filter).render(Dialect::odata4())))
     });
     // A relation batch: 500 parent ids as one `or` chain.
     let batch = Filter::In {
@@ -163,7 +162,7 @@ fn odata(c: &mut Criterion<CpuTime>) {
         values: (1_000..1_500).map(Literal::Int).collect(),
     };
     group.bench_function("relation_batch_500_ids", |b| {
-        b.iter(|| encode(&black_box(&batch).render(InStyle::OrChain)))
+        b.iter(|| encode(&black_box(&batch).render(Dialect::odata4())))
     });
     let page = message_page(1_000);
     group.bench_function("decode_page_1000_rows", |b| {

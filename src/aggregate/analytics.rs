@@ -218,7 +218,10 @@ impl<'r> Activity<'r> {
     }
 
     fn has_user(&self) -> Filter {
-        Filter::Not(Box::new(eq(self.user.odata, Literal::Null)))
+        Filter::IsNull {
+            property: self.user.odata,
+            null: false,
+        }
     }
 
     /// Assignments and resolutions: distinct conversations per agent and

@@ -20,7 +20,7 @@ pub use settings::{Pushdown, Settings};
 
 use crate::error::GatewayError;
 use crate::model::{Entity, Field};
-use crate::odata::{Filter, InStyle};
+use crate::odata::{Filter, Dialect};
 use crate::upstream::{Caller, Upstream};
 use std::cmp::Ordering;
 
@@ -69,7 +69,7 @@ pub struct Spec {
 pub struct Source<'a> {
     pub upstream: &'a Upstream,
     pub caller: &'a Caller,
-    pub style: InStyle,
+    pub style: Dialect,
     pub settings: &'a Settings,
 }
 

@@ -116,7 +116,7 @@ mod tests {
     use super::*;
     use crate::aggregate::{Bucketing, NumOp, TimeUnit};
     use crate::model::entity;
-    use crate::odata::{Filter, InStyle};
+    use crate::odata::{Filter, Dialect};
 
     #[test]
     fn the_scan_selects_only_needed_columns() {
@@ -136,7 +136,7 @@ mod tests {
             first: None,
         };
         assert_eq!(
-            query(&spec, 500).to_relative_url(InStyle::OrChain),
+            query(&spec, 500).to_relative_url(Dialect::odata4()),
             "ReportingEvent?$select=user_id,created_at,value&$orderby=id%20asc&$top=500&$skip=0"
         );
     }

@@ -6,6 +6,7 @@
 //! [`Config::apply`], which lays the second over the first.
 
 use super::values::{ApiKeyConfig, InOperator, LogFormat, Pushdown, Secret};
+use crate::odata::{CapabilityOverrides, DialectName};
 use serde::{Deserialize, Serialize};
 
 /// Rows are `doc name: Type = default, flag FlagType, env "NAME"` plus
@@ -99,8 +100,17 @@ config_keys! {
     connect_timeout_ms: u64 = 5_000, flag u64, env "CONNECT_TIMEOUT_MS";
     /// Longest upstream URL the gateway sends, in bytes.
     max_url_length: usize = 6 * 1024, flag usize, env "MAX_URL_LENGTH";
+    /// What the upstream's OData implementation can do: `liveagent` (the
+    /// real Live Agent service: no `not`, null literal, `$count`, `$apply`
+    /// or `$expand`; those parts of a query run in the gateway) or
+    /// `odata4` (a complete OData v4 server such as SAP CAP).
+    upstream_dialect: DialectName = DialectName::Liveagent, flag DialectName, env "UPSTREAM_DIALECT";
+    /// Single capabilities over the dialect's preset, e.g.
+    /// `[upstream_capabilities]` `count = true`.
+    upstream_capabilities: CapabilityOverrides = CapabilityOverrides::default(), file only;
     /// Set membership in `$filter`: `or` (chains), `in` (OData 4.01), or
-    /// `auto` (`in` when `$metadata` declares version 4.01).
+    /// `auto` (`in` when the dialect is `odata4` and `$metadata` declares
+    /// version 4.01).
     in_operator: InOperator = InOperator::Auto, flag InOperator, env "IN_OPERATOR";
     /// Most `@odata.nextLink` pages followed for one request.
     max_next_links: usize = 100, flag usize, env "MAX_NEXT_LINKS";

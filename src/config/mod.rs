@@ -155,6 +155,10 @@ mod tests {
         }
         let keys = serde_json::to_value(Config::default()).expect("keys");
         let keys = keys.as_object().map(|m| m.len()).unwrap_or_default();
-        assert_eq!(flags + 1, keys, "every key but api_keys has a flag");
+        assert_eq!(
+            flags + 2,
+            keys,
+            "every key but api_keys and upstream_capabilities has a flag"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{invalid, Config, ConfigError, InOperator, LogFormat, Pushdown, ServiceMode};
 use crate::model::ApiVersion;
+use crate::odata::Dialect;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -36,6 +37,9 @@ pub struct UpstreamSettings {
     /// Largest `$top` of one upstream request; at least 1.
     pub page_cap: u64,
     pub in_operator: InOperator,
+    /// The capability set: the dialect's preset with the configured
+    /// overrides (`in_list` is then settled per `in_operator`).
+    pub dialect: Dialect,
     pub retries: u32,
     pub retry_backoff: Duration,
     pub retry_max_delay: Duration,
@@ -201,6 +205,7 @@ impl Config {
             max_next_links: self.max_next_links,
             page_cap: at_least_one("upstream_page_cap", self.upstream_page_cap)?,
             in_operator: self.in_operator,
+            dialect: self.upstream_dialect.preset().with(&self.upstream_capabilities),
             retries: self.upstream_retries,
             retry_backoff: at_most_a_day("retry_backoff_ms", self.retry_backoff_ms)?,
             retry_max_delay: at_most_a_day("retry_max_delay_ms", self.retry_max_delay_ms)?,

@@ -3,7 +3,7 @@
 //! fits, and the pieces run a few at a time.
 
 use crate::error::GatewayError;
-use crate::odata::{CollectionQuery, Filter, InStyle, Literal, Row};
+use crate::odata::{CollectionQuery, Filter, Dialect, Literal, Row};
 use crate::upstream::{Caller, Upstream};
 use futures::{StreamExt, TryStreamExt};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ const PIECES_IN_FLIGHT: usize = 4;
 pub struct Reader<'a> {
     pub upstream: &'a Upstream,
     pub caller: &'a Caller,
-    pub style: InStyle,
+    pub style: Dialect,
 }
 
 /// How many rows one piece may bring.

@@ -10,7 +10,7 @@ use super::by_keys::{PieceTop, Reader};
 use crate::error::GatewayError;
 use crate::model::KEY;
 use crate::odata::response::lenient_i64;
-use crate::odata::{CollectionQuery, Filter, InStyle, Row};
+use crate::odata::{CollectionQuery, Filter, Dialect, Row};
 use crate::upstream::{Caller, Upstream};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use std::collections::{BTreeMap, HashMap};
@@ -29,7 +29,7 @@ pub type KeyColumns = BTreeMap<&'static str, Vec<&'static str>>;
 pub struct RowLoader {
     upstream: Arc<Upstream>,
     caller: Caller,
-    style: InStyle,
+    style: Dialect,
     columns: KeyColumns,
 }
 
@@ -82,7 +82,7 @@ pub type KeyLoader = DataLoader<RowLoader, HashMapCache>;
 pub fn key_loader(
     upstream: Arc<Upstream>,
     caller: Caller,
-    style: InStyle,
+    style: Dialect,
     columns: KeyColumns,
 ) -> KeyLoader {
     let loader = RowLoader {

@@ -13,7 +13,7 @@ use super::order::compare_rows;
 use crate::error::GatewayError;
 use crate::model::{Join, Relation, Shape, KEY};
 use crate::odata::response::lenient_i64;
-use crate::odata::{CollectionQuery, InStyle, Row};
+use crate::odata::{CollectionQuery, Dialect, Row};
 use crate::plan::{Plan, RelationPlan};
 use crate::upstream::{Caller, Upstream};
 use futures::future::BoxFuture;
@@ -28,7 +28,7 @@ type Level = Result<Vec<Arc<Node>>, GatewayError>;
 pub struct Fetcher {
     upstream: Arc<Upstream>,
     caller: Caller,
-    style: InStyle,
+    style: Dialect,
     max_relation_rows: u64,
     key_columns: KeyColumns,
     keys: KeyLoader,
@@ -40,7 +40,7 @@ impl Fetcher {
     pub fn new(
         upstream: Arc<Upstream>,
         caller: Caller,
-        style: InStyle,
+        style: Dialect,
         max_relation_rows: u64,
         key_columns: KeyColumns,
     ) -> Self {

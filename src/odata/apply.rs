@@ -2,7 +2,8 @@
 //! Pure rendering; the query builder percent-encodes the result like every
 //! other option, and filter values are escaped literals as in `$filter`.
 
-use super::filter::{Filter, InStyle};
+use super::dialect::Dialect;
+use super::filter::{encode, Filter};
 
 /// An aggregation method of `aggregate(x with <method> as alias)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,10 +46,26 @@ pub struct Apply {
 }
 
 impl Apply {
-    pub fn render(&self, style: InStyle) -> String {
+    /// The value as it reads.
+    pub fn render(&self, dialect: Dialect) -> String {
+        self.build(dialect, false)
+    }
+
+    /// The value percent-encoded for a query string.
+    pub fn to_url(&self, dialect: Dialect) -> String {
+        self.build(dialect, true)
+    }
+
+    fn build(&self, dialect: Dialect, url: bool) -> String {
+        let text = |s: &str| if url { encode(s) } else { s.to_string() };
         let mut steps = Vec::new();
         if let Some(filter) = &self.filter {
-            steps.push(format!("filter({})", filter.render(style)));
+            let filter = if url {
+                filter.to_url(dialect)
+            } else {
+                filter.render(dialect)
+            };
+            steps.push(format!("{}{filter}{}", text("filter("), text(")")));
         }
         let mut parts: Vec<String> = Vec::new();
         if let Some(alias) = &self.count_alias {
@@ -61,15 +78,15 @@ impl Apply {
         );
         let aggregate = (!parts.is_empty()).then(|| format!("aggregate({})", parts.join(",")));
         match (self.group_by.is_empty(), aggregate) {
-            (true, Some(aggregate)) => steps.push(aggregate),
+            (true, Some(aggregate)) => steps.push(text(&aggregate)),
             (true, None) => {}
-            (false, Some(aggregate)) => steps.push(format!(
+            (false, Some(aggregate)) => steps.push(text(&format!(
                 "groupby(({}),{aggregate})",
                 self.group_by.join(",")
-            )),
-            (false, None) => steps.push(format!("groupby(({}))", self.group_by.join(","))),
+            ))),
+            (false, None) => steps.push(text(&format!("groupby(({}))", self.group_by.join(",")))),
         }
-        steps.join("/")
+        steps.join(&text("/"))
     }
 }
 
@@ -106,7 +123,7 @@ mod tests {
             ],
         };
         assert_eq!(
-            apply.render(InStyle::OrChain),
+            apply.render(Dialect::odata4()),
             "filter(name eq 'it''s')/groupby((user_id,inbox_id),aggregate($count as n,value with average as avg_value,conversation_id with countdistinct as cd_conversation_id))"
         );
     }
@@ -120,7 +137,7 @@ mod tests {
             aggregates: vec![agg("created_at", Method::Min, "lo")],
         };
         assert_eq!(
-            apply.render(InStyle::OrChain),
+            apply.render(Dialect::odata4()),
             "aggregate($count as n,created_at with min as lo)"
         );
     }
@@ -137,11 +154,11 @@ mod tests {
             aggregates: vec![],
         };
         assert_eq!(
-            apply.render(InStyle::In),
+            apply.render(Dialect { in_list: true, ..Dialect::odata4() }),
             "filter(id in (1,2))/groupby((status))"
         );
         assert_eq!(
-            apply.render(InStyle::OrChain),
+            apply.render(Dialect::odata4()),
             "filter(id eq 1 or id eq 2)/groupby((status))"
         );
     }

@@ -1,11 +1,12 @@
 //! The `$filter` expression tree and its rendering. Values are only ever
 //! rendered as escaped literals, so no input can change the expression's shape.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use super::dialect::Dialect;
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
-    Null,
     Int(i64),
     Float(f64),
     Bool(bool),
@@ -30,15 +31,11 @@ pub enum StringFn {
     EndsWith,
 }
 
-/// How a set membership test is written: Live Agent documents OData 4.0, which
-/// has no `in`, so `or` chains are the default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum InStyle {
-    #[default]
-    OrChain,
-    In,
-}
-
+/// A filter under the contract's SQL null semantics: a comparison, set
+/// test or string function on a null field is unknown, and a row matches
+/// only when the whole expression is true. How a tree is written for a
+/// given upstream (null guards, what stays in the gateway) is the
+/// planner's business; this type only renders what it is given.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     True,
@@ -50,6 +47,11 @@ pub enum Filter {
         property: &'static str,
         op: CompareOp,
         value: Literal,
+    },
+    /// `isNull: true` (`null` set) or `isNull: false`.
+    IsNull {
+        property: &'static str,
+        null: bool,
     },
     Call {
         func: StringFn,
@@ -110,67 +112,81 @@ impl Filter {
         }
     }
 
-    /// Renders the expression. `True` and `False` render as OData boolean
-    /// literals, but callers simplify first and skip both.
-    pub fn render(&self, style: InStyle) -> String {
+    /// The expression as text, for logs, explain output and tests. `True`
+    /// and `False` render as OData boolean literals, but callers simplify
+    /// first and skip both.
+    pub fn render(&self, dialect: Dialect) -> String {
         let mut out = String::new();
-        self.write(&mut out, style);
+        self.write(&mut Writer::plain(&mut out, dialect));
         out
     }
 
-    fn write(&self, out: &mut String, style: InStyle) {
+    /// The expression percent-encoded for a query string: string literal
+    /// contents keep only unreserved characters (the jaystack parser
+    /// refuses a raw `/`, `<` or `"` inside a literal).
+    pub fn to_url(&self, dialect: Dialect) -> String {
+        let mut out = String::new();
+        self.write(&mut Writer::url(&mut out, dialect));
+        out
+    }
+
+    pub(super) fn write(&self, w: &mut Writer<'_>) {
         match self {
-            Filter::True => out.push_str("true"),
-            Filter::False => out.push_str("false"),
-            Filter::And(parts) => write_joined(out, parts, " and ", style),
-            Filter::Or(parts) => write_joined(out, parts, " or ", style),
+            Filter::True => w.text("true"),
+            Filter::False => w.text("false"),
+            Filter::And(parts) => write_joined(w, parts, " and "),
+            Filter::Or(parts) => write_joined(w, parts, " or "),
             Filter::Not(inner) => {
-                out.push_str("not (");
-                inner.write(out, style);
-                out.push(')');
+                w.text("not (");
+                inner.write(w);
+                w.text(")");
             }
             Filter::Compare {
                 property,
                 op,
                 value,
             } => {
-                out.push_str(property);
-                out.push(' ');
-                out.push_str(op.as_str());
-                out.push(' ');
-                write_literal(out, value);
+                w.text(property);
+                w.text(" ");
+                w.text(op.as_str());
+                w.text(" ");
+                w.literal(value);
+            }
+            Filter::IsNull { property, null } => {
+                w.text(property);
+                w.text(if *null { " eq null" } else { " ne null" });
             }
             Filter::Call {
                 func,
                 property,
                 value,
             } => {
-                out.push_str(func.as_str());
-                out.push('(');
-                out.push_str(property);
-                out.push(',');
-                write_literal(out, &Literal::String(value.clone()));
-                out.push(')');
+                w.text(func.as_str());
+                w.text("(");
+                w.text(property);
+                w.text(",");
+                w.string(value);
+                w.text(")");
             }
-            Filter::In { property, values } => match (style, values.as_slice()) {
-                (_, [single]) => Filter::Compare {
+            Filter::In { property, values } => match values.as_slice() {
+                [single] => Filter::Compare {
                     property,
                     op: CompareOp::Eq,
                     value: single.clone(),
                 }
-                .write(out, style),
-                (InStyle::In, _) => {
-                    out.push_str(property);
-                    out.push_str(" in (");
+                .write(w),
+                _ if w.dialect.in_list => {
+                    w.text(property);
+                    w.text(" in (");
                     for (i, v) in values.iter().enumerate() {
                         if i > 0 {
-                            out.push(',');
+                            w.text(",");
                         }
-                        write_literal(out, v);
+                        w.literal(v);
                     }
-                    out.push(')');
+                    w.text(")");
                 }
-                (InStyle::OrChain, _) => {
+                _ => {
                     let chain: Vec<Filter> = values
                         .iter()
                         .map(|v| Filter::Compare {
@@ -179,51 +195,146 @@ impl Filter {
                             value: v.clone(),
                         })
                         .collect();
-                    Filter::Or(chain).write(out, style)
+                    Filter::Or(chain).write(w)
                 }
             },
         }
     }
 }
 
-fn write_joined(out: &mut String, parts: &[Filter], sep: &str, style: InStyle) {
+fn write_joined(w: &mut Writer<'_>, parts: &[Filter], sep: &str) {
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
-            out.push_str(sep);
+            w.text(sep);
         }
         // Parenthesise compound children so precedence never depends on order.
         let compound = matches!(p, Filter::And(_) | Filter::Or(_))
-            || matches!(p, Filter::In { values, .. } if values.len() > 1 && style == InStyle::OrChain);
+            || matches!(p, Filter::In { values, .. } if values.len() > 1 && !w.dialect.in_list);
         if compound {
-            out.push('(');
-            p.write(out, style);
-            out.push(')');
+            w.text("(");
+            p.write(w);
+            w.text(")");
         } else {
-            p.write(out, style);
+            p.write(w);
         }
     }
 }
 
-pub fn write_literal(out: &mut String, value: &Literal) {
-    match value {
-        Literal::Null => out.push_str("null"),
-        Literal::Int(i) => out.push_str(&i.to_string()),
-        Literal::Float(f) => {
-            // OData needs a decimal point or exponent to read a Double.
-            let s = f.to_string();
-            out.push_str(&s);
-            if !s.contains(['.', 'e', 'E']) {
-                out.push_str(".0");
+/// Characters a query value keeps as they are: unreserved ones plus the
+/// OData punctuation servers read literally (`$expand=x($select=a;$top=1)`).
+/// A value ends only at `&` or `#`; those, `+ % ? "` and every non-ASCII
+/// byte are percent-encoded, and so is `'`, as HTTP clients do anyway.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b',')
+    .remove(b':')
+    .remove(b'/')
+    .remove(b'*')
+    .remove(b'$')
+    .remove(b';')
+    .remove(b'=');
+
+/// A query parameter value, percent-encoded (spaces as `%20`, `+` as `%2B`).
+pub fn encode(value: &str) -> String {
+    utf8_percent_encode(value, QUERY_VALUE).to_string()
+}
+
+/// Inside a string literal only the unreserved characters stay as they are.
+const LITERAL_CONTENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Writes expression text either as it reads or percent-encoded for a URL.
+pub(super) struct Writer<'a> {
+    out: &'a mut String,
+    url: bool,
+    pub dialect: Dialect,
+}
+
+impl<'a> Writer<'a> {
+    pub fn plain(out: &'a mut String, dialect: Dialect) -> Self {
+        Writer {
+            out,
+            url: false,
+            dialect,
+        }
+    }
+
+    pub fn url(out: &'a mut String, dialect: Dialect) -> Self {
+        Writer {
+            out,
+            url: true,
+            dialect,
+        }
+    }
+
+    /// Syntax: names, operators, punctuation, numbers.
+    pub fn text(&mut self, text: &str) {
+        if self.url {
+            self.out
+                .extend(utf8_percent_encode(text, QUERY_VALUE));
+        } else {
+            self.out.push_str(text);
+        }
+    }
+
+    /// A quoted string literal, quotes doubled.
+    fn string(&mut self, value: &str) {
+        let doubled = value.replace('\'', "''");
+        self.text("'");
+        if self.url {
+            self.out
+                .extend(utf8_percent_encode(&doubled, LITERAL_CONTENT));
+        } else {
+            self.out.push_str(&doubled);
+        }
+        self.text("'");
+    }
+
+    fn literal(&mut self, value: &Literal) {
+        match value {
+            Literal::Int(i) => self.text(&i.to_string()),
+            Literal::Float(f) => {
+                // OData needs a decimal point or exponent to read a Double.
+                let s = f.to_string();
+                self.text(&s);
+                if !s.contains(['.', 'e', 'E']) {
+                    self.text(".0");
+                }
+            }
+            Literal::Bool(b) => self.text(if *b { "true" } else { "false" }),
+            Literal::String(s) => self.string(s),
+            Literal::DateTime(d) => {
+                let text = date_time_literal(d);
+                if self.dialect.quoted_dates {
+                    self.string(&text);
+                } else {
+                    self.text(&text);
+                }
             }
         }
-        Literal::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Literal::String(s) => {
-            out.push('\'');
-            out.push_str(&s.replace('\'', "''"));
-            out.push('\'');
-        }
-        Literal::DateTime(d) => out.push_str(&d.to_rfc3339_opts(SecondsFormat::Millis, true)),
     }
+}
+
+/// UTC with milliseconds, or with every sub-millisecond digit the value
+/// has: a bound is never rounded into matching a row it should not.
+pub fn date_time_literal(d: &DateTime<Utc>) -> String {
+    let nanos = d.nanosecond() % 1_000_000_000;
+    let format = if nanos % 1_000_000 == 0 {
+        SecondsFormat::Millis
+    } else if nanos % 1_000 == 0 {
+        SecondsFormat::Micros
+    } else {
+        SecondsFormat::Nanos
+    };
+    d.to_rfc3339_opts(format, true)
 }
 
 impl CompareOp {
@@ -235,6 +346,19 @@ impl CompareOp {
             CompareOp::Ge => "ge",
             CompareOp::Lt => "lt",
             CompareOp::Le => "le",
+        }
+    }
+
+    /// The comparison true exactly where this one is false, on non-null
+    /// values (on a null both are unknown).
+    pub fn complement(self) -> CompareOp {
+        match self {
+            CompareOp::Eq => CompareOp::Ne,
+            CompareOp::Ne => CompareOp::Eq,
+            CompareOp::Gt => CompareOp::Le,
+            CompareOp::Ge => CompareOp::Lt,
+            CompareOp::Lt => CompareOp::Ge,
+            CompareOp::Le => CompareOp::Gt,
         }
     }
 }
@@ -264,7 +388,7 @@ mod tests {
     #[test]
     fn string_literals_double_their_quotes() {
         let f = cmp("content", CompareOp::Eq, Literal::String("it's".into()));
-        assert_eq!(f.render(InStyle::OrChain), "content eq 'it''s'");
+        assert_eq!(f.render(Dialect::odata4()), "content eq 'it''s'");
     }
 
     #[test]
@@ -275,7 +399,7 @@ mod tests {
             Literal::String("x' or 1 eq 1 or 'a".into()),
         );
         assert_eq!(
-            f.render(InStyle::OrChain),
+            f.render(Dialect::odata4()),
             "title eq 'x'' or 1 eq 1 or ''a'"
         );
     }
@@ -286,11 +410,15 @@ mod tests {
             property: "id",
             values: vec![Literal::Int(1), Literal::Int(2)],
         };
-        assert_eq!(f.render(InStyle::OrChain), "id eq 1 or id eq 2");
-        assert_eq!(f.render(InStyle::In), "id in (1,2)");
+        assert_eq!(f.render(Dialect::odata4()), "id eq 1 or id eq 2");
+        let in_list = Dialect {
+            in_list: true,
+            ..Dialect::odata4()
+        };
+        assert_eq!(f.render(in_list), "id in (1,2)");
         let and = Filter::And(vec![f, cmp("status", CompareOp::Eq, Literal::Int(0))]);
         assert_eq!(
-            and.render(InStyle::OrChain),
+            and.render(Dialect::odata4()),
             "(id eq 1 or id eq 2) and status eq 0"
         );
     }
@@ -317,12 +445,15 @@ mod tests {
         let f = Filter::Or(vec![
             Filter::And(vec![
                 cmp("a", CompareOp::Eq, Literal::Int(1)),
-                cmp("b", CompareOp::Eq, Literal::Null),
+                Filter::IsNull {
+                    property: "b",
+                    null: true,
+                },
             ]),
             Filter::Not(Box::new(cmp("c", CompareOp::Le, Literal::Float(2.0)))),
         ]);
         assert_eq!(
-            f.simplify().render(InStyle::OrChain),
+            f.simplify().render(Dialect::odata4()),
             "(a eq 1 and b eq null) or not (c le 2.0)"
         );
     }
@@ -334,7 +465,7 @@ mod tests {
             .unwrap_or_default();
         let f = cmp("created_at", CompareOp::Le, Literal::DateTime(d));
         assert_eq!(
-            f.render(InStyle::OrChain),
+            f.render(Dialect::odata4()),
             "created_at le 2021-11-23T00:00:00.000Z"
         );
     }
@@ -346,6 +477,40 @@ mod tests {
             property: "name",
             value: "O'Brien".into(),
         };
-        assert_eq!(f.render(InStyle::OrChain), "startswith(name,'O''Brien')");
+        assert_eq!(f.render(Dialect::odata4()), "startswith(name,'O''Brien')");
+    }
+
+    #[test]
+    fn url_form_encodes_every_reserved_character_inside_literals() {
+        let f = cmp(
+            "content",
+            CompareOp::Eq,
+            Literal::String("a/b<c\"d'e %_\\+&#é".into()),
+        );
+        assert_eq!(
+            f.to_url(Dialect::odata4()),
+            "content%20eq%20%27a%2Fb%3Cc%22d%27%27e%20%25_%5C%2B%26%23%C3%A9%27"
+        );
+    }
+
+    #[test]
+    fn dates_keep_sub_millisecond_digits_and_quote_where_the_dialect_needs() {
+        let d = DateTime::parse_from_rfc3339("2024-03-01T20:00:00.000123Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default();
+        let f = cmp("created_at", CompareOp::Ge, Literal::DateTime(d));
+        assert_eq!(
+            f.render(Dialect::odata4()),
+            "created_at ge 2024-03-01T20:00:00.000123Z"
+        );
+        let liveagent = crate::odata::DialectName::Liveagent.preset();
+        assert_eq!(
+            f.render(liveagent),
+            "created_at ge '2024-03-01T20:00:00.000123Z'"
+        );
+        assert_eq!(
+            f.to_url(liveagent),
+            "created_at%20ge%20%272024-03-01T20%3A00%3A00.000123Z%27"
+        );
     }
 }

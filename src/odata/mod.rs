@@ -3,13 +3,15 @@
 
 pub mod apply;
 pub mod dates;
+pub mod dialect;
 pub mod filter;
 pub mod metadata;
 pub mod query;
 pub mod response;
 
 pub use apply::{Aggregate, Apply, Method};
-pub use filter::{CompareOp, Filter, InStyle, Literal, StringFn};
+pub use dialect::{CapabilityOverrides, Dialect, DialectName};
+pub use filter::{CompareOp, Filter, Literal, StringFn};
 pub use metadata::Metadata;
 pub use query::{CollectionQuery, EntityQuery, Expand, OrderBy};
 pub use response::{decode_collection, decode_entity, error_message, CollectionPage, Row};

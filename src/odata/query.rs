@@ -3,31 +3,9 @@
 //! order so that equal queries give equal URLs (cache keys, logs, tests).
 
 use super::apply::Apply;
-use super::filter::{Filter, InStyle};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-
-/// Characters left as they are: unreserved ones plus the OData punctuation
-/// that servers read literally (`$expand=x($select=a;$top=1)`). A query
-/// value ends only at `&` or `#`; those, `+ % ? "` and every non-ASCII byte
-/// are percent-encoded, and so is `'`, as HTTP clients do anyway.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'(')
-    .remove(b')')
-    .remove(b',')
-    .remove(b':')
-    .remove(b'/')
-    .remove(b'*')
-    .remove(b'$')
-    .remove(b';')
-    .remove(b'=');
-
-pub fn encode(value: &str) -> String {
-    utf8_percent_encode(value, QUERY_VALUE).to_string()
-}
+use super::dialect::Dialect;
+pub use super::filter::encode;
+use super::filter::Filter;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderBy {
@@ -47,28 +25,33 @@ pub struct Expand {
 }
 
 impl Expand {
-    fn render(&self, style: InStyle) -> String {
+    /// Percent-encoded, like every query value.
+    fn render(&self, dialect: Dialect) -> String {
         let mut options = Vec::new();
         if !self.select.is_empty() {
-            options.push(format!("$select={}", self.select.join(",")));
+            options.push(format!("$select={}", encode(&self.select.join(","))));
         }
         if let Some(filter) = &self.filter {
-            options.push(format!("$filter={}", filter.render(style)));
+            options.push(format!("$filter={}", filter.to_url(dialect)));
         }
         if !self.order_by.is_empty() {
-            options.push(format!("$orderby={}", render_order(&self.order_by)));
+            options.push(format!("$orderby={}", encode(&render_order(&self.order_by))));
         }
         if let Some(top) = self.top {
             options.push(format!("$top={top}"));
         }
         if !self.expand.is_empty() {
-            options.push(format!("$expand={}", render_expands(&self.expand, style)));
+            options.push(format!(
+                "$expand={}",
+                render_expands(&self.expand, dialect)
+            ));
         }
         format!("{}({})", self.navigation, options.join(";"))
     }
 }
 
-pub fn render_expands(expands: &[Expand], style: InStyle) -> String {
+/// Percent-encoded `$expand` value.
+pub fn render_expands(expands: &[Expand], style: Dialect) -> String {
     expands
         .iter()
         .map(|e| e.render(style))
@@ -153,17 +136,17 @@ impl CollectionQuery {
 
     /// Path and query string relative to the service root, e.g.
     /// `Conversation?$select=id&$top=50&$skip=0`.
-    pub fn to_relative_url(&self, style: InStyle) -> String {
+    pub fn to_relative_url(&self, style: Dialect) -> String {
         let mut params: Vec<(&str, String)> = Vec::new();
         if let Some(apply) = &self.apply {
-            params.push(("$apply", apply.render(style)));
+            params.push(("$apply", apply.to_url(style)));
         }
         params.extend(shape_params(&self.select, &self.expand, style));
         if let Some(filter) = &self.filter {
-            params.push(("$filter", filter.render(style)));
+            params.push(("$filter", filter.to_url(style)));
         }
         if !self.order_by.is_empty() {
-            params.push(("$orderby", render_order(&self.order_by)));
+            params.push(("$orderby", encode(&render_order(&self.order_by))));
         }
         params.push(("$top", self.top.to_string()));
         params.push(("$skip", self.skip.to_string()));
@@ -185,7 +168,7 @@ pub struct EntityQuery {
 impl EntityQuery {
     /// `Conversation(7)?$select=id,status&$top=1&$skip=0`: Live Agent's own
     /// examples send `$top`/`$skip` on key lookups too.
-    pub fn to_relative_url(&self, style: InStyle) -> String {
+    pub fn to_relative_url(&self, style: Dialect) -> String {
         let mut params = shape_params(&self.select, &self.expand, style);
         params.push(("$top", "1".into()));
         params.push(("$skip", "0".into()));
@@ -193,11 +176,11 @@ impl EntityQuery {
     }
 }
 
-/// `$select` and `$expand`, shared by collection and key requests.
-fn shape_params(select: &[&str], expand: &[Expand], style: InStyle) -> Vec<(&'static str, String)> {
+/// `$select` and `$expand` (percent-encoded), shared by collection and key requests.
+fn shape_params(select: &[&str], expand: &[Expand], style: Dialect) -> Vec<(&'static str, String)> {
     let mut params = Vec::new();
     if !select.is_empty() {
-        params.push(("$select", select.join(",")));
+        params.push(("$select", encode(&select.join(","))));
     }
     if !expand.is_empty() {
         params.push(("$expand", render_expands(expand, style)));
@@ -205,10 +188,12 @@ fn shape_params(select: &[&str], expand: &[Expand], style: InStyle) -> Vec<(&'st
     params
 }
 
+/// Values come percent-encoded: string literals inside `$filter` are
+/// encoded more strictly than the expression around them.
 fn join_params(params: &[(&str, String)]) -> String {
     params
         .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -249,7 +234,7 @@ mod tests {
             .skip(20)
             .count(true);
         assert_eq!(
-            q.to_relative_url(InStyle::OrChain),
+            q.to_relative_url(Dialect::odata4()),
             "Conversation?$select=id,status&$filter=status%20eq%201&$orderby=created_at%20desc,id%20asc&$top=11&$skip=20&$count=true"
         );
     }
@@ -278,7 +263,7 @@ mod tests {
                 }],
             });
         assert_eq!(
-            q.to_relative_url(InStyle::OrChain),
+            q.to_relative_url(Dialect::odata4()),
             "ReportingEvent?$apply=filter(name%20eq%20%27a%2Bb%27)/groupby((user_id),aggregate($count%20as%20n,value%20with%20sum%20as%20sum_value))&$orderby=user_id%20asc&$top=10001&$skip=0"
         );
     }
@@ -292,7 +277,7 @@ mod tests {
             expand: vec![],
         };
         assert_eq!(
-            q.to_relative_url(InStyle::OrChain),
+            q.to_relative_url(Dialect::odata4()),
             "Inbox(7)?$select=id,name&$top=1&$skip=0"
         );
     }
@@ -323,8 +308,8 @@ mod tests {
             expand: vec![inbox.clone()],
         };
         assert_eq!(
-            render_expands(&[inbox, messages], InStyle::OrChain),
-            "inbox($select=id,name),messages($select=id;$filter=message_type eq 1;$orderby=created_at desc;$top=3;$expand=inbox($select=id,name))"
+            render_expands(&[inbox, messages], Dialect::odata4()),
+            "inbox($select=id,name),messages($select=id;$filter=message_type%20eq%201;$orderby=created_at%20desc;$top=3;$expand=inbox($select=id,name))"
         );
     }
 }

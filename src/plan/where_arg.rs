@@ -169,14 +169,9 @@ impl Parser<'_> {
                         Filter::Not(Box::new(set))
                     }
                 }
-                Op::IsNull => Filter::Compare {
+                Op::IsNull => Filter::IsNull {
                     property,
-                    op: if v == &Value::Boolean(true) {
-                        CompareOp::Eq
-                    } else {
-                        CompareOp::Ne
-                    },
-                    value: Literal::Null,
+                    null: v == &Value::Boolean(true),
                 },
                 Op::Call(func) => match v {
                     Value::String(s) => Filter::Call {
@@ -242,7 +237,7 @@ fn enum_number(def: &EnumDef, item: &str, field: &str) -> Result<Literal, Gatewa
 mod tests {
     use super::*;
     use crate::model::{entity, ApiVersion};
-    use crate::odata::InStyle;
+    use crate::odata::Dialect;
     use serde_json::json;
 
     fn render(entity_name: &str, where_: serde_json::Value) -> Result<String, GatewayError> {
@@ -250,7 +245,7 @@ mod tests {
         let fields: Vec<_> = e.fields_for(ApiVersion::V1_1, false).collect();
         let value = Value::from_json(where_).expect("value");
         let f = parse_where(e, &fields, &value, &|_| true)?;
-        Ok(f.simplify().render(InStyle::OrChain))
+        Ok(f.simplify().render(Dialect::odata4()))
     }
 
     #[test]

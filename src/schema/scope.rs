@@ -6,7 +6,7 @@ use super::{Gateway, RequestContext};
 use crate::aggregate::Source;
 use crate::error::GatewayError;
 use crate::exec::{Fetcher, KeyColumns};
-use crate::odata::{InStyle, Metadata};
+use crate::odata::{Dialect, Metadata};
 use crate::plan::Planner;
 use crate::upstream::Caller;
 use async_graphql::dynamic::ResolverContext;
@@ -16,7 +16,7 @@ pub(crate) struct Scope {
     pub gateway: Arc<Gateway>,
     pub caller: Caller,
     pub metadata: Option<Arc<Metadata>>,
-    pub style: InStyle,
+    pub style: Dialect,
 }
 
 impl Scope {
@@ -33,7 +33,7 @@ impl Scope {
             .caller
             .clone()?;
         let metadata = gateway.upstream.metadata(&caller).await;
-        let style = gateway.upstream.in_style(metadata.as_deref());
+        let style = gateway.upstream.dialect(metadata.as_deref());
         Ok(Scope {
             gateway,
             caller,

@@ -53,7 +53,9 @@ impl Caller {
 use crate::config::{ConfigError, InOperator, UpstreamSettings};
 use crate::error::GatewayError;
 use crate::metrics::{CollectionLabel, Metrics};
-use crate::odata::{self, CollectionPage, CollectionQuery, EntityQuery, InStyle, Metadata, Row};
+use crate::odata::{
+    self, CollectionPage, CollectionQuery, Dialect, DialectName, EntityQuery, Metadata, Row,
+};
 use cache::{CacheKey, ResponseCache, Ttls};
 use fingerprint::Fingerprinter;
 use futures::StreamExt;
@@ -97,6 +99,7 @@ pub struct Upstream {
     max_url_length: usize,
     page_cap: u64,
     in_operator: InOperator,
+    dialect: Dialect,
     metadata: OnceCell<Arc<Metadata>>,
 }
 
@@ -123,6 +126,7 @@ impl Upstream {
             max_url_length: settings.max_url_length,
             page_cap: settings.page_cap,
             in_operator: settings.in_operator,
+            dialect: settings.dialect,
             metadata: OnceCell::new(),
         })
     }
@@ -185,13 +189,27 @@ impl Upstream {
         self.transport.probe().await
     }
 
-    pub fn in_style(&self, metadata: Option<&Metadata>) -> InStyle {
-        match self.in_operator {
-            InOperator::Or => InStyle::OrChain,
-            InOperator::In => InStyle::In,
-            InOperator::Auto if metadata.is_some_and(Metadata::supports_in) => InStyle::In,
-            InOperator::Auto => InStyle::OrChain,
+    /// The capability set for a request, `in` settled by `in_operator`
+    /// and the `$metadata` version.
+    pub fn dialect(&self, metadata: Option<&Metadata>) -> Dialect {
+        let in_list = match self.in_operator {
+            InOperator::Or => false,
+            InOperator::In => true,
+            InOperator::Auto => {
+                self.dialect.in_list
+                    || (self.dialect.name == DialectName::Odata4
+                        && metadata.is_some_and(Metadata::supports_in))
+            }
+        };
+        Dialect {
+            in_list,
+            ..self.dialect
         }
+    }
+
+    /// The capability set as configured, before `$metadata` is read.
+    pub fn configured_dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// Whether a request relative to the service root stays within the URL
@@ -222,7 +240,7 @@ impl Upstream {
         &self,
         caller: &Caller,
         query: &CollectionQuery,
-        style: InStyle,
+        style: Dialect,
     ) -> Result<Arc<CollectionPage>, GatewayError> {
         let query = paging::clamp_collection(query, self.page_cap);
         match paging::pages(&query, self.page_cap) {
@@ -237,7 +255,7 @@ impl Upstream {
         &self,
         caller: &Caller,
         mut pages: impl Iterator<Item = CollectionQuery>,
-        style: InStyle,
+        style: Dialect,
     ) -> Result<Arc<CollectionPage>, GatewayError> {
         let full =
             |query: &CollectionQuery, page: &CollectionPage| page.rows.len() as u64 >= query.top;
@@ -275,7 +293,7 @@ impl Upstream {
         &self,
         caller: &Caller,
         query: &CollectionQuery,
-        style: InStyle,
+        style: Dialect,
     ) -> Result<Arc<CollectionPage>, GatewayError> {
         let url = self.url_for(&query.to_relative_url(style))?;
         let want = usize::try_from(query.top).unwrap_or(usize::MAX);
@@ -291,7 +309,7 @@ impl Upstream {
         &self,
         caller: &Caller,
         query: &EntityQuery,
-        style: InStyle,
+        style: Dialect,
     ) -> Result<Option<Arc<Row>>, GatewayError> {
         let query = paging::clamp_entity(query, self.page_cap);
         let url = self.url_for(&query.to_relative_url(style))?;

@@ -112,7 +112,7 @@ fn clamp_expands(expands: &mut [Expand], cap: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::odata::{Apply, InStyle};
+    use crate::odata::{Apply, Dialect};
 
     fn all_pages(query: &CollectionQuery, cap: u64) -> Vec<CollectionQuery> {
         pages(query, cap).map(Iterator::collect).unwrap_or_default()
@@ -177,7 +177,7 @@ mod tests {
             .count(true);
         let urls: Vec<String> = all_pages(&q, 1000)
             .iter()
-            .map(|p| p.to_relative_url(InStyle::OrChain))
+            .map(|p| p.to_relative_url(Dialect::odata4()))
             .collect();
         assert_eq!(
             urls,
@@ -194,7 +194,7 @@ mod tests {
         let q = CollectionQuery::new("Message").top(3);
         let first = all_pages(&q, 2).remove(0);
         assert_eq!(
-            first.to_relative_url(InStyle::OrChain),
+            first.to_relative_url(Dialect::odata4()),
             "Message?$orderby=id%20asc&$top=2&$skip=0"
         );
         let grouped = CollectionQuery::new("Conversation").top(3).apply(Apply {
