@@ -9,7 +9,7 @@ use liveagent_graphql::aggregate::{Accumulator, Bucketing, NumOp, Spec, TimeUnit
 use liveagent_graphql::model::entity;
 use liveagent_graphql::odata::query::encode;
 use liveagent_graphql::odata::{
-    decode_collection, CollectionQuery, CompareOp, Expand, Filter, Dialect, Literal, OrderBy, Row,
+    decode_collection, CollectionQuery, CompareOp, Dialect, Expand, Filter, Literal, OrderBy, Row,
     StringFn,
 };
 use serde_json::json;

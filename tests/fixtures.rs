@@ -158,6 +158,10 @@ async fn run_case(dir: &Path, case: Case) -> Result<(), String> {
         let _ = axum::serve(listener, app).await;
     });
     let mut table = case.config.clone().unwrap_or_default();
+    // Cases were recorded against a complete OData server unless they say.
+    table
+        .entry("upstream_dialect")
+        .or_insert_with(|| toml::Value::String("odata4".into()));
     table.insert(
         "upstream".into(),
         toml::Value::String(format!("http://{addr}/v{}/odata", case.version)),

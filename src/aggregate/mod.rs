@@ -20,7 +20,8 @@ pub use settings::{Pushdown, Settings};
 
 use crate::error::GatewayError;
 use crate::model::{Entity, Field};
-use crate::odata::{Filter, Dialect};
+use crate::odata::{Dialect, Filter};
+use crate::plan::residual::split;
 use crate::upstream::{Caller, Upstream};
 use std::cmp::Ordering;
 
@@ -82,21 +83,28 @@ pub enum Path {
 
 /// The groups of `spec`, sorted and cut to `first`.
 pub async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, GatewayError> {
-    if spec.filter == Filter::False {
+    let split = split(&spec.filter, source.style);
+    if split.is_false() {
         return Ok(Vec::new());
     }
-    let pushed = if source
-        .settings
-        .pushdown_enabled(source, spec.entity)
-        .await?
+    // The upstream aggregates only what it filters exactly.
+    let pushed = if !split.has_residual()
+        && source
+            .settings
+            .pushdown_enabled(source, spec.entity)
+            .await?
     {
-        pushdown::run(source, spec).await?
+        let exact = Spec {
+            filter: split.upstream.clone(),
+            ..spec.clone()
+        };
+        pushdown::run(source, &exact).await?
     } else {
         None
     };
     let (path, groups) = match pushed {
         Some(groups) => (Path::Pushdown, groups),
-        None => (Path::Scan, scan::run(source, spec).await?),
+        None => (Path::Scan, scan::run(source, spec, &split).await?),
     };
     tracing::debug!(
         entity = spec.entity.name,

@@ -9,22 +9,59 @@ use super::groups::{Accumulator, Group};
 use super::{Source, Spec};
 use crate::error::GatewayError;
 use crate::model::KEY;
+use crate::odata::eval::matches;
 use crate::odata::{CollectionPage, CollectionQuery, OrderBy};
+use crate::plan::add_columns;
+use crate::plan::residual::Split;
 use crate::upstream::Caller;
 use futures::StreamExt;
 use std::sync::Arc;
 
-pub(super) async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, GatewayError> {
+/// `split`: the spec's filter split for the upstream; the gateway keeps
+/// the rows that match its residual.
+pub(super) async fn run(
+    source: &Source<'_>,
+    spec: &Spec,
+    split: &Split,
+) -> Result<Vec<Group>, GatewayError> {
     let settings = source.settings;
-    let page_size = settings.scan_page_size;
-    let base = query(spec, page_size);
-    let page = |n: u64| base.clone().skip(n * page_size).count(n == 0);
+    let page_size = settings.scan_page_size.min(source.upstream.page_cap());
+    let base = query(spec, split, page_size);
     // Scan pages are read once: keep them out of the response cache, so the
     // scan's memory stays with its groups.
     let caller = Caller {
         bypass_cache: true,
         ..source.caller.clone()
     };
+    let mut acc = Accumulator::new(spec, settings.max_groups);
+    let mut seen: u64 = 0;
+    let mut fold = |page: Arc<CollectionPage>| -> Result<(), GatewayError> {
+        seen += page.rows.len() as u64;
+        if seen > settings.max_scan_rows {
+            return Err(limit_error(spec, seen, settings.max_scan_rows));
+        }
+        for row in page.rows.iter().filter(|r| matches(&split.residual, r)) {
+            acc.add(row)?;
+        }
+        Ok(())
+    };
+
+    if !source.style.count {
+        // Without a count, pages in order until a short one.
+        let mut pages = std::pin::pin!(source.upstream.pages(
+            &caller,
+            base,
+            page_size,
+            settings.scan_concurrency,
+            source.style,
+        ));
+        while let Some(page) = pages.next().await {
+            fold(page?)?;
+        }
+        return Ok(acc.finish());
+    }
+    // The first page brings the count: a scan over the limit stops there.
+    let page = |n: u64| base.clone().skip(n * page_size).count(n == 0);
     let fetch = |query: CollectionQuery| {
         let caller = &caller;
         async move {
@@ -34,19 +71,6 @@ pub(super) async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, 
                 .await
         }
     };
-    let mut acc = Accumulator::new(spec, settings.max_groups);
-    let mut seen: u64 = 0;
-    let mut fold = |page: Arc<CollectionPage>| -> Result<usize, GatewayError> {
-        seen += page.rows.len() as u64;
-        if seen > settings.max_scan_rows {
-            return Err(limit_error(spec, seen, settings.max_scan_rows));
-        }
-        for row in &page.rows {
-            acc.add(row)?;
-        }
-        Ok(page.rows.len())
-    };
-
     let first = fetch(page(0)).await?;
     let total = first.count;
     if let Some(total) = total {
@@ -54,7 +78,8 @@ pub(super) async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, 
             return Err(limit_error(spec, total as u64, settings.max_scan_rows));
         }
     }
-    let mut last_len = fold(first)? as u64;
+    let mut last_len = first.rows.len() as u64;
+    fold(first)?;
     match total {
         Some(total) => {
             let pages = (total.max(0) as u64).div_ceil(page_size);
@@ -65,11 +90,13 @@ pub(super) async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, 
                 fold(next?)?;
             }
         }
-        // Without a count, page until a short page.
+        // The upstream sent no count after all: page until a short page.
         None => {
             let mut n = 1;
             while last_len == page_size {
-                last_len = fold(fetch(page(n)).await?)? as u64;
+                let next = fetch(page(n)).await?;
+                last_len = next.rows.len() as u64;
+                fold(next)?;
                 n += 1;
             }
         }
@@ -77,26 +104,24 @@ pub(super) async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, 
     Ok(acc.finish())
 }
 
-fn query(spec: &Spec, page_size: u64) -> CollectionQuery {
+fn query(spec: &Spec, split: &Split, page_size: u64) -> CollectionQuery {
     let mut select: Vec<&'static str> = Vec::new();
     let columns = spec
         .group_by
         .iter()
         .chain(spec.bucket.iter().map(|(f, _)| f))
         .chain(&spec.distinct)
-        .chain(spec.numbers.iter().map(|(_, f)| f));
-    for field in columns {
-        if !select.contains(&field.odata) {
-            select.push(field.odata);
-        }
-    }
+        .chain(spec.numbers.iter().map(|(_, f)| f))
+        .map(|f| f.odata);
+    add_columns(&mut select, columns);
+    add_columns(&mut select, split.residual_columns());
     if select.is_empty() {
         select.push(KEY);
     }
     // A fixed order keeps `$skip` pages apart.
     CollectionQuery::new(spec.entity.name)
         .select(select)
-        .filter(spec.filter.clone())
+        .filter(split.upstream.clone())
         .order_by(vec![OrderBy {
             property: KEY,
             descending: false,
@@ -116,7 +141,7 @@ mod tests {
     use super::*;
     use crate::aggregate::{Bucketing, NumOp, TimeUnit};
     use crate::model::entity;
-    use crate::odata::{Filter, Dialect};
+    use crate::odata::{Dialect, Filter};
 
     #[test]
     fn the_scan_selects_only_needed_columns() {
@@ -136,7 +161,7 @@ mod tests {
             first: None,
         };
         assert_eq!(
-            query(&spec, 500).to_relative_url(Dialect::odata4()),
+            query(&spec, &Split::exact(Filter::True), 500).to_relative_url(Dialect::odata4()),
             "ReportingEvent?$select=user_id,created_at,value&$orderby=id%20asc&$top=500&$skip=0"
         );
     }

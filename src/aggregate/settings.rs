@@ -34,7 +34,7 @@ impl Settings {
         }
     }
 
-    /// Whether to try `$apply`. In `auto`, the first aggregate probes the
+    /// Whether to try `$apply`: never when the dialect lacks it. In `auto`, the first aggregate probes the
     /// upstream; a clear refusal (400, 404, 501, or an answer that ignores
     /// `$apply`) is kept for the life of the process, a passing fault
     /// (timeout, 5xx) means a scan this time and a new probe next time.
@@ -43,6 +43,9 @@ impl Settings {
         source: &Source<'_>,
         entity: &'static Entity,
     ) -> Result<bool, GatewayError> {
+        if !source.style.apply {
+            return Ok(false);
+        }
         match self.pushdown {
             Pushdown::On => return Ok(true),
             Pushdown::Off => return Ok(false),

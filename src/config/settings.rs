@@ -205,7 +205,10 @@ impl Config {
             max_next_links: self.max_next_links,
             page_cap: at_least_one("upstream_page_cap", self.upstream_page_cap)?,
             in_operator: self.in_operator,
-            dialect: self.upstream_dialect.preset().with(&self.upstream_capabilities),
+            dialect: self
+                .upstream_dialect
+                .preset()
+                .with(&self.upstream_capabilities),
             retries: self.upstream_retries,
             retry_backoff: at_most_a_day("retry_backoff_ms", self.retry_backoff_ms)?,
             retry_max_delay: at_most_a_day("retry_max_delay_ms", self.retry_max_delay_ms)?,

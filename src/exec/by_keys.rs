@@ -3,7 +3,7 @@
 //! fits, and the pieces run a few at a time.
 
 use crate::error::GatewayError;
-use crate::odata::{CollectionQuery, Filter, Dialect, Literal, Row};
+use crate::odata::{CollectionQuery, Dialect, Filter, Literal, Row};
 use crate::upstream::{Caller, Upstream};
 use futures::{StreamExt, TryStreamExt};
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use super::by_keys::{PieceTop, Reader};
 use crate::error::GatewayError;
 use crate::model::KEY;
 use crate::odata::response::lenient_i64;
-use crate::odata::{CollectionQuery, Filter, Dialect, Row};
+use crate::odata::{CollectionQuery, Dialect, Filter, Row};
 use crate::upstream::{Caller, Upstream};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use std::collections::{BTreeMap, HashMap};

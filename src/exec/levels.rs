@@ -12,6 +12,7 @@ use super::node::{Node, Related};
 use super::order::compare_rows;
 use crate::error::GatewayError;
 use crate::model::{Join, Relation, Shape, KEY};
+use crate::odata::eval::keep_matching;
 use crate::odata::response::lenient_i64;
 use crate::odata::{CollectionQuery, Dialect, Row};
 use crate::plan::{Plan, RelationPlan};
@@ -255,7 +256,13 @@ impl Fetcher {
                     return Ok(Vec::new());
                 }
                 reader
-                    .rows_where_in(&base, &relation.filter, remote, &keys, PieceTop::Base)
+                    .rows_where_in(
+                        &base,
+                        &relation.filter.upstream,
+                        remote,
+                        &keys,
+                        PieceTop::Base,
+                    )
                     .await?
             }
             // Keys in a list with a filter: ordered per parent later, since
@@ -267,14 +274,25 @@ impl Fetcher {
                 }
                 let base = base.order_by(Vec::new());
                 reader
-                    .rows_where_in(&base, &relation.filter, KEY, &keys, PieceTop::OneRowPerKey)
+                    .rows_where_in(
+                        &base,
+                        &relation.filter.upstream,
+                        KEY,
+                        &keys,
+                        PieceTop::OneRowPerKey,
+                    )
                     .await?
             }
-            Join::ListHoldsKey { .. } => reader.rows(&base.filter(relation.filter.clone())).await?,
+            Join::ListHoldsKey { .. } => {
+                reader
+                    .rows(&base.filter(relation.filter.upstream.clone()))
+                    .await?
+            }
         };
         if rows.len() as u64 > cap {
             return Err(too_many(relation.relation, cap));
         }
+        let rows = keep_matching(rows, &relation.filter.residual);
         Ok(self.load(rows, &relation.child).await)
     }
 
@@ -446,7 +464,7 @@ mod tests {
             key: relation.name.into(),
             via_expand: false,
             by_key: true,
-            filter: Filter::True,
+            filter: crate::plan::residual::Split::exact(Filter::True),
             order_by,
             first: None,
             child: Plan::default(),

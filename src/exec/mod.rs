@@ -6,10 +6,12 @@
 mod by_keys;
 mod keyed;
 mod levels;
+mod list;
 mod node;
 pub mod order;
 
 pub use by_keys::Reader;
 pub use keyed::KeyColumns;
 pub use levels::{too_many, Fetcher};
+pub use list::{ListReader, ListRequest, ListRows};
 pub use node::{Node, Related};

@@ -154,7 +154,10 @@ mod tests {
             aggregates: vec![],
         };
         assert_eq!(
-            apply.render(Dialect { in_list: true, ..Dialect::odata4() }),
+            apply.render(Dialect {
+                in_list: true,
+                ..Dialect::odata4()
+            }),
             "filter(id in (1,2))/groupby((status))"
         );
         assert_eq!(

@@ -278,8 +278,7 @@ impl<'a> Writer<'a> {
     /// Syntax: names, operators, punctuation, numbers.
     pub fn text(&mut self, text: &str) {
         if self.url {
-            self.out
-                .extend(utf8_percent_encode(text, QUERY_VALUE));
+            self.out.extend(utf8_percent_encode(text, QUERY_VALUE));
         } else {
             self.out.push_str(text);
         }
@@ -327,9 +326,9 @@ impl<'a> Writer<'a> {
 /// has: a bound is never rounded into matching a row it should not.
 pub fn date_time_literal(d: &DateTime<Utc>) -> String {
     let nanos = d.nanosecond() % 1_000_000_000;
-    let format = if nanos % 1_000_000 == 0 {
+    let format = if nanos.is_multiple_of(1_000_000) {
         SecondsFormat::Millis
-    } else if nanos % 1_000 == 0 {
+    } else if nanos.is_multiple_of(1_000) {
         SecondsFormat::Micros
     } else {
         SecondsFormat::Nanos

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod dates;
 pub mod dialect;
+pub mod eval;
 pub mod filter;
 pub mod metadata;
 pub mod query;

@@ -35,16 +35,16 @@ impl Expand {
             options.push(format!("$filter={}", filter.to_url(dialect)));
         }
         if !self.order_by.is_empty() {
-            options.push(format!("$orderby={}", encode(&render_order(&self.order_by))));
+            options.push(format!(
+                "$orderby={}",
+                encode(&render_order(&self.order_by))
+            ));
         }
         if let Some(top) = self.top {
             options.push(format!("$top={top}"));
         }
         if !self.expand.is_empty() {
-            options.push(format!(
-                "$expand={}",
-                render_expands(&self.expand, dialect)
-            ));
+            options.push(format!("$expand={}", render_expands(&self.expand, dialect)));
         }
         format!("{}({})", self.navigation, options.join(";"))
     }
@@ -150,7 +150,8 @@ impl CollectionQuery {
         }
         params.push(("$top", self.top.to_string()));
         params.push(("$skip", self.skip.to_string()));
-        if self.count {
+        // A dialect without `$count` ignores or refuses it: never sent.
+        if self.count && style.count {
             params.push(("$count", "true".to_string()));
         }
         format!("{}?{}", self.entity_set, join_params(&params))

@@ -5,15 +5,17 @@
 
 pub mod args;
 pub mod order_arg;
+pub mod residual;
 pub mod selection;
 pub mod where_arg;
 
 use crate::error::GatewayError;
 use crate::model::{relations_of, ApiVersion, Doc, Entity, Field, Join, Relation, Shape, KEY};
-use crate::odata::{Expand, Filter, Metadata, OrderBy};
+use crate::odata::{Dialect, Expand, Filter, Metadata, OrderBy};
 use args::{read_first, read_start, Args, DEFAULT_FIRST};
 use async_graphql::{SelectionField, Value};
 use order_arg::parse_order;
+use residual::{split, Split};
 use selection::node_selections;
 use std::collections::BTreeMap;
 use where_arg::parse_where;
@@ -24,6 +26,8 @@ use where_arg::parse_where;
 pub struct Planner<'a> {
     pub version: ApiVersion,
     pub metadata: Option<&'a Metadata>,
+    /// What the upstream evaluates: filters are split against it.
+    pub dialect: Dialect,
     /// Relations may ride on their parent's request as `$expand`.
     pub expand: bool,
     pub expose_sensitive: bool,
@@ -52,7 +56,7 @@ pub struct RelationPlan {
     /// Rows looked up by key through the request's loader (shared with
     /// every other lookup of the same rows), never with `$expand`.
     pub by_key: bool,
-    pub filter: Filter,
+    pub filter: Split,
     pub order_by: Vec<OrderBy>,
     pub first: Option<u64>,
     pub child: Plan,
@@ -60,7 +64,7 @@ pub struct RelationPlan {
 
 #[derive(Debug)]
 pub struct ListArgs {
-    pub filter: Filter,
+    pub filter: Split,
     pub order_by: Vec<OrderBy>,
     /// `None`: every row (relation lists without `first`).
     pub first: Option<u64>,
@@ -91,10 +95,12 @@ impl RelationPlan {
     }
 
     /// The columns to read for the related rows: the child's selection plus
-    /// the columns that join them to their parents.
+    /// the columns that join them to their parents and those the residual
+    /// filter reads.
     pub fn columns(&self) -> Vec<&'static str> {
         let mut columns = self.child.select.clone();
         add_columns(&mut columns, self.relation.remote_columns());
+        add_columns(&mut columns, self.filter.residual_columns());
         columns
     }
 }
@@ -128,7 +134,7 @@ impl Plan {
             .map(|r| Expand {
                 navigation: r.relation.navigation,
                 select: r.child.select.clone(),
-                filter: (r.filter != Filter::True).then(|| r.filter.clone()),
+                filter: (r.filter.upstream != Filter::True).then(|| r.filter.upstream.clone()),
                 order_by: r.order_by.clone(),
                 top: r.expand_top(max_relation_rows),
                 expand: r.child.expands(max_relation_rows),
@@ -234,7 +240,9 @@ impl Planner<'_> {
                 Some(self.list_args(target, &args, relation.shape)?)
             }
         };
-        let unfiltered = list.as_ref().is_none_or(|l| l.filter == Filter::True);
+        let unfiltered = list.as_ref().is_none_or(|l| l.filter.is_true());
+        // The gateway filters the rows of a residual: they come batched.
+        let via_expand = via_expand && list.as_ref().is_none_or(|l| !l.filter.has_residual());
         let by_key = !via_expand
             && match relation.join {
                 Join::ToOne { .. } => true,
@@ -254,7 +262,7 @@ impl Planner<'_> {
         let child = child_planner.plan(target, children)?;
         let (filter, order_by, first) = match list {
             Some(list) => (list.filter, list.order_by, list.first),
-            None => (Filter::True, Vec::new(), None),
+            None => (Split::exact(Filter::True), Vec::new(), None),
         };
         Ok(RelationPlan {
             relation,
@@ -292,7 +300,7 @@ impl Planner<'_> {
         args: &Args,
         shape: Shape,
     ) -> Result<ListArgs, GatewayError> {
-        let filter = self.filter(entity, args.get("where"))?;
+        let filter = split(&self.filter(entity, args.get("where"))?, self.dialect);
         let columns = self.columns(entity);
         let available = |c: &Field| self.available(entity, c);
         let order_by = parse_order(entity, &columns, args.get("orderBy"), &available)?;

@@ -5,11 +5,12 @@ use super::filter_input::filter_input_name;
 use super::order::order_input_name;
 use super::scope::Scope;
 use crate::error::GatewayError;
-use crate::exec::Node;
+use crate::exec::{ListRequest, Node};
 use crate::model::{Entity, Shape};
-use crate::odata::{CollectionQuery, EntityQuery, Filter};
+use crate::odata::EntityQuery;
 use crate::plan::args::{encode_cursor, DEFAULT_FIRST};
 use crate::plan::selection::{node_selections, selects};
+use crate::plan::Planner;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef,
 };
@@ -244,7 +245,7 @@ async fn resolve_list(
         .iter()
         .any(|n| selects(field, n));
     let wants_total = selects(field, "totalCount");
-    if args.filter == Filter::False {
+    if args.filter.is_false() {
         return Ok(Page {
             nodes: Vec::new(),
             start: args.start,
@@ -252,32 +253,32 @@ async fn resolve_list(
             total: Some(0),
         });
     }
-    let plan = planner.plan(entity, node_selections(field))?;
-    // One extra row tells whether a next page exists; order and expansions
-    // matter only when rows come back.
-    let query = CollectionQuery::new(entity.name)
-        .select(plan.select.clone())
-        .filter(args.filter)
-        .skip(args.start)
-        .count(wants_total);
-    let query = if wants_rows {
-        query
-            .expand(plan.expands(scope.gateway.max_relation_rows))
-            .order_by(args.order_by)
-            .top(first + 1)
-    } else {
-        query
+    // Rows read past a residual filter are many: their relations come
+    // batched for the rows kept, not expanded on every row read.
+    let planner = Planner {
+        expand: planner.expand && !args.filter.has_residual(),
+        ..planner
     };
-    let page = scope
-        .gateway
-        .upstream
-        .fetch_collection(&scope.caller, &query, scope.style)
+    let plan = planner.plan(entity, node_selections(field))?;
+    let list = scope
+        .list_reader()
+        .read(ListRequest {
+            collection: entity.name,
+            select: plan.select.clone(),
+            expand: plan.expands(scope.gateway.max_relation_rows),
+            filter: &args.filter,
+            order_by: args.order_by,
+            start: args.start,
+            first,
+            wants_rows,
+            wants_total,
+        })
         .await?;
     // The extra row is not shown: it needs no relations.
-    let shown = page.rows.iter().take(first as usize).cloned().collect();
+    let shown = list.rows.iter().take(first as usize).cloned().collect();
     let mut nodes = scope.fetcher(plan.key_columns()).load(shown, &plan).await;
-    if let Some(extra) = page.rows.get(first as usize) {
+    if let Some(extra) = list.rows.get(first as usize) {
         nodes.push(Arc::new(Node::leaf(extra.clone())));
     }
-    Ok(Page::cut(nodes, args.start, first, page.count))
+    Ok(Page::cut(nodes, args.start, first, list.total))
 }

@@ -5,7 +5,7 @@
 use super::{Gateway, RequestContext};
 use crate::aggregate::Source;
 use crate::error::GatewayError;
-use crate::exec::{Fetcher, KeyColumns};
+use crate::exec::{Fetcher, KeyColumns, ListReader};
 use crate::odata::{Dialect, Metadata};
 use crate::plan::Planner;
 use crate::upstream::Caller;
@@ -50,7 +50,8 @@ impl Scope {
         Planner {
             version: gateway.version,
             metadata: self.metadata.as_deref(),
-            expand: self.caller.collections.is_none(),
+            dialect: self.style,
+            expand: self.caller.collections.is_none() && self.style.expand,
             expose_sensitive: gateway.expose_sensitive,
             max_first: gateway.max_first,
             max_relation_rows: gateway.max_relation_rows,
@@ -67,6 +68,16 @@ impl Scope {
             self.gateway.max_relation_rows,
             key_columns,
         )
+    }
+
+    /// Reads root lists, residual filters and counts included.
+    pub fn list_reader(&self) -> ListReader<'_> {
+        ListReader {
+            upstream: &self.gateway.upstream,
+            caller: &self.caller,
+            dialect: self.style,
+            max_scan_rows: self.gateway.aggregates.max_scan_rows,
+        }
     }
 
     pub fn source(&self) -> Source<'_> {

@@ -4,7 +4,8 @@
 //! to a recently expired answer, marked stale. The pieces live beside it:
 //! `fingerprint` (cache keys per credential), `cache`, `inflight`,
 //! `transport` (timeouts, retries, concurrency bound, circuit breaker),
-//! `retry`, `circuit`, `paging` (the page cap on `$top`).
+//! `retry`, `circuit`, `paging` (the page cap on `$top`), `scan` (whole
+//! results page after page).
 
 mod cache;
 mod circuit;
@@ -13,9 +14,11 @@ mod fingerprint;
 mod inflight;
 mod paging;
 mod retry;
+mod scan;
 mod transport;
 
 pub use credential::Credential;
+pub use scan::with_key_order;
 
 /// What one client request brings to its upstream calls.
 #[derive(Debug, Clone)]
