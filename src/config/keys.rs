@@ -108,6 +108,10 @@ config_keys! {
     /// Single capabilities over the dialect's preset, e.g.
     /// `[upstream_capabilities]` `count = true`.
     upstream_capabilities: CapabilityOverrides = CapabilityOverrides::default(), file only;
+    /// Probe the capabilities the dialect claims (`not`, the null literal,
+    /// `in`, `$count`) once with queries whose answer is known; a wrong
+    /// answer turns the capability off. Probes never turn one on.
+    upstream_probes: bool = true, flag bool, env "UPSTREAM_PROBES";
     /// Set membership in `$filter`: `or` (chains), `in` (OData 4.01), or
     /// `auto` (`in` when the dialect is `odata4` and `$metadata` declares
     /// version 4.01).

@@ -40,6 +40,8 @@ pub struct UpstreamSettings {
     /// The capability set: the dialect's preset with the configured
     /// overrides (`in_list` is then settled per `in_operator`).
     pub dialect: Dialect,
+    /// Narrow `dialect` by probes.
+    pub probes: bool,
     pub retries: u32,
     pub retry_backoff: Duration,
     pub retry_max_delay: Duration,
@@ -209,6 +211,7 @@ impl Config {
                 .upstream_dialect
                 .preset()
                 .with(&self.upstream_capabilities),
+            probes: self.upstream_probes,
             retries: self.upstream_retries,
             retry_backoff: at_most_a_day("retry_backoff_ms", self.retry_backoff_ms)?,
             retry_max_delay: at_most_a_day("retry_max_delay_ms", self.retry_max_delay_ms)?,

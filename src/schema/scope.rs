@@ -33,7 +33,10 @@ impl Scope {
             .caller
             .clone()?;
         let metadata = gateway.upstream.metadata(&caller).await;
-        let style = gateway.upstream.dialect(metadata.as_deref());
+        let style = gateway
+            .upstream
+            .dialect_for(&caller, metadata.as_deref())
+            .await;
         Ok(Scope {
             gateway,
             caller,

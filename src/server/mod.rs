@@ -103,6 +103,7 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
         .route("/graphql", get(graphql_http::get).post(graphql_http::post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/capabilities", get(capabilities))
         .route("/metrics", get(metrics_text))
         .layer(DefaultBodyLimit::max(http.max_body_bytes))
         .with_state(state);
@@ -152,6 +153,11 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
     }
 }
 
+/// The upstream capability set: as configured, and as in force once probed.
+async fn capabilities(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    axum::Json(state.gateway.upstream.capabilities())
+}
+
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     state.gateway.upstream.publish_metrics().await;
     (
@@ -172,6 +178,13 @@ pub async fn serve(settings: &Settings) -> Result<(), StartError> {
         })?;
     let upstream = &settings.upstream;
     tracing::info!(%addr, upstream = %upstream.url.as_deref().unwrap_or_default(), version = upstream.version.as_str(), "liveagent-graphql listening");
+    tracing::info!(
+        dialect = ?upstream.dialect.name,
+        page_cap = upstream.page_cap,
+        capabilities = %upstream.dialect.summary(),
+        probes = upstream.probes,
+        "upstream capabilities"
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -5,7 +5,7 @@
 //! `fingerprint` (cache keys per credential), `cache`, `inflight`,
 //! `transport` (timeouts, retries, concurrency bound, circuit breaker),
 //! `retry`, `circuit`, `paging` (the page cap on `$top`), `scan` (whole
-//! results page after page).
+//! results page after page), `probes` (narrowing the capability set).
 
 mod cache;
 mod circuit;
@@ -13,6 +13,7 @@ mod credential;
 mod fingerprint;
 mod inflight;
 mod paging;
+mod probes;
 mod retry;
 mod scan;
 mod transport;
@@ -103,6 +104,8 @@ pub struct Upstream {
     page_cap: u64,
     in_operator: InOperator,
     dialect: Dialect,
+    probes: bool,
+    probed: OnceCell<probes::Findings>,
     metadata: OnceCell<Arc<Metadata>>,
 }
 
@@ -130,6 +133,8 @@ impl Upstream {
             page_cap: settings.page_cap,
             in_operator: settings.in_operator,
             dialect: settings.dialect,
+            probes: settings.probes,
+            probed: OnceCell::new(),
             metadata: OnceCell::new(),
         })
     }
@@ -210,9 +215,38 @@ impl Upstream {
         }
     }
 
-    /// The capability set as configured, before `$metadata` is read.
-    pub fn configured_dialect(&self) -> Dialect {
-        self.dialect
+    /// The capability set for a request: [`Upstream::dialect`], narrowed
+    /// by the probes (run once, with the first caller's credential).
+    pub async fn dialect_for(&self, caller: &Caller, metadata: Option<&Metadata>) -> Dialect {
+        let dialect = self.dialect(metadata);
+        if !self.probes {
+            return dialect;
+        }
+        let probed = self
+            .probed
+            .get_or_try_init(|| probes::run(self, caller, dialect))
+            .await;
+        match probed {
+            Ok(findings) => findings.narrow(dialect),
+            Err(e) => {
+                tracing::warn!(error = %e, "capability probes failed; probing again later");
+                dialect
+            }
+        }
+    }
+
+    /// The capability set as configured and, once probed, as in force.
+    pub fn capabilities(&self) -> serde_json::Value {
+        let in_force = self.probed.get().map(|f| f.narrow(self.dialect));
+        serde_json::json!({
+            "dialect": self.dialect.name,
+            "page_cap": self.page_cap,
+            "in_operator": self.in_operator,
+            "configured": self.dialect,
+            "probes": self.probes,
+            "probed": in_force.is_some(),
+            "in_force": in_force.unwrap_or(self.dialect),
+        })
     }
 
     /// Whether a request relative to the service root stays within the URL
