@@ -5,7 +5,8 @@
 //! upstream part and the residual together are exactly the filter, under
 //! the contract's SQL null semantics.
 
-use crate::odata::{CompareOp, Dialect, Filter, StringFn};
+use crate::odata::{CompareOp, Dialect, Filter, Literal, StringFn};
+use chrono::{DateTime, Duration, Utc};
 
 /// What goes upstream and what stays in the gateway. `residual` is
 /// `Filter::True` when the upstream answers exactly.
@@ -155,6 +156,13 @@ fn push(filter: &Filter, d: Dialect) -> (Filter, bool) {
             ..
         } if d.ne_matches_null => guarded(property, filter.clone(), d),
         Filter::IsNull { .. } if !d.null_literal => (Filter::True, false),
+        Filter::Compare {
+            property,
+            op,
+            value: Literal::DateTime(at),
+        } if at.timestamp_subsec_nanos() % 1_000_000 != 0 => {
+            (millisecond_bound(property, *op, *at), false)
+        }
         Filter::Call {
             func,
             property,
@@ -173,6 +181,28 @@ fn push(filter: &Filter, d: Dialect) -> (Filter, bool) {
             _ => (Filter::True, false),
         },
         leaf => (leaf.clone(), true),
+    }
+}
+
+/// Servers keep milliseconds and cut a literal's further digits, which
+/// would let a row 1 µs before a `ge` bound in: the upstream gets the
+/// bound widened to whole milliseconds, the gateway checks the exact one.
+fn millisecond_bound(property: &'static str, op: CompareOp, at: DateTime<Utc>) -> Filter {
+    let floor = at - Duration::nanoseconds(i64::from(at.timestamp_subsec_nanos() % 1_000_000));
+    let ceil = floor + Duration::milliseconds(1);
+    let bound = |op, at| Filter::Compare {
+        property,
+        op,
+        value: Literal::DateTime(at),
+    };
+    match op {
+        CompareOp::Gt | CompareOp::Ge => bound(CompareOp::Ge, floor),
+        CompareOp::Lt | CompareOp::Le => bound(CompareOp::Le, ceil),
+        CompareOp::Eq => Filter::And(vec![
+            bound(CompareOp::Ge, floor),
+            bound(CompareOp::Le, ceil),
+        ]),
+        CompareOp::Ne => Filter::True,
     }
 }
 
@@ -251,7 +281,7 @@ pub fn describe(filter: &Filter) -> String {
 mod tests {
     use super::*;
     use crate::odata::eval::matches;
-    use crate::odata::{DialectName, Literal, Row};
+    use crate::odata::{DialectName, Row};
     use serde_json::{json, Value as Json};
 
     fn liveagent() -> Dialect {
@@ -334,6 +364,37 @@ mod tests {
                 "true".into()
             )
         );
+    }
+
+    #[test]
+    fn sub_millisecond_bounds_go_upstream_widened_and_stay_exact_here() {
+        let at = crate::odata::dates::parse_date_time("2026-04-30T15:23:23.039001Z")
+            .map(Literal::DateTime)
+            .unwrap_or(Literal::Int(0));
+        let bound = |op| Filter::Compare {
+            property: "t",
+            op,
+            value: at.clone(),
+        };
+        let ge = split(&bound(CompareOp::Ge), Dialect::odata4());
+        assert_eq!(
+            text(&ge),
+            (
+                "t ge 2026-04-30T15:23:23.039Z".into(),
+                "t ge 2026-04-30T15:23:23.039001Z".into()
+            )
+        );
+        let lt = split(&bound(CompareOp::Lt), Dialect::odata4());
+        assert_eq!(describe(&lt.upstream), "t le 2026-04-30T15:23:23.040Z");
+        let whole = crate::odata::dates::parse_date_time("2026-04-30T15:23:23.039Z")
+            .map(Literal::DateTime)
+            .unwrap_or(Literal::Int(0));
+        let exact = Filter::Compare {
+            property: "t",
+            op: CompareOp::Ge,
+            value: whole,
+        };
+        assert_eq!(split(&exact, Dialect::odata4()).residual, Filter::True);
     }
 
     /// OData's rule, as a complete server evaluates an upstream filter:
