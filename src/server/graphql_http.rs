@@ -50,10 +50,12 @@ async fn serve(
     };
     let raw = read();
     let operation = raw.as_ref().ok().and_then(RawParams::operation_name);
+    let explain = raw.as_ref().is_ok_and(RawParams::asks_explain);
     let outcome = async {
         let params = params::resolve(raw?, &state.persisted).await?;
         let request = document::prepare(params, &state.limits, &method)?;
-        let caller = identity::identify(state.service.as_deref(), headers, uri.query(), request_id);
+        let service = state.service.as_deref();
+        let caller = identity::identify(service, headers, uri.query(), request_id, explain);
         execute::run(&state.schema, state.request_timeout, request, caller).await
     }
     .await;

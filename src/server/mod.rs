@@ -135,6 +135,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
                 header::CACHE_CONTROL,
                 HeaderName::from_static("x-api-key"),
                 HeaderName::from_static("x-request-id"),
+                HeaderName::from_static("x-explain"),
             ])
             .expose_headers([HeaderName::from_static("x-request-id")])
             .max_age(Duration::from_secs(600)),

@@ -5,11 +5,13 @@
 //! `fingerprint` (cache keys per credential), `cache`, `inflight`,
 //! `transport` (timeouts, retries, concurrency bound, circuit breaker),
 //! `retry`, `circuit`, `paging` (the page cap on `$top`), `scan` (whole
-//! results page after page), `probes` (narrowing the capability set).
+//! results page after page), `probes` (narrowing the capability set),
+//! `explain` (what a caller that asks is shown of its answers).
 
 mod cache;
 mod circuit;
 mod credential;
+mod explain;
 mod fingerprint;
 mod inflight;
 mod paging;
@@ -19,6 +21,7 @@ mod scan;
 mod transport;
 
 pub use credential::Credential;
+pub use explain::Explain;
 pub use scan::with_key_order;
 
 /// What one client request brings to its upstream calls.
@@ -39,6 +42,9 @@ pub struct Caller {
     /// Neither read nor store cached answers: one-off bulk reads (aggregate
     /// scans) would otherwise fill the cache with pages nobody asks again.
     pub bypass_cache: bool,
+    /// The client asked to see its upstream requests (`X-Explain`); like
+    /// the request id, never part of a cache or sharing key.
+    pub explain: Option<Arc<Explain>>,
 }
 
 impl Caller {
@@ -50,6 +56,7 @@ impl Caller {
             collections: None,
             request_id: None,
             bypass_cache: false,
+            explain: None,
         }
     }
 }
@@ -61,6 +68,7 @@ use crate::odata::{
     self, CollectionPage, CollectionQuery, Dialect, DialectName, EntityQuery, Metadata, Row,
 };
 use cache::{CacheKey, ResponseCache, Ttls};
+use explain::{Served, Trace};
 use fingerprint::Fingerprinter;
 use futures::StreamExt;
 use inflight::InFlight;
@@ -361,7 +369,8 @@ impl Upstream {
 
     /// The answer at `url` for this caller: fresh from the cache, else from
     /// one upstream request shared with identical concurrent callers, else,
-    /// when the upstream fails, a stale answer marked as such.
+    /// when the upstream fails, a stale answer marked as such. Each outcome
+    /// goes to the caller's explain, when it asked for one.
     async fn answer(
         &self,
         caller: &Caller,
@@ -377,6 +386,7 @@ impl Upstream {
                 )));
             }
         }
+        let trace = Trace::start(caller, self.base(), &url, collection);
         let metrics = self.metrics();
         let label = CollectionLabel { collection };
         let key = CacheKey {
@@ -390,7 +400,7 @@ impl Upstream {
                 if let Some(stored) = cache.get(&key).await {
                     if stored.is_fresh(Instant::now()) {
                         metrics.cache_hits.get_or_create(&label).inc();
-                        return Ok(stored.value.clone());
+                        return trace.finish(Served::Hit, Ok(stored.value.clone()));
                     }
                     fallback = Some(stored);
                 }
@@ -423,13 +433,18 @@ impl Upstream {
         if outcome.joined {
             metrics.upstream_shared.get_or_create(&label).inc();
         }
+        let served = if outcome.joined {
+            Served::Shared
+        } else {
+            Served::Miss
+        };
         let error = match outcome.value {
-            Some(Ok(answer)) => return Ok(answer),
+            Some(Ok(answer)) => return trace.finish(served, Ok(answer)),
             Some(Err(e)) => e,
             None => GatewayError::UpstreamUnavailable("the upstream request failed".into()),
         };
         if !error.is_transient() {
-            return Err(error);
+            return trace.finish(served, Err(error));
         }
         // Stale-if-error. A no-cache caller skipped the read; look now.
         let stale = match (fallback, &self.cache) {
@@ -442,9 +457,9 @@ impl Upstream {
                 tracing::warn!(collection, error = %error, "upstream failed; serving a stale answer");
                 metrics.cache_stale_served.get_or_create(&label).inc();
                 caller.served_stale.store(true, Ordering::Relaxed);
-                Ok(stored.value.clone())
+                trace.finish(Served::Stale, Ok(stored.value.clone()))
             }
-            None => Err(error),
+            None => trace.finish(served, Err(error)),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Stage 4: execution against the schema, within `request_timeout_ms`.
 //! Errors of nulled fields join the response and every error gets its
 //! code; a response that is only request errors fails the request.
+//! The answer's extensions say when it was served stale and, when the
+//! client asked, explain its upstream requests.
 
 use super::error::RequestError;
 use crate::error::{ensure_codes, GatewayError};
@@ -20,6 +22,7 @@ pub async fn run(
     caller: Result<Caller, GatewayError>,
 ) -> Result<Response, RequestError> {
     let served_stale = caller.as_ref().ok().map(|c| c.served_stale.clone());
+    let explain = caller.as_ref().ok().and_then(|c| c.explain.clone());
     let field_errors = FieldErrors::default();
     let request = request
         .data(RequestContext { caller })
@@ -37,6 +40,10 @@ pub async fn run(
             .extensions
             .insert("stale".into(), Value::Boolean(true));
     }
+    if let Some(explain) = explain {
+        let rendered = Value::from_json(explain.to_json()).unwrap_or(Value::Null);
+        response.extensions.insert("explain".into(), rendered);
+    }
     Ok(response)
 }
 
@@ -51,8 +58,9 @@ fn is_request_error(response: &Response) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::Credential;
+    use crate::upstream::{Credential, Explain};
     use async_graphql::dynamic::{Field, FieldFuture, Object, TypeRef};
+    use std::sync::Arc;
 
     /// `slow` sleeps, `broken` fails, `stale` marks its answer stale.
     fn schema() -> Schema {
@@ -142,5 +150,27 @@ mod tests {
             .expect("ran");
         assert_eq!(response.errors[0].message, "unknown API key");
         assert!(!response.extensions.contains_key("stale"));
+    }
+
+    #[tokio::test]
+    async fn explain_joins_the_other_extensions_when_asked() {
+        let explain = Arc::new(Explain::default());
+        explain.residual("Label", "title eq 'a'".into(), 4, 1);
+        let asked = Caller {
+            explain: Some(explain),
+            ..Caller::new(Credential::Bearer("t".into()))
+        };
+        let response = run_query("{ stale }", Ok(asked)).await.expect("ran");
+        assert_eq!(
+            response.extensions.get("stale"),
+            Some(&Value::Boolean(true))
+        );
+        let rendered = response.extensions.get("explain").expect("explain");
+        assert_eq!(
+            rendered.clone().into_json().expect("json")["residuals"][0]["rowsMatched"],
+            1
+        );
+        let plain = run_query("{ stale }", caller()).await.expect("ran");
+        assert!(!plain.extensions.contains_key("explain"));
     }
 }

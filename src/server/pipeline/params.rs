@@ -28,6 +28,15 @@ impl RawParams {
             .and_then(Value::as_str)
             .map(str::to_owned)
     }
+
+    /// `extensions.explain: true`: the client asks to see its upstream
+    /// requests (the header form is read with the identity).
+    pub fn asks_explain(&self) -> bool {
+        self.extensions
+            .as_ref()
+            .and_then(|e| e.get("explain"))
+            .is_some_and(|v| v == &Value::Bool(true))
+    }
 }
 
 /// Checked parameters, with the query text to run.
@@ -193,6 +202,26 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(from_get(None).is_ok());
+    }
+
+    #[test]
+    fn explain_is_asked_in_extensions_of_body_or_query_string() {
+        let body = |text: &str| post(&json_headers(), text).expect("raw").asks_explain();
+        assert!(body(
+            r#"{"query": "{ a }", "extensions": {"explain": true}}"#
+        ));
+        assert!(!body(
+            r#"{"query": "{ a }", "extensions": {"explain": "true"}}"#
+        ));
+        assert!(!body(
+            r#"{"query": "{ a }", "extensions": {"explain": false}}"#
+        ));
+        assert!(!body(r#"{"query": "{ a }", "extensions": []}"#));
+        assert!(!body(r#"{"query": "{ a }"}"#));
+        let get = from_get(Some(
+            "query=%7B+a+%7D&extensions=%7B%22explain%22%3Atrue%7D",
+        ));
+        assert!(get.expect("raw").asks_explain());
     }
 
     #[tokio::test]
