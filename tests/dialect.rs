@@ -569,3 +569,40 @@ async fn probes_narrow_a_dialect_that_claims_too_much() {
         );
     }
 }
+
+#[tokio::test]
+async fn explain_shows_the_residual_and_the_requests_it_took() {
+    let up = upstream();
+    let gw = minimal_gateway(up, |_| {}).await;
+    let response = reqwest::Client::new()
+        .post(gw.url())
+        .bearer_auth(ADMIN_1)
+        .header("x-explain", "1")
+        .json(&json!({"query": "{ conversations(first: 2, where: {assigneeId: {isNull: true}}) { totalCount nodes { id } } }"}))
+        .send()
+        .await
+        .expect("request");
+    let body: Value = response.json().await.expect("json");
+    assert!(body.get("errors").is_none(), "{body}");
+    let explain = &body["extensions"]["explain"];
+    let residual = &explain["residuals"][0];
+    assert_eq!(residual["collection"], json!("Conversation"), "{explain}");
+    assert_eq!(
+        residual["predicate"],
+        json!("assignee_id eq null"),
+        "{explain}"
+    );
+    assert_eq!(
+        residual["rowsMatched"], body["data"]["conversations"]["totalCount"],
+        "{explain}"
+    );
+    let requests = explain["requests"].as_array().cloned().unwrap_or_default();
+    let read: u64 = requests.iter().filter_map(|r| r["rows"].as_u64()).sum();
+    assert_eq!(residual["rowsRead"].as_u64(), Some(read), "{explain}");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r["url"].as_str().is_some_and(|u| !u.contains("null"))),
+        "the null test stays in the gateway: {explain}"
+    );
+}

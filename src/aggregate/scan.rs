@@ -12,7 +12,7 @@ use crate::model::KEY;
 use crate::odata::eval::matches;
 use crate::odata::{CollectionPage, CollectionQuery, OrderBy};
 use crate::plan::add_columns;
-use crate::plan::residual::Split;
+use crate::plan::residual::{describe, Split};
 use crate::upstream::Caller;
 use futures::StreamExt;
 use std::sync::Arc;
@@ -34,7 +34,7 @@ pub(super) async fn run(
         ..source.caller.clone()
     };
     let mut acc = Accumulator::new(spec, settings.max_groups);
-    let mut seen: u64 = 0;
+    let (mut seen, mut kept) = (0u64, 0u64);
     let mut fold = |page: Arc<CollectionPage>| -> Result<(), GatewayError> {
         seen += page.rows.len() as u64;
         if seen > settings.max_scan_rows {
@@ -42,8 +42,14 @@ pub(super) async fn run(
         }
         for row in page.rows.iter().filter(|r| matches(&split.residual, r)) {
             acc.add(row)?;
+            kept += 1;
         }
         Ok(())
+    };
+    let explain = |seen: u64, kept: u64| {
+        if let (Some(explain), true) = (&source.caller.explain, split.has_residual()) {
+            explain.residual(spec.entity.name, describe(&split.residual), seen, kept);
+        }
     };
 
     if !source.style.count {
@@ -58,6 +64,7 @@ pub(super) async fn run(
         while let Some(page) = pages.next().await {
             fold(page?)?;
         }
+        explain(seen, kept);
         return Ok(acc.finish());
     }
     // The first page brings the count: a scan over the limit stops there.
@@ -101,6 +108,7 @@ pub(super) async fn run(
             }
         }
     }
+    explain(seen, kept);
     Ok(acc.finish())
 }
 

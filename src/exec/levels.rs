@@ -15,6 +15,7 @@ use crate::model::{Join, Relation, Shape, KEY};
 use crate::odata::eval::keep_matching;
 use crate::odata::response::lenient_i64;
 use crate::odata::{CollectionQuery, Dialect, Row};
+use crate::plan::residual::describe;
 use crate::plan::{Plan, RelationPlan};
 use crate::upstream::{Caller, Upstream};
 use futures::future::BoxFuture;
@@ -292,7 +293,16 @@ impl Fetcher {
         if rows.len() as u64 > cap {
             return Err(too_many(relation.relation, cap));
         }
+        let read = rows.len() as u64;
         let rows = keep_matching(rows, &relation.filter.residual);
+        if let (Some(explain), true) = (&self.caller.explain, relation.filter.has_residual()) {
+            explain.residual(
+                relation.relation.to,
+                describe(&relation.filter.residual),
+                read,
+                rows.len() as u64,
+            );
+        }
         Ok(self.load(rows, &relation.child).await)
     }
 

@@ -170,6 +170,9 @@ impl ListReader<'_> {
             }
             page_size = (page_size * 4).min(cap);
         }
+        if let Some(explain) = &self.caller.explain {
+            explain.residual(request.collection, describe(residual), read, matched);
+        }
         Ok(ListRows {
             rows,
             total: request.wants_total.then_some(matched as i64),

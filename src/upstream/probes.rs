@@ -54,10 +54,21 @@ pub(super) async fn run(
     caller: &Caller,
     dialect: Dialect,
 ) -> Result<Findings, GatewayError> {
-    // Probes read ids only and answer no client: no cache, no key limits.
+    let mut findings = Findings {
+        not: true,
+        null_literal: true,
+        count: true,
+        in_list: true,
+    };
+    if !(dialect.not || dialect.null_literal || dialect.in_list || dialect.count) {
+        return Ok(findings);
+    }
+    // Probes read ids only and answer no client: no cache, no key limits,
+    // not in the client's explain output.
     let caller = Caller {
         bypass_cache: true,
         collections: None,
+        explain: None,
         ..caller.clone()
     };
     let ids = |filter: Filter, top: u64| {
@@ -78,19 +89,12 @@ pub(super) async fn run(
             refused_as_false(page.map(|p| Some(p.rows.len())))
         }
     };
-    let any_rows = rows(ids(Filter::True, 1)).await?.unwrap_or(0) > 0;
-    let mut findings = Findings {
-        not: true,
-        null_literal: true,
-        count: true,
-        in_list: true,
-    };
     if dialect.not {
         // Nothing has id -1, so `not (id ne -1)` matches no row.
         let probe = Filter::Not(Box::new(id_is(CompareOp::Ne, -1)));
         findings.not = rows(ids(probe, 1)).await? == Some(0);
     }
-    if dialect.null_literal && any_rows {
+    if dialect.null_literal && rows(ids(Filter::True, 1)).await?.unwrap_or(0) > 0 {
         // Every row has an id, so `id ne null` matches rows.
         let probe = Filter::IsNull {
             property: KEY,
