@@ -159,9 +159,13 @@ async fn run_case(dir: &Path, case: Case) -> Result<(), String> {
     });
     let mut table = case.config.clone().unwrap_or_default();
     // Cases were recorded against a complete OData server unless they say.
+    // Recorded URLs leave out the one-off capability probes.
     table
         .entry("upstream_dialect")
         .or_insert_with(|| toml::Value::String("odata4".into()));
+    table
+        .entry("upstream_probes")
+        .or_insert(toml::Value::Boolean(false));
     table.insert(
         "upstream".into(),
         toml::Value::String(format!("http://{addr}/v{}/odata", case.version)),

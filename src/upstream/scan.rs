@@ -6,13 +6,19 @@ use super::{Caller, Upstream};
 use crate::error::GatewayError;
 use crate::model::KEY;
 use crate::odata::{CollectionPage, CollectionQuery, Dialect, OrderBy};
-use futures::{Stream, StreamExt};
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
+use futures::{FutureExt, Stream, StreamExt};
 use std::sync::Arc;
+
+type PageFuture<'a> = BoxFuture<'a, Result<Arc<CollectionPage>, GatewayError>>;
 
 impl Upstream {
     /// `base` read from its `$skip` on, `page_size` rows a request (within
-    /// the page cap), `in_flight` requests at once. A fixed order keeps the
-    /// pages apart: `id` is added as the last sort key when missing.
+    /// the page cap): the first page alone (most results end there), then
+    /// `in_flight` at once. A fixed order keeps the pages apart: `id` is
+    /// added as the last sort key when missing. Nothing is requested after
+    /// a short page has come back; pages already in flight are dropped.
     pub fn pages<'a>(
         &'a self,
         caller: &'a Caller,
@@ -24,30 +30,33 @@ impl Upstream {
         let page_size = page_size.clamp(1, self.page_cap());
         let base = with_key_order(base);
         let start = base.skip;
-        let fetch = move |n: u64| {
+        let fetch = move |n: u64| -> PageFuture<'a> {
             let query = base
                 .clone()
                 .skip(start + n * page_size)
                 .top(page_size)
                 .count(false);
-            async move { self.fetch_collection(caller, &query, dialect).await }
+            async move { self.fetch_collection(caller, &query, dialect).await }.boxed()
         };
-        // The first page alone: most results end there.
-        futures::stream::once(fetch(0))
-            .chain(
-                futures::stream::iter(1u64..)
-                    .map(fetch)
-                    .buffered(in_flight.max(1)),
-            )
-            .scan(false, move |done, page| {
-                if *done {
-                    return futures::future::ready(None);
+        let state = (0u64, false, FuturesOrdered::<PageFuture<'a>>::new());
+        futures::stream::unfold(state, move |(mut next, done, mut queue)| {
+            let fetch = fetch.clone();
+            async move {
+                if done {
+                    return None;
                 }
-                *done = page
+                let limit = if next == 0 { 1 } else { in_flight.max(1) };
+                while queue.len() < limit {
+                    queue.push_back(fetch(next));
+                    next += 1;
+                }
+                let page = queue.next().await?;
+                let short = page
                     .as_ref()
                     .map_or(true, |p| (p.rows.len() as u64) < page_size);
-                futures::future::ready(Some(page))
-            })
+                Some((page, (next, short, queue)))
+            }
+        })
     }
 }
 
