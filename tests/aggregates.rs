@@ -1,7 +1,7 @@
 //! Aggregates over HTTP against the test upstream, checked against SQL run
-//! directly on the upstream's SQLite file (account 1's rows: admin-token-1).
-//! Every query runs through a pushdown gateway and a scan gateway, which
-//! must agree.
+//! directly on the CAP upstream's SQLite file (account 1's rows:
+//! admin-token-1; the liveagent upstream serves the same data). Every query
+//! runs through a pushdown gateway and a scan gateway, which must agree.
 
 mod common;
 
@@ -32,17 +32,17 @@ async fn gateway_for(up: &TestUpstream, pushdown: Pushdown, extra: Config) -> Ga
 /// and returns the data once both agree.
 async fn both(query: &str) -> Value {
     let up = up();
-    let pushdown = gateway_for(up, Pushdown::On, Config::default()).await;
+    let pushed = gateway_for(up, pushdown(), base_config()).await;
     let scan = gateway_for(
         up,
         Pushdown::Off,
         Config {
             scan_page_size: 200,
-            ..Config::default()
+            ..base_config()
         },
     )
     .await;
-    let a = pushdown.data(ADMIN_1, query, json!({})).await;
+    let a = pushed.data(ADMIN_1, query, json!({})).await;
     let b = scan.data(ADMIN_1, query, json!({})).await;
     assert!(same(&a, &b), "pushdown and scan differ:\n{a}\n{b}");
     a
@@ -73,9 +73,9 @@ fn assert_same(got: &Value, expected: &Value) {
     assert!(same(got, expected), "got:\n{got}\nexpected:\n{expected}");
 }
 
-/// Rows of a query on the upstream's SQLite file, as JSON arrays.
+/// Rows of a query on the CAP upstream's SQLite file, as JSON arrays.
 fn sql(query: &str) -> Vec<Vec<Value>> {
-    up();
+    cap_upstream_with(&[("DB_FILE", &db_file())]);
     let db = rusqlite::Connection::open_with_flags(
         db_file(),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -378,13 +378,50 @@ async fn agent_activity_matches_sql() {
 async fn pushdown_sends_apply_once_probed_and_the_scan_selects_only_needed_columns() {
     let up = private_upstream("aggregates-requests");
     let query = "{ conversationsAggregate(groupBy: [INBOX_ID]) { count } }";
-    let auto = gateway_for(up, Pushdown::Auto, Config::default()).await;
+    let auto = gateway_for(up, Pushdown::Auto, base_config()).await;
     let since = up.last_seq().await;
-    auto.data(ADMIN_1, query, json!({})).await;
+    let pushed = auto.data(ADMIN_1, query, json!({})).await;
     auto.data(ADMIN_1, query, json!({})).await;
     let urls = up.data_requests_since(since).await;
-    // The probe, then one grouping: the repeat is answered by the
-    // per-credential response cache, like any upstream request.
+    if on_cap() {
+        assert_probed_then_pushed_down(&urls);
+    } else {
+        // Nothing to probe on the minimal dialect: a scan, no `$apply`.
+        assert!(
+            !urls.is_empty()
+                && urls
+                    .iter()
+                    .all(|u| u.contains("/Conversation?") && !u.contains("$apply")),
+            "{urls:?}"
+        );
+    }
+    let scan = gateway_for(
+        up,
+        Pushdown::Off,
+        Config {
+            scan_page_size: 250,
+            ..base_config()
+        },
+    )
+    .await;
+    let since = up.last_seq().await;
+    assert_eq!(scan.data(ADMIN_1, query, json!({})).await, pushed);
+    let urls = up.data_requests_since(since).await;
+    // 600 conversations in pages of 250 (the first with the count where
+    // the upstream has `$count`).
+    assert_eq!(urls.len(), 3, "{urls:?}");
+    for url in &urls {
+        assert!(
+            url.contains("$select=inbox_id&$orderby=id%20asc&$top=250&$skip="),
+            "{url}"
+        );
+        assert!(!url.contains("$apply"), "{url}");
+    }
+}
+
+/// The probe, then one grouping: the repeat is answered by the
+/// per-credential response cache, like any upstream request.
+fn assert_probed_then_pushed_down(urls: &[String]) {
     assert_eq!(urls.len(), 2, "{urls:?}");
     assert!(
         urls[0].contains("$apply=aggregate($count%20as%20n)&$top=1&$skip=0"),
@@ -397,27 +434,6 @@ async fn pushdown_sends_apply_once_probed_and_the_scan_selects_only_needed_colum
         );
         assert!(url.contains("$top=") && url.contains("$skip=0"), "{url}");
     }
-    let scan = gateway_for(
-        up,
-        Pushdown::Off,
-        Config {
-            scan_page_size: 250,
-            ..Config::default()
-        },
-    )
-    .await;
-    let since = up.last_seq().await;
-    scan.data(ADMIN_1, query, json!({})).await;
-    let urls = up.data_requests_since(since).await;
-    // 600 conversations in pages of 250, the first with the count.
-    assert_eq!(urls.len(), 3, "{urls:?}");
-    for url in &urls {
-        assert!(
-            url.contains("$select=inbox_id&$orderby=id%20asc&$top=250&$skip="),
-            "{url}"
-        );
-        assert!(!url.contains("$apply"), "{url}");
-    }
 }
 
 #[tokio::test]
@@ -427,7 +443,7 @@ async fn the_scan_limit_trips_with_its_code_and_advice() {
         Pushdown::Off,
         Config {
             max_scan_rows: 100,
-            ..Config::default()
+            ..base_config()
         },
     )
     .await;
@@ -465,7 +481,7 @@ async fn empty_results_are_empty_lists() {
 
 #[tokio::test]
 async fn bad_arguments_are_user_errors() {
-    let gateway = gateway_for(up(), Pushdown::Auto, Config::default()).await;
+    let gateway = gateway_for(up(), Pushdown::Auto, base_config()).await;
     for query in [
         r#"{ messagesAggregate(bucket: {field: CREATED_AT, unit: DAY, timeZone: "Mars/Olympus"}) { count } }"#,
         r#"{ messagesAggregate(groupBy: [INBOX_ID], orderBy: [{key: "senderId"}]) { count } }"#,
@@ -481,7 +497,7 @@ async fn bad_arguments_are_user_errors() {
 #[tokio::test]
 async fn scan_pages_stay_out_of_the_response_cache() {
     let up = private_upstream("aggregates-scan-cache");
-    let scan = gateway_for(up, Pushdown::Off, Config::default()).await;
+    let scan = gateway_for(up, Pushdown::Off, base_config()).await;
     let query = "{ messagesAggregate(groupBy: [MESSAGE_TYPE]) { key { messageType } count } }";
     let first = scan.data(ADMIN_1, query, json!({})).await;
     let since = up.last_seq().await;

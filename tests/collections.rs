@@ -242,6 +242,9 @@ async fn older_v1_0_fields_follow_the_upstream_metadata() {
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
 
     // With them: served like any other field.
+    if skipped_on_liveagent("the minimal dialect has no older v1.0 fields (V10_LEGACY_FIELDS)") {
+        return;
+    }
     let legacy = upstream_with(&[("V10_LEGACY_FIELDS", "1")]);
     let gw = gateway(legacy, "1.0").await;
     let data = gw
@@ -255,7 +258,7 @@ async fn older_v1_0_fields_follow_the_upstream_metadata() {
         .all_rows(
             "1.0",
             "Conversation",
-            "&$select=id,campaign_id,identifier&$top=50",
+            "&$select=id,campaign_id,identifier",
             ADMIN_1,
         )
         .await;

@@ -116,11 +116,10 @@ async fn upstream_faults_map_to_codes_and_the_gateway_keeps_serving() {
     // One fault, one answer: no retries to ride out a 503, and no cache to
     // answer from (both have tests of their own).
     let gw = gateway_with(Config {
-        upstream: Some(up.url("1.1")),
         upstream_timeout_ms: 500,
         upstream_retries: 0,
         cache_max_bytes: 0,
-        ..Config::default()
+        ..config_for(up, "1.1")
     })
     .await;
     let query = "{ labels { nodes { id title } } }";
@@ -170,7 +169,7 @@ async fn an_unreachable_upstream_is_unavailable() {
         .expect("free port");
     let gw = gateway_with(Config {
         upstream: Some(format!("http://127.0.0.1:{port}/v1.1/odata")),
-        ..Config::default()
+        ..base_config()
     })
     .await;
     let body = gw

@@ -175,7 +175,7 @@ async fn health_and_readiness() {
         .expect("port");
     let down = gateway_with(liveagent_graphql::config::Config {
         upstream: Some(format!("http://127.0.0.1:{port}/v1.1/odata")),
-        ..Default::default()
+        ..base_config()
     })
     .await;
     let r = reqwest::get(format!("http://{}/readyz", down.addr))

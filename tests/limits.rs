@@ -9,10 +9,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::{json, Value};
 
 fn config(up: &TestUpstream) -> Config {
-    Config {
-        upstream: Some(up.url("1.1")),
-        ..Config::default()
-    }
+    config_for(up, "1.1")
 }
 
 const LABELS: &str = "{ labels(first: 1) { nodes { id } } }";

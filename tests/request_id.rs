@@ -18,9 +18,8 @@ const RELATIONS: &str =
 async fn the_request_id_comes_back_and_goes_upstream_with_every_request() {
     let up = private_upstream("request_id");
     let gw = gateway_with(Config {
-        upstream: Some(up.url("1.1")),
         cache_max_bytes: 0,
-        ..Config::default()
+        ..config_for(up, "1.1")
     })
     .await;
     let client = reqwest::Client::new();
@@ -100,6 +99,7 @@ async fn logs_of(
     cmd.args(["--upstream", &up.url("1.1"), "--listen", &listen])
         .env("LOG", "debug")
         .env("LOG_FORMAT", format)
+        .env(dialect_env().0, dialect_env().1)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     for (k, v) in env {

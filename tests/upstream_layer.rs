@@ -65,10 +65,7 @@ fn data(body: &Value) -> Value {
 }
 
 fn config(up: &TestUpstream) -> Config {
-    Config {
-        upstream: Some(up.url("1.1")),
-        ..Config::default()
-    }
+    config_for(up, "1.1")
 }
 
 /// Every collection fresh for `ms`.

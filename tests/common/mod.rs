@@ -1,8 +1,18 @@
-//! Test harness: starts the Live Agent test upstream (tests/upstream, a SAP
-//! CAP server) and the gateway on free ports, and talks to both over HTTP.
+//! Test harness: starts a Live Agent test upstream and the gateway on free
+//! ports, and talks to both over HTTP.
+//!
+//! `TEST_UPSTREAM` picks the upstream: `cap` (the default; tests/upstream, a
+//! SAP CAP server, a complete OData v4 server) or `liveagent`
+//! (tests/upstream-pg, the jaystack libraries on PostgreSQL: the minimal
+//! dialect of the real service). Both serve the same data, tokens and rules,
+//! so every suite makes the same assertions on both; the gateways built here
+//! get the matching `upstream_dialect`.
 #![allow(dead_code)]
 
-use liveagent_graphql::config::Config;
+pub mod dialect;
+
+use liveagent_graphql::config::{Config, Pushdown};
+use liveagent_graphql::odata::DialectName;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -15,9 +25,87 @@ pub const ADMIN_1: &str = "admin-token-1";
 pub const ADMIN_2: &str = "admin-token-2";
 pub const AGENT_1: &str = "agent-token-1";
 
+/// Which test upstream the suites run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamKind {
+    /// tests/upstream: SAP CAP, a complete OData v4 server.
+    Cap,
+    /// tests/upstream-pg: the minimal dialect of the real Live Agent service.
+    Liveagent,
+}
+
+/// The upstream chosen by `TEST_UPSTREAM` (`cap`, the default, or `liveagent`).
+pub fn upstream_kind() -> UpstreamKind {
+    static KIND: OnceLock<UpstreamKind> = OnceLock::new();
+    *KIND.get_or_init(|| match std::env::var("TEST_UPSTREAM").as_deref() {
+        Err(_) | Ok("" | "cap") => UpstreamKind::Cap,
+        Ok("liveagent") => UpstreamKind::Liveagent,
+        Ok(other) => panic!("TEST_UPSTREAM must be `cap` or `liveagent`, not {other:?}"),
+    })
+}
+
+pub fn on_cap() -> bool {
+    upstream_kind() == UpstreamKind::Cap
+}
+
+/// The `upstream_dialect` the gateways of this run are configured with.
+pub fn dialect() -> DialectName {
+    match upstream_kind() {
+        UpstreamKind::Cap => DialectName::Odata4,
+        UpstreamKind::Liveagent => DialectName::Liveagent,
+    }
+}
+
+/// For a test whose subject exists only on a complete OData server: true
+/// (after saying why on stderr) when the run is on the liveagent upstream.
+pub fn skipped_on_liveagent(why: &str) -> bool {
+    if on_cap() {
+        return false;
+    }
+    eprintln!("skipped on the liveagent upstream: {why}");
+    true
+}
+
+/// A config with nothing set but the dialect of this run's upstream: the
+/// base of every gateway config of the suites (`..base_config()`).
+pub fn base_config() -> Config {
+    Config {
+        upstream_dialect: dialect(),
+        ..Config::default()
+    }
+}
+
+/// The base config pointed at `up`'s endpoint `version`.
+pub fn config_for(up: &TestUpstream, version: &str) -> Config {
+    Config {
+        upstream: Some(up.url(version)),
+        ..base_config()
+    }
+}
+
+/// The `aggregate_pushdown` of a gateway that is to push aggregates down:
+/// `on` where the upstream takes `$apply`; `auto` on the minimal dialect,
+/// which has none, so the gateway must scan there without sending any.
+pub fn pushdown() -> Pushdown {
+    if on_cap() {
+        Pushdown::On
+    } else {
+        Pushdown::Auto
+    }
+}
+
+/// The largest `$top` a ground-truth read asks for (the minimal dialect's
+/// default page cap; 400 above it).
+const DIRECT_PAGE: u64 = 10_000;
+
 /// One running test upstream, shared by the tests of a binary.
 pub struct TestUpstream {
     pub port: u16,
+    pub kind: UpstreamKind,
+    /// The largest `$top` it accepts, when it has a cap (`MAX_TOP`, `PAGE_CAP`).
+    pub page_cap: Option<u64>,
+    /// Started for one test (`private_upstream`): all it logs is that test's.
+    private: bool,
     _child: Child,
 }
 
@@ -26,7 +114,11 @@ impl TestUpstream {
         format!("http://127.0.0.1:{}/v{version}/odata", self.port)
     }
 
-    /// The upstream's request log since `since` (a `seq`).
+    /// The upstream's request log since `since` (a `seq`). On a liveagent
+    /// upstream of one test's own, every logged URL is first checked
+    /// against the minimal dialect (`dialect::violations`): whatever the
+    /// test looks at in the log, nothing the real service cannot take went
+    /// out. (Shared upstreams are covered by its `ERROR_LOG`, scripts/test.sh.)
     pub async fn requests_since(&self, since: u64) -> Vec<Value> {
         let url = format!(
             "http://127.0.0.1:{}/_test/requests?since={since}",
@@ -40,7 +132,18 @@ impl TestUpstream {
             .json()
             .await
             .expect("log json");
-        log.as_array().cloned().unwrap_or_default()
+        let log = log.as_array().cloned().unwrap_or_default();
+        if self.kind == UpstreamKind::Liveagent && self.private {
+            let cap = self.page_cap.unwrap_or(DIRECT_PAGE);
+            for url in log.iter().filter_map(|r| r["url"].as_str()) {
+                let found = dialect::violations(url, cap);
+                assert!(
+                    found.is_empty(),
+                    "not for the minimal dialect: {found:?} in {url}"
+                );
+            }
+        }
+        log
     }
 
     /// The highest `seq` so far, to count requests made after it.
@@ -81,7 +184,8 @@ impl TestUpstream {
         body
     }
 
-    /// All rows of a collection, read directly in id order.
+    /// All rows of a collection, read directly in id order, in pages within
+    /// the page cap. `extra` adds options (`&$select=...`), never paging ones.
     pub async fn all_rows(
         &self,
         version: &str,
@@ -89,14 +193,36 @@ impl TestUpstream {
         extra: &str,
         token: &str,
     ) -> Vec<Value> {
-        let body = self
-            .odata(
-                version,
-                &format!("{entity_set}?$orderby=id%20asc&$top=100000&$skip=0{extra}"),
-                token,
-            )
-            .await;
-        body["value"].as_array().cloned().unwrap_or_default()
+        assert!(
+            !["$top", "$skip", "$orderby"]
+                .iter()
+                .any(|o| extra.contains(o)),
+            "all_rows pages in id order itself: {extra}"
+        );
+        let page = self.page_cap.unwrap_or(DIRECT_PAGE).min(DIRECT_PAGE);
+        let mut rows = Vec::new();
+        loop {
+            let body = self
+                .odata(
+                    version,
+                    &format!(
+                        "{entity_set}?$orderby=id%20asc&$top={page}&$skip={}{extra}",
+                        rows.len()
+                    ),
+                    token,
+                )
+                .await;
+            assert!(
+                body.get("@odata.nextLink").is_none(),
+                "all_rows needs an upstream without server-driven paging"
+            );
+            let value = body["value"].as_array().cloned().unwrap_or_default();
+            let full = value.len() as u64 == page;
+            rows.extend(value);
+            if !full {
+                return rows;
+            }
+        }
     }
 
     pub async fn set_fault(&self, fault: Value) {
@@ -118,11 +244,22 @@ fn http() -> reqwest::Client {
         .expect("client")
 }
 
-/// The test upstream started with these extra environment variables; one
-/// process per distinct set, for the life of the test binary.
+/// This run's test upstream started with these extra environment variables
+/// (the CAP upstream's names; see `start_upstream` for the liveagent one);
+/// one process per distinct set, for the life of the test binary.
 pub fn upstream_with(env: &[(&str, &str)]) -> &'static TestUpstream {
+    started_upstream(upstream_kind(), env)
+}
+
+/// The CAP upstream whatever the run, e.g. for the SQLite file it writes
+/// (`DB_FILE`): ground truth for both upstreams, which serve the same data.
+pub fn cap_upstream_with(env: &[(&str, &str)]) -> &'static TestUpstream {
+    started_upstream(UpstreamKind::Cap, env)
+}
+
+fn started_upstream(kind: UpstreamKind, env: &[(&str, &str)]) -> &'static TestUpstream {
     static STARTED: OnceLock<Mutex<HashMap<String, &'static TestUpstream>>> = OnceLock::new();
-    let key = format!("{env:?}");
+    let key = format!("{kind:?} {env:?}");
     let mut started = STARTED
         .get_or_init(Default::default)
         .lock()
@@ -130,7 +267,7 @@ pub fn upstream_with(env: &[(&str, &str)]) -> &'static TestUpstream {
     if let Some(up) = started.get(&key) {
         return up;
     }
-    let up: &'static TestUpstream = Box::leak(Box::new(start_upstream(env)));
+    let up: &'static TestUpstream = Box::leak(Box::new(start_upstream(kind, env)));
     started.insert(key, up);
     up
 }
@@ -145,12 +282,45 @@ pub fn private_upstream(test: &str) -> &'static TestUpstream {
     upstream_with(&[("PRIVATE_TO", test)])
 }
 
-fn start_upstream(env: &[(&str, &str)]) -> TestUpstream {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upstream");
+/// Starts an upstream. For the liveagent one, the CAP names map to its own:
+/// `MAX_TOP` is its `PAGE_CAP`, `DB_FILE` has no counterpart (its data lives
+/// in a private PostgreSQL cluster), and what only a complete OData server
+/// has (`DECLARE_NAVIGATION`, `V10_LEGACY_FIELDS`, `MAX_PAGE_SIZE`) is
+/// refused: such a test must be skipped there.
+fn start_upstream(kind: UpstreamKind, env: &[(&str, &str)]) -> TestUpstream {
+    let (folder, installed_by) = match kind {
+        UpstreamKind::Cap => ("tests/upstream", "npm ci"),
+        UpstreamKind::Liveagent => ("tests/upstream-pg", "npm ci, and PostgreSQL"),
+    };
+    let dir = format!("{}/{folder}", env!("CARGO_MANIFEST_DIR"));
     assert!(
-        std::path::Path::new(dir).join("node_modules").exists(),
-        "the test upstream is not installed: run `npm ci` in tests/upstream (scripts/setup.sh does)"
+        std::path::Path::new(&dir).join("node_modules").exists(),
+        "the test upstream is not installed: {installed_by} in {folder} (scripts/setup.sh --tests does)"
     );
+    let mut env: Vec<(&str, &str)> = env.to_vec();
+    if kind == UpstreamKind::Liveagent {
+        for (name, _) in &env {
+            assert!(
+                !["DECLARE_NAVIGATION", "V10_LEGACY_FIELDS", "MAX_PAGE_SIZE"].contains(name),
+                "{name} needs a complete OData server: skip this test on liveagent (skipped_on_liveagent)"
+            );
+        }
+        env.retain(|(name, _)| *name != "DB_FILE");
+        for (name, _) in &mut env {
+            if *name == "MAX_TOP" {
+                *name = "PAGE_CAP";
+            }
+        }
+    }
+    let cap_name = match kind {
+        UpstreamKind::Cap => "MAX_TOP",
+        UpstreamKind::Liveagent => "PAGE_CAP",
+    };
+    let page_cap = env
+        .iter()
+        .find(|(name, _)| *name == cap_name)
+        .map(|(_, v)| v.parse::<u64>().expect("a numeric page cap"))
+        .or((kind == UpstreamKind::Liveagent).then_some(DIRECT_PAGE));
     let mut cmd = Command::new("node");
     cmd.arg("server.js")
         .current_dir(dir)
@@ -158,7 +328,7 @@ fn start_upstream(env: &[(&str, &str)]) -> TestUpstream {
         .env("PARENT_PID", std::process::id().to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    for (k, v) in env {
+    for (k, v) in &env {
         cmd.env(k, v);
     }
     let mut child = cmd
@@ -181,9 +351,12 @@ fn start_upstream(env: &[(&str, &str)]) -> TestUpstream {
         .recv_timeout(Duration::from_secs(120))
         .ok()
         .flatten()
-        .expect("the test upstream did not print LISTENING <port>");
+        .unwrap_or_else(|| panic!("the {folder} upstream did not print LISTENING <port>"));
     TestUpstream {
         port,
+        kind,
+        page_cap,
+        private: env.iter().any(|(name, _)| *name == "PRIVATE_TO"),
         _child: child,
     }
 }
@@ -218,6 +391,8 @@ impl Gateway {
     }
 }
 
+/// A gateway with exactly this config (build it on `base_config()` or
+/// `config_for()`, so that its dialect is the upstream's).
 pub async fn gateway_with(config: Config) -> Gateway {
     let settings = config.validate().expect("valid config");
     let app = liveagent_graphql::server::app(&settings).expect("gateway app");
@@ -232,11 +407,17 @@ pub async fn gateway_with(config: Config) -> Gateway {
 }
 
 pub async fn gateway(upstream: &TestUpstream, version: &str) -> Gateway {
-    gateway_with(Config {
-        upstream: Some(upstream.url(version)),
-        ..Config::default()
-    })
-    .await
+    gateway_with(config_for(upstream, version)).await
+}
+
+/// The environment of a gateway binary started by a test, so that it uses
+/// this run's dialect.
+pub fn dialect_env() -> (&'static str, &'static str) {
+    let name = match dialect() {
+        DialectName::Odata4 => "odata4",
+        DialectName::Liveagent => "liveagent",
+    };
+    ("UPSTREAM_DIALECT", name)
 }
 
 /// The first error's `extensions.code`.

@@ -14,7 +14,7 @@ const ENTITY_SETS = ['Message', 'Conversation', 'Inbox', 'Label', 'User', 'Repor
 // Starts a server on a free port; it exits with this process.
 async function start(script, env = {}) {
   const child = spawn(process.execPath, [script], {
-    env: { ...process.env, PORT: '0', PARENT_PID: String(process.pid), ...env },
+    env: { ...process.env, PORT: '0', PARENT_PID: String(process.pid), ERROR_LOG: '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const port = await new Promise((resolve, reject) => {
@@ -36,9 +36,9 @@ before(async () => {
 after(() => { pg.child.kill(); cap.child.kill() })
 
 // A GET with the path sent byte for byte (no client-side re-encoding).
-function request(port, rawPath, { token = 'admin-token-1', method = 'GET', body } = {}) {
+function request(port, rawPath, { token = 'admin-token-1', method = 'GET', body, headers: extra = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const headers = token ? { authorization: `Bearer ${token}` } : {}
+    const headers = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra }
     const req = http.request({ host: '127.0.0.1', port, path: rawPath, method, headers }, res => {
       let text = ''
       res.setEncoding('utf8')
@@ -317,6 +317,51 @@ test('request log and faults', async () => {
   const reset = (await request(pg.port, '/_test/reset', { method: 'POST', token: null })).body
   assert.equal(reset.ok, true)
   assert.deepEqual((await get('/_test/requests')).body, [])
+})
+
+test('ERROR_LOG: error answers and silently wrong ones, nothing else', async () => {
+  const file = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'pg-error-log-')), 'errors.jsonl')
+  const logged = await start(path.join(__dirname, 'server.js'), { CONVERSATIONS: '20', ERROR_LOG: file })
+  try {
+    const at = (rawPath, opts) => request(logged.port, rawPath, opts)
+    const fault = body => at('/_test/faults', { method: 'POST', body: JSON.stringify(body), token: null })
+    const expected = [
+      // [path, status, reason]: each must be logged
+      [`/v1.1/odata/Message?$top=1&$skip=0&$filter=${enc('id in (1,2)')}`, 500, 'error status'],
+      ['/v1.1/odata/Message?$top=1', 400, 'error status'],
+      ['/v1.1/odata/Message?$top=10001&$skip=0', 400, 'error status'],
+      ['/v1.1/odata/Conversation/$count', 404, 'error status'],
+      [`/v1.1/odata/Message?$top=1&$skip=0&$filter=${enc('not (id eq 1)')}`, 200, 'not is dropped'],
+      [`/v1.1/odata/Conversation?$top=1&$skip=0&$filter=${enc('assignee_id eq null')}`, 200, 'eq/ne null match nothing'],
+      ['/v1.1/odata/Conversation?$top=1&$skip=0&$count=true', 200, '$count is ignored'],
+      ['/v1.1/odata/Conversation?$top=1&$skip=0&$expand=messages', 200, '$expand is ignored'],
+      [`/v1.1/odata/Conversation?$top=1&$skip=0&$filter=${encDate('created_at ge 2026-03-29T01:00:00Z')}`, 200, 'unquoted date fails at hour 20'],
+    ]
+    for (const [rawPath, status] of expected) assert.equal((await at(rawPath)).status, status, rawPath)
+    // not logged: fine requests, literals holding the words, refusals of the
+    // credential, a key lookup's miss, injected faults, expected errors
+    assert.equal((await at(`/v1.1/odata/Message?$top=1&$skip=0&$filter=${enc("content eq 'not (x) ne null 2026-03-29T01:00:00Z'")}`)).status, 200)
+    assert.equal((await at(`/v1.1/odata/Conversation?$top=1&$skip=0&$filter=${enc("created_at ge '2026-03-29T20:00:00.000Z'")}`)).status, 200)
+    assert.equal((await at('/v1.1/odata/Inbox?$top=1&$skip=0', { token: null })).status, 401)
+    assert.equal((await at('/v1.1/odata/Inbox?$top=1&$skip=0', { token: 'agent-token-1' })).status, 403)
+    assert.equal((await at('/v1.1/odata/Conversation(99999999)')).status, 404)
+    await fault({ status: 503, body: 'down', count: 1 })
+    assert.equal((await at('/v1.1/odata/Inbox?$top=1&$skip=0')).status, 503)
+    await fault({ status: 500, body: 'boom', count: 1, latency_ms: 10 })
+    assert.equal((await at('/v1.1/odata/Inbox?$top=1&$skip=0')).status, 500)
+    await fault({ latency_ms: 10, count: 1 })
+    assert.equal((await at('/v1.1/odata/Inbox?$top=1&$skip=0')).status, 200)
+    const expectError = { headers: { 'x-test-expect-error': '1' } }
+    assert.equal((await at(`/v1.1/odata/Message?$top=1&$skip=0&$filter=${enc('id in (1,2)')}`, expectError)).status, 500)
+    assert.equal((await at('/v1.1/odata/Message?$top=1&$skip=0&$count=true', expectError)).status, 200)
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map(l => JSON.parse(l))
+    assert.deepEqual(lines.map(l => [l.url, l.status, l.reason]), expected)
+    assert.deepEqual(Object.keys(lines[0]), ['time', 'status', 'method', 'url', 'reason', 'body'])
+    assert.match(lines[0].body, /Unexpected character/)
+  } finally {
+    logged.child.kill()
+    fs.rmSync(path.dirname(file), { recursive: true, force: true })
+  }
 })
 
 // The postgres process of a server, and its cluster folder.

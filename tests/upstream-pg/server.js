@@ -17,6 +17,7 @@ const service = require('./lib/service')
 const liveagent = require('./lib/liveagent')
 const { requestLog, faults, routes } = require('../upstream/lib/test-routes') // shared with the CAP upstream: same routes and JSON shapes
 const sendError = require('./lib/odata-error')
+const { trackFaults, errorLog } = require('./lib/error-log')
 
 async function main() {
   if (config.parentPid) watchParent(config.parentPid)
@@ -30,8 +31,9 @@ async function main() {
   const app = express()
   app.disable('x-powered-by')
   app.use('/_test', routes)
+  if (config.errorLog) app.use(errorLog(config.errorLog))
   const odata = express.Router()
-  odata.use(requestLog, liveagent.identify, faults, liveagent.auth, liveagent.collectionRules(config.pageCap))
+  odata.use(requestLog, liveagent.identify, trackFaults(faults), liveagent.auth, liveagent.collectionRules(config.pageCap))
   app.use((req, res, next) => (/^\/v1\.[01](\/|$)/.test(req.path) ? odata(req, res, next) : next()))
   app.use('/v1.0/odata', service.create('1.0', pool))
   app.use('/v1.1/odata', service.create('1.1', pool))

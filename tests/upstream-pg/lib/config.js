@@ -17,4 +17,6 @@ module.exports = {
   pgBin: process.env.PG_BIN || null,
   // parent folder of the clusters; default: /dev/shm when writable, else os.tmpdir()
   pgTmpdir: process.env.PG_TMPDIR || null,
+  // where answers a client must never get are logged, a JSON line each (lib/error-log.js)
+  errorLog: process.env.ERROR_LOG || null,
 }
