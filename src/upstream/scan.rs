@@ -16,7 +16,7 @@ type PageFuture<'a> = BoxFuture<'a, Result<Arc<CollectionPage>, GatewayError>>;
 impl Upstream {
     /// `base` read from its `$skip` on, `page_size` rows a request (within
     /// the page cap): the first page alone (most results end there), then
-    /// `in_flight` at once. A fixed order keeps the pages apart: `id` is
+    /// growing waves up to `in_flight` at once. A fixed order keeps the pages apart: `id` is
     /// added as the last sort key when missing. Nothing is requested after
     /// a short page has come back; pages already in flight are dropped.
     pub fn pages<'a>(
@@ -38,23 +38,28 @@ impl Upstream {
                 .count(false);
             async move { self.fetch_collection(caller, &query, dialect).await }.boxed()
         };
-        let state = (0u64, false, FuturesOrdered::<PageFuture<'a>>::new());
-        futures::stream::unfold(state, move |(mut next, done, mut queue)| {
+        // Waves of 1, 2, 4... up to `in_flight` pages, the next one sent when
+        // the last one is in and full: a result that ends early costs few
+        // requests past its end, a long one gets the whole concurrency.
+        let state = (0u64, 0usize, false, FuturesOrdered::<PageFuture<'a>>::new());
+        futures::stream::unfold(state, move |(mut next, mut wave, done, mut queue)| {
             let fetch = fetch.clone();
             async move {
                 if done {
                     return None;
                 }
-                let limit = if next == 0 { 1 } else { in_flight.max(1) };
-                while queue.len() < limit {
-                    queue.push_back(fetch(next));
-                    next += 1;
+                if queue.is_empty() {
+                    wave = (wave * 2).clamp(1, in_flight.max(1));
+                    for _ in 0..wave {
+                        queue.push_back(fetch(next));
+                        next += 1;
+                    }
                 }
                 let page = queue.next().await?;
                 let short = page
                     .as_ref()
                     .map_or(true, |p| (p.rows.len() as u64) < page_size);
-                Some((page, (next, short, queue)))
+                Some((page, (next, wave, short, queue)))
             }
         })
     }
