@@ -10,22 +10,11 @@ use serde_json::{json, Value};
 
 const AWKWARD: &str = "it's 100% \"ok\" & + # 😀";
 
-/// Ids the gateway returns for a `where` value (all pages of up to 1000).
+/// Ids the gateway returns for a `where` value (one page of up to 1000).
 async fn ids(gw: &Gateway, plural: &str, type_name: &str, filter: Value) -> Vec<i64> {
-    let query = format!(
-        "query($w: {type_name}Filter) {{ {plural}(first: 1000, where: $w) {{ nodes {{ id }} totalCount }} }}"
-    );
-    let data = gw.data(ADMIN_1, &query, json!({ "w": filter })).await;
-    let nodes = data[plural]["nodes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(
-        data[plural]["totalCount"].as_u64(),
-        Some(nodes.len() as u64),
-        "{plural} fits one page"
-    );
-    nodes.iter().filter_map(|n| n["id"].as_i64()).collect()
+    let (ids, total) = ids_and_total(gw, plural, type_name, &filter).await;
+    assert_eq!(total, Some(ids.len() as u64), "{plural} fits one page");
+    ids
 }
 
 fn ids_where(rows: &[Value], keep: impl Fn(&Value) -> bool) -> Vec<i64> {

@@ -28,28 +28,9 @@ fn eval(filter: &Filter, row: &Row) -> Option<bool> {
     match filter {
         Filter::True => Some(true),
         Filter::False => Some(false),
-        Filter::And(parts) => {
-            let mut unknown = false;
-            for part in parts {
-                match eval(part, row) {
-                    Some(false) => return Some(false),
-                    None => unknown = true,
-                    Some(true) => {}
-                }
-            }
-            (!unknown).then_some(true)
-        }
-        Filter::Or(parts) => {
-            let mut unknown = false;
-            for part in parts {
-                match eval(part, row) {
-                    Some(true) => return Some(true),
-                    None => unknown = true,
-                    Some(false) => {}
-                }
-            }
-            (!unknown).then_some(false)
-        }
+        Filter::And(parts) => all(parts.iter().map(|p| eval(p, row))),
+        // De Morgan holds in three-valued logic.
+        Filter::Or(parts) => all(parts.iter().map(|p| eval(p, row).map(|b| !b))).map(|b| !b),
         Filter::Not(inner) => eval(inner, row).map(|b| !b),
         Filter::IsNull { property, null } => Some(field(row, property).is_none() == *null),
         Filter::Compare {
@@ -92,6 +73,19 @@ fn eval(filter: &Filter, row: &Row) -> Option<bool> {
             })
         }
     }
+}
+
+/// Three-valued `and`: false wins, then unknown.
+fn all(values: impl Iterator<Item = Option<bool>>) -> Option<bool> {
+    let mut unknown = false;
+    for value in values {
+        match value {
+            Some(false) => return Some(false),
+            None => unknown = true,
+            Some(true) => {}
+        }
+    }
+    (!unknown).then_some(true)
 }
 
 fn field<'r>(row: &'r Row, property: &str) -> Option<&'r Json> {

@@ -420,6 +420,32 @@ pub fn dialect_env() -> (&'static str, &'static str) {
     ("UPSTREAM_DIALECT", name)
 }
 
+/// The `id`s of a connection's (or list's) `nodes`.
+pub fn node_ids(connection: &Value) -> Vec<i64> {
+    let nodes = connection.get("nodes").unwrap_or(connection);
+    nodes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["id"].as_i64())
+        .collect()
+}
+
+/// Ids and `totalCount` of a list for a `where` value (one page of up to
+/// 1000 rows).
+pub async fn ids_and_total(
+    gw: &Gateway,
+    plural: &str,
+    type_name: &str,
+    filter: &Value,
+) -> (Vec<i64>, Option<u64>) {
+    let query = format!(
+        "query($w: {type_name}Filter) {{ {plural}(first: 1000, where: $w) {{ nodes {{ id }} totalCount }} }}"
+    );
+    let data = gw.data(ADMIN_1, &query, json!({ "w": filter })).await;
+    (node_ids(&data[plural]), data[plural]["totalCount"].as_u64())
+}
+
 /// The first error's `extensions.code`.
 pub fn error_code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
