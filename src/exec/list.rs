@@ -120,10 +120,10 @@ impl ListReader<'_> {
     }
 
     /// Reads upstream pages in the list's order, keeping matching rows.
-    /// Without a total it stops as soon as the page is full; pages grow
-    /// from a few times the rows asked up to the page cap.
+    /// Without a total it stops as soon as the page is full, pages growing
+    /// from a few times the rows asked up to the page cap; a total needs
+    /// every row: whole pages, a few in flight.
     async fn read_with_residual(&self, request: ListRequest<'_>) -> Result<ListRows, GatewayError> {
-        let residual = &request.filter.residual;
         let mut select = if request.wants_rows {
             request.select.clone()
         } else {
@@ -136,53 +136,90 @@ impl ListReader<'_> {
                 .filter(request.filter.upstream.clone())
                 .order_by(request.order_by.clone()),
         );
-        let wanted = request.start + request.first + 1;
         let cap = self.upstream.page_cap();
-        let mut page_size = if request.wants_total {
-            cap
+        let mut kept = Kept::new(&request);
+        if request.wants_total {
+            let mut pages = std::pin::pin!(self.upstream.pages(
+                self.caller,
+                base,
+                cap,
+                COUNT_PAGES_IN_FLIGHT,
+                self.dialect
+            ));
+            while let Some(page) = pages.next().await {
+                kept.add(&page?.rows, self.max_scan_rows)?;
+            }
         } else {
-            (wanted * 2).clamp(MIN_RESIDUAL_PAGE, cap)
-        };
-        let (mut read, mut matched) = (0u64, 0u64);
-        let mut rows = Vec::new();
-        loop {
-            let query = base.clone().skip(read).top(page_size);
-            let page = self
-                .upstream
-                .fetch_collection(self.caller, &query, self.dialect)
-                .await?;
-            read += page.rows.len() as u64;
-            if read > self.max_scan_rows {
-                return Err(scan_limit(request.collection, &request, self.max_scan_rows));
-            }
-            for row in &page.rows {
-                if !matches(residual, row) {
-                    continue;
+            let mut page_size = (kept.wanted * 2).clamp(MIN_RESIDUAL_PAGE, cap);
+            loop {
+                let query = base.clone().skip(kept.read).top(page_size);
+                let page = self
+                    .upstream
+                    .fetch_collection(self.caller, &query, self.dialect)
+                    .await?;
+                kept.add(&page.rows, self.max_scan_rows)?;
+                if (page.rows.len() as u64) < page_size || kept.matched >= kept.wanted {
+                    break;
                 }
-                if request.wants_rows && matched >= request.start && matched < wanted {
-                    rows.push(row.clone());
-                }
-                matched += 1;
+                page_size = (page_size * 4).min(cap);
             }
-            let exhausted = (page.rows.len() as u64) < page_size;
-            if exhausted || (!request.wants_total && matched >= wanted) {
-                break;
-            }
-            page_size = (page_size * 4).min(cap);
         }
         if let Some(explain) = &self.caller.explain {
-            explain.residual(request.collection, describe(residual), read, matched);
+            let predicate = describe(&request.filter.residual);
+            explain.residual(request.collection, predicate, kept.read, kept.matched);
         }
         Ok(ListRows {
-            rows,
-            total: request.wants_total.then_some(matched as i64),
+            total: request.wants_total.then_some(kept.matched as i64),
+            rows: kept.rows,
         })
     }
 }
 
-fn scan_limit(collection: &str, request: &ListRequest<'_>, limit: u64) -> GatewayError {
+/// The rows a residual read keeps: the matching ones from `start`, up to
+/// `first` + 1, and how many were read and matched.
+struct Kept<'r> {
+    request: &'r ListRequest<'r>,
+    wanted: u64,
+    read: u64,
+    matched: u64,
+    rows: Vec<Arc<Row>>,
+}
+
+impl<'r> Kept<'r> {
+    fn new(request: &'r ListRequest<'r>) -> Self {
+        Kept {
+            request,
+            wanted: request.start + request.first + 1,
+            read: 0,
+            matched: 0,
+            rows: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, page: &[Arc<Row>], max_scan_rows: u64) -> Result<(), GatewayError> {
+        self.read += page.len() as u64;
+        if self.read > max_scan_rows {
+            return Err(scan_limit(self.request, max_scan_rows));
+        }
+        let request = self.request;
+        for row in page
+            .iter()
+            .filter(|row| matches(&request.filter.residual, row))
+        {
+            let in_page = self.matched >= request.start && self.matched < self.wanted;
+            if request.wants_rows && in_page {
+                self.rows.push(row.clone());
+            }
+            self.matched += 1;
+        }
+        Ok(())
+    }
+}
+
+fn scan_limit(request: &ListRequest<'_>, limit: u64) -> GatewayError {
     GatewayError::ScanLimitExceeded(format!(
-        "the {collection} list would read more than {limit} rows (max_scan_rows) to evaluate `{}` in the gateway, which this upstream cannot evaluate; narrow `where` with conditions the upstream evaluates (e.g. id or date ranges, eq/in on fields)",
+        "the {} list would read more than {limit} rows (max_scan_rows) to evaluate `{}` in the gateway, which this upstream cannot evaluate; narrow `where` with conditions the upstream evaluates (e.g. id or date ranges, eq/in on fields)",
+        request.collection,
         describe(&request.filter.residual)
     ))
 }
