@@ -233,7 +233,7 @@ async fn service_mode_shows_its_requests_without_the_service_token() {
             sha256: sha256_hex(CLIENT_KEY),
             collections: None,
         }],
-        ..Config::default()
+        ..base_config()
     })
     .await;
     gw.data(
@@ -301,7 +301,7 @@ async fn failures_and_stale_answers_are_shown_with_their_code() {
         upstream: Some(up.url("1.1")),
         cache_ttl_label_ms: 50,
         upstream_retries: 0,
-        ..Config::default()
+        ..base_config()
     })
     .await;
     let query = "{ labels(first: 2) { nodes { id } } }";
@@ -337,7 +337,7 @@ async fn browsers_of_allowed_origins_may_send_the_header() {
     let gw = gateway_with(Config {
         upstream: Some(upstream().url("1.1")),
         cors_allowed_origins: vec!["https://dash.example.com".into()],
-        ..Config::default()
+        ..base_config()
     })
     .await;
     let preflight = reqwest::Client::new()

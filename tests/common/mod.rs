@@ -67,10 +67,13 @@ pub fn skipped_on_liveagent(why: &str) -> bool {
 }
 
 /// A config with nothing set but the dialect of this run's upstream: the
-/// base of every gateway config of the suites (`..base_config()`).
+/// base of every gateway config of the suites (`..base_config()`). The
+/// capability probes are off: suites count the requests their queries
+/// send, and tests/dialect.rs covers the probes.
 pub fn base_config() -> Config {
     Config {
         upstream_dialect: dialect(),
+        upstream_probes: false,
         ..Config::default()
     }
 }
