@@ -135,9 +135,14 @@ pub const INTERNAL_ERROR_CODE: &str = "INTERNAL_SERVER_ERROR";
 
 /// async-graphql's own messages for `limit_depth` and `limit_complexity`,
 /// and the setting each comes from.
-const LIMIT_MESSAGES: [(&str, &str); 2] = [
+/// Limit errors async-graphql reports, by the start of their message.
+const LIMIT_MESSAGES: [(&str, &str); 3] = [
     ("Query is nested too deep.", "max_depth"),
     ("Query is too complex.", "max_complexity"),
+    (
+        "The recursion depth of the query cannot be greater than",
+        "max_nesting",
+    ),
 ];
 
 /// Gives every error of a response an `extensions.code`: depth and
@@ -152,7 +157,7 @@ pub fn ensure_codes(errors: &mut [async_graphql::ServerError]) {
         if !has_code {
             let limit = LIMIT_MESSAGES
                 .iter()
-                .find(|(message, _)| err.path.is_empty() && err.message == *message);
+                .find(|(message, _)| err.path.is_empty() && err.message.starts_with(message));
             let code = if let Some((_, key)) = limit {
                 err.message = format!("{} (the limit is the `{key}` setting)", err.message);
                 "QUERY_TOO_COMPLEX"

@@ -175,6 +175,13 @@ config_keys! {
     max_groups: u64 = 10_000, flag u64, env "MAX_GROUPS";
     /// Most time buckets pushed down (one `$apply` each); more are scanned.
     max_pushdown_buckets: u64 = 400, flag u64, env "MAX_PUSHDOWN_BUCKETS";
+    /// Deepest nesting of `{`, `[` and `(` in a GraphQL document, and of
+    /// the values in a request's JSON (variables included), counted before
+    /// anything parses them; deeper → QUERY_TOO_COMPLEX.
+    max_nesting: usize = 64, flag usize, env "MAX_NESTING";
+    /// Deepest `and`/`or`/`not` nesting of one `where`; deeper →
+    /// BAD_USER_INPUT.
+    max_filter_depth: usize = 32, flag usize, env "MAX_FILTER_DEPTH";
     /// Deepest field nesting of an operation; deeper → QUERY_TOO_COMPLEX.
     max_depth: usize = 15, flag usize, env "MAX_DEPTH";
     /// Largest complexity of an operation (each field counts 1, plus its

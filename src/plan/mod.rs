@@ -33,6 +33,7 @@ pub struct Planner<'a> {
     pub expose_sensitive: bool,
     pub max_first: u64,
     pub max_relation_rows: u64,
+    pub max_filter_depth: usize,
 }
 
 /// What to read for one entity: its columns, and for each selected relation
@@ -286,7 +287,8 @@ impl Planner<'_> {
             Some(v) if v != &Value::Null => {
                 let columns = self.columns(entity);
                 let available = |c: &Field| self.available(entity, c);
-                Ok(parse_where(entity, &columns, v, &available)?.simplify())
+                let parsed = parse_where(entity, &columns, v, &available, self.max_filter_depth)?;
+                Ok(parsed.simplify())
             }
             _ => Ok(Filter::True),
         }

@@ -8,9 +8,6 @@ use crate::odata::{CompareOp, Filter, Literal, StringFn};
 use async_graphql::{Name, Value};
 use indexmap::IndexMap;
 
-/// Deeper `and`/`or`/`not` nesting than this is refused.
-const MAX_NESTING: usize = 32;
-
 #[derive(Clone, Copy)]
 pub enum Op {
     Compare(CompareOp),
@@ -71,11 +68,13 @@ pub fn parse_where(
     fields: &[&'static Field],
     value: &Value,
     available: &dyn Fn(&Field) -> bool,
+    max_depth: usize,
 ) -> Result<Filter, GatewayError> {
     Parser {
         entity,
         fields,
         available,
+        max_depth,
     }
     .filter(value, 0)
 }
@@ -84,13 +83,15 @@ struct Parser<'a> {
     entity: &'a Entity,
     fields: &'a [&'static Field],
     available: &'a dyn Fn(&Field) -> bool,
+    max_depth: usize,
 }
 
 impl Parser<'_> {
     fn filter(&self, value: &Value, depth: usize) -> Result<Filter, GatewayError> {
-        if depth > MAX_NESTING {
+        if depth > self.max_depth {
             return Err(GatewayError::bad_input(format!(
-                "`where` is nested more than {MAX_NESTING} levels deep"
+                "`where` is nested more than {} levels deep (max_filter_depth)",
+                self.max_depth
             )));
         }
         let object = as_object(value, "`where`")?;
@@ -244,7 +245,7 @@ mod tests {
         let e = entity(entity_name).expect("entity");
         let fields: Vec<_> = e.fields_for(ApiVersion::V1_1, false).collect();
         let value = Value::from_json(where_).expect("value");
-        let f = parse_where(e, &fields, &value, &|_| true)?;
+        let f = parse_where(e, &fields, &value, &|_| true, 32)?;
         Ok(f.simplify().render(Dialect::odata4()))
     }
 

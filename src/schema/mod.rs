@@ -27,6 +27,8 @@ pub struct Gateway {
     pub expose_sensitive: bool,
     /// Most rows one relation may read for all its parents together.
     pub max_relation_rows: u64,
+    /// Deepest `and`/`or`/`not` nesting of a `where`.
+    pub max_filter_depth: usize,
     /// Aggregates: pushdown, scan limits, group cap.
     pub aggregates: crate::aggregate::Settings,
 }

@@ -58,6 +58,7 @@ impl Scope {
             expose_sensitive: gateway.expose_sensitive,
             max_first: gateway.max_first,
             max_relation_rows: gateway.max_relation_rows,
+            max_filter_depth: gateway.max_filter_depth,
         }
     }
 

@@ -21,7 +21,14 @@ pub async fn post(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let trace = Trace::start(&headers);
-    let read = || params::from_post(&headers, body, state.max_body_bytes);
+    let read = || {
+        params::from_post(
+            &headers,
+            body,
+            state.max_body_bytes,
+            state.limits.max_nesting,
+        )
+    };
     let response = serve(&state, Method::POST, &headers, &uri, trace.id.clone(), read).await;
     trace.finish(Method::POST, response)
 }
@@ -31,7 +38,7 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) ->
         return crate::playground::page().await.into_response();
     }
     let trace = Trace::start(&headers);
-    let read = || params::from_get(uri.query());
+    let read = || params::from_get(uri.query(), state.limits.max_nesting);
     let response = serve(&state, Method::GET, &headers, &uri, trace.id.clone(), read).await;
     trace.finish(Method::GET, response)
 }

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 pub struct DocumentLimits {
     pub max_root_fields: usize,
     pub max_aliases: usize,
+    pub max_nesting: usize,
 }
 
 impl DocumentLimits {
@@ -122,6 +123,7 @@ mod tests {
         DocumentLimits {
             max_root_fields: roots,
             max_aliases: aliases,
+            max_nesting: 64,
         }
         .check(&doc, name)
         .map_err(|e| e.to_string())

@@ -3,6 +3,7 @@
 mod auth;
 mod graphql_http;
 mod limits;
+mod nesting;
 mod persisted;
 mod pipeline;
 mod request_log;
@@ -66,6 +67,7 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
         max_first: query.max_first,
         expose_sensitive: query.expose_sign_in_ips,
         max_relation_rows: query.max_relation_rows,
+        max_filter_depth: query.max_filter_depth,
         aggregates: crate::aggregate::Settings::new(&settings.aggregates),
     });
     let mut builder = schema::builder(SchemaOptions {
@@ -74,6 +76,8 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
     })
     .data(gateway.clone())
     .limit_depth(query.max_depth)
+    // Fragments spreading fragments: bounded like the document's nesting.
+    .limit_recursive_depth(query.max_nesting)
     .limit_complexity(query.max_complexity);
     if !query.introspection {
         builder = builder.disable_introspection();
@@ -88,6 +92,7 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
         limits: limits::DocumentLimits {
             max_root_fields: query.max_root_fields,
             max_aliases: query.max_aliases,
+            max_nesting: query.max_nesting,
         },
         persisted: persisted::PersistedQueries::new(http.apq_cache_bytes),
         request_timeout: http.request_timeout,

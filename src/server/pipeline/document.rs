@@ -4,6 +4,7 @@
 use super::error::RequestError;
 use super::params::Params;
 use crate::server::limits::DocumentLimits;
+use crate::server::nesting::deeper_than;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::Request;
 use axum::http::Method;
@@ -16,6 +17,13 @@ pub fn prepare(
     method: &Method,
 ) -> Result<Request, RequestError> {
     let operation_name = params.operation_name.as_deref();
+    if let Some(depth) = deeper_than(&params.query, limits.max_nesting) {
+        return Err(RequestError::Refused(too_deep(
+            "the document",
+            depth,
+            limits.max_nesting,
+        )));
+    }
     let document = async_graphql::parser::parse_query(&params.query)
         .map_err(|syntax| RequestError::Invalid(vec![syntax.into()]))?;
     limits
@@ -30,6 +38,13 @@ pub fn prepare(
     }
     request.set_parsed_query(document);
     Ok(request)
+}
+
+/// A request nested past `max_nesting`, refused before any parser walks it.
+pub fn too_deep(what: &str, depth: usize, limit: usize) -> crate::error::GatewayError {
+    crate::error::GatewayError::QueryTooComplex(format!(
+        "{what} nests `{{`, `[` or `(` {depth} levels deep or more, above the limit of {limit} (max_nesting)"
+    ))
 }
 
 /// Whether the operation that would run is a mutation.
@@ -52,6 +67,7 @@ mod tests {
     const LIMITS: DocumentLimits = DocumentLimits {
         max_root_fields: 2,
         max_aliases: 1,
+        max_nesting: 64,
     };
 
     fn prepared(query: &str, name: Option<&str>, method: Method) -> Result<Request, RequestError> {

@@ -1,7 +1,9 @@
 //! Stage 1: the GraphQL parameters, from a POST JSON body or a GET query
 //! string, then checked and with the persisted query resolved.
 
+use super::document::too_deep;
 use super::error::RequestError;
+use crate::server::nesting::deeper_than;
 use crate::server::persisted::PersistedQueries;
 use async_graphql::Variables;
 use axum::body::Bytes;
@@ -47,11 +49,13 @@ pub struct Params {
     pub variables: Variables,
 }
 
-/// A POST body: JSON, within `max_body_bytes`.
+/// A POST body: JSON, within `max_body_bytes`, its values nested at most
+/// `max_nesting` deep (the body's own object and `variables` aside).
 pub fn from_post(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     max_body_bytes: usize,
+    max_nesting: usize,
 ) -> Result<RawParams, RequestError> {
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => RequestError::BodyTooLarge {
@@ -70,12 +74,18 @@ pub fn from_post(
     if !essence.eq_ignore_ascii_case("application/json") {
         return Err(RequestError::UnsupportedMediaType);
     }
+    let text = std::str::from_utf8(&body).unwrap_or_default();
+    if let Some(depth) = deeper_than(text, max_nesting + 2) {
+        let error = too_deep("the request's JSON", depth - 2, max_nesting);
+        return Err(RequestError::Refused(error));
+    }
     serde_json::from_slice(&body)
         .map_err(|e| RequestError::MalformedParams(format!("the body is not valid JSON: {e}")))
 }
 
-/// A GET query string; `variables` and `extensions` hold JSON text.
-pub fn from_get(query_string: Option<&str>) -> Result<RawParams, RequestError> {
+/// A GET query string; `variables` and `extensions` hold JSON text, nested
+/// at most `max_nesting` deep.
+pub fn from_get(query_string: Option<&str>, max_nesting: usize) -> Result<RawParams, RequestError> {
     let mut params: Map<String, Value> = Map::new();
     for (k, v) in url::form_urlencoded::parse(query_string.unwrap_or("").as_bytes()) {
         params.insert(k.into_owned(), Value::String(v.into_owned()));
@@ -83,6 +93,9 @@ pub fn from_get(query_string: Option<&str>) -> Result<RawParams, RequestError> {
     let json_param = |name: &str| -> Result<Option<Value>, RequestError> {
         match params.get(name).and_then(Value::as_str) {
             None | Some("") => Ok(None),
+            Some(text) if deeper_than(text, max_nesting).is_some() => Err(RequestError::Refused(
+                too_deep(&format!("`{name}`"), max_nesting + 1, max_nesting),
+            )),
             Some(text) => serde_json::from_str(text).map(Some).map_err(|e| {
                 RequestError::MalformedParams(format!("`{name}` is not valid JSON: {e}"))
             }),
@@ -139,6 +152,10 @@ pub async fn resolve(raw: RawParams, persisted: &PersistedQueries) -> Result<Par
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn from_get_default(query_string: Option<&str>) -> Result<RawParams, RequestError> {
+        from_get(query_string, 64)
+    }
     use crate::error::GatewayError;
     use serde_json::json;
 
@@ -152,7 +169,7 @@ mod tests {
     }
 
     fn post(headers: &HeaderMap, body: &str) -> Result<RawParams, RequestError> {
-        from_post(headers, Ok(Bytes::from(body.to_owned())), 1024)
+        from_post(headers, Ok(Bytes::from(body.to_owned())), 1024, 64)
     }
 
     async fn resolved(raw: Value) -> Result<Params, RequestError> {
@@ -187,7 +204,7 @@ mod tests {
 
     #[test]
     fn get_parameters_hold_json_text() {
-        let raw = from_get(Some(
+        let raw = from_get_default(Some(
             "query=%7B+a+%7D&variables=%7B%22n%22%3A2%7D&extensions=&operationName=Q",
         ))
         .expect("raw");
@@ -195,13 +212,13 @@ mod tests {
         assert_eq!(raw.variables, Some(json!({"n": 2})));
         assert_eq!(raw.extensions, None);
         assert_eq!(raw.operation_name(), Some("Q".to_string()));
-        match from_get(Some("query=x&variables=%7B&extensions=%7B")) {
+        match from_get_default(Some("query=x&variables=%7B&extensions=%7B")) {
             Err(RequestError::MalformedParams(m)) => {
                 assert!(m.starts_with("`variables` is not valid JSON"), "{m}")
             }
             other => panic!("{other:?}"),
         }
-        assert!(from_get(None).is_ok());
+        assert!(from_get_default(None).is_ok());
     }
 
     #[test]
@@ -218,7 +235,7 @@ mod tests {
         ));
         assert!(!body(r#"{"query": "{ a }", "extensions": []}"#));
         assert!(!body(r#"{"query": "{ a }"}"#));
-        let get = from_get(Some(
+        let get = from_get_default(Some(
             "query=%7B+a+%7D&extensions=%7B%22explain%22%3Atrue%7D",
         ));
         assert!(get.expect("raw").asks_explain());
