@@ -6,6 +6,8 @@ pub mod dates;
 pub mod dialect;
 pub mod eval;
 pub mod filter;
+#[cfg(test)]
+mod filter_fuzz;
 pub mod metadata;
 pub mod query;
 pub mod response;

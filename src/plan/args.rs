@@ -113,4 +113,15 @@ mod tests {
         assert!(read_start(&args(&[("after", cursor), ("offset", Value::from(4))])).is_err());
         assert!(read_start(&args(&[("offset", Value::from(-4))])).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn cursors_decode_without_panicking_and_round_trip(
+            text in proptest::prelude::any::<String>(),
+            position in proptest::prelude::any::<u64>(),
+        ) {
+            let _ = decode_cursor(&text);
+            proptest::prop_assert_eq!(decode_cursor(&encode_cursor(position)).ok(), Some(position));
+        }
+    }
 }
