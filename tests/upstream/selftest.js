@@ -104,6 +104,25 @@ test('request log and faults', async () => {
   assert.equal(fresh[1].account, 1)
 })
 
+test('chaos mode (bench/chaos.py)', async () => {
+  const set = body => fetch(`${base}/_test/chaos`, { method: 'POST', body: JSON.stringify(body) })
+  const path = `${base}/v1.1/odata/Inbox?$top=1&$skip=0`
+  const headers = { authorization: 'Bearer admin-token-1' }
+  try {
+    await set({ status_5xx: 1 })
+    assert.ok((await fetch(path, { headers })).status >= 500)
+    await set({ reset: 1 })
+    await assert.rejects(fetch(path, { headers }))
+    await set({ garbage: 1 })
+    const garbage = await fetch(path, { headers })
+    assert.equal(garbage.status, 200)
+    await assert.rejects(garbage.json())
+  } finally {
+    await fetch(`${base}/_test/chaos`, { method: 'DELETE' })
+  }
+  assert.equal((await fetch(path, { headers })).status, 200)
+})
+
 test('navigation properties (DECLARE_NAVIGATION=1)', async () => {
   const nav = await start({ DECLARE_NAVIGATION: '1' })
   try {

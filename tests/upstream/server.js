@@ -14,6 +14,7 @@ cds.log.Logger = label => {
 }
 const express = require('express')
 const { requestLog, faults, routes } = require('./lib/test-routes')
+const { chaos, chaosRoutes } = require('./lib/chaos')
 const liveagent = require('./lib/liveagent')
 const sendError = require('./lib/odata-error')
 const load = require('./lib/load')
@@ -33,9 +34,10 @@ async function main() {
   await load(csn, config)
 
   const app = express()
+  app.use('/_test/chaos', chaosRoutes)
   app.use('/_test', routes)
   const odata = express.Router()
-  odata.use(requestLog, liveagent.identify, faults, liveagent.auth, liveagent.requireTopSkip, liveagent.capTop, liveagent.v10UserDates)
+  odata.use(requestLog, liveagent.identify, faults, chaos, liveagent.auth, liveagent.requireTopSkip, liveagent.capTop, liveagent.v10UserDates)
   app.use((req, res, next) => (/^\/v1\.[01](\/|$)/.test(req.path) ? odata(req, res, next) : next()))
   await cds.serve('all').from(cds.model).in(app)
   app.use((req, res) => sendError(res, 404, `Not found: ${req.path}`))
