@@ -19,6 +19,7 @@ mod probes;
 mod retry;
 mod scan;
 mod transport;
+mod window;
 
 pub use credential::Credential;
 pub use explain::Explain;
