@@ -1,8 +1,8 @@
 //! One upstream HTTP GET, made resilient: the circuit breaker's leave, a
 //! slot under the concurrency bound, retries with backoff within the retry
 //! budget, and metrics for each attempt. The breaker judges the request
-//! once, after its retries. Statuses are returned as they came; mapping them to error
-//! codes is `check_status`'s job (mod.rs).
+//! once, after its retries. Statuses are returned as they came; mapping
+//! them to error codes is `check_status`'s job (mod.rs).
 
 use super::circuit::{CircuitBreaker, CircuitSettings, CircuitState, Transition};
 use super::retry::{self, RetryBudget, RetryPolicy};
