@@ -101,6 +101,7 @@ async fn thirty_percent_transient_503s_are_absorbed_by_retries() {
         if answered(&body) {
             ok += 1;
         } else {
+            eprintln!("not answered: {body}");
             assert_eq!(error_code(&body), Some("UPSTREAM_UNAVAILABLE"), "{body}");
         }
     }
