@@ -49,10 +49,14 @@ pub struct Metrics {
     pub upstream_requests: Family<RequestLabels, Counter>,
     pub upstream_duration: HistogramFamily,
     pub upstream_retries: Family<CollectionLabel, Counter>,
+    pub upstream_retries_refused: Family<CollectionLabel, Counter>,
+    pub retry_window_retries: Gauge,
     pub upstream_rejected: Family<ReasonLabel, Counter>,
     pub upstream_shared: Family<CollectionLabel, Counter>,
     pub upstream_active: Gauge,
     pub circuit_state: Gauge,
+    pub circuit_window_requests: Gauge,
+    pub circuit_window_failures: Gauge,
     pub cache_hits: Family<CollectionLabel, Counter>,
     pub cache_misses: Family<CollectionLabel, Counter>,
     pub cache_stale_served: Family<CollectionLabel, Counter>,
@@ -75,10 +79,14 @@ impl Metrics {
             upstream_requests: Family::default(),
             upstream_duration: Family::new_with_constructor(latency_histogram),
             upstream_retries: Family::default(),
+            upstream_retries_refused: Family::default(),
+            retry_window_retries: Gauge::default(),
             upstream_rejected: Family::default(),
             upstream_shared: Family::default(),
             upstream_active: Gauge::default(),
             circuit_state: Gauge::default(),
+            circuit_window_requests: Gauge::default(),
+            circuit_window_failures: Gauge::default(),
             cache_hits: Family::default(),
             cache_misses: Family::default(),
             cache_stale_served: Family::default(),
@@ -107,6 +115,16 @@ impl Metrics {
             m.upstream_retries.clone(),
         );
         r.register(
+            "upstream_retries_refused",
+            "Retries not sent because the retry budget was spent",
+            m.upstream_retries_refused.clone(),
+        );
+        r.register(
+            "upstream_retry_window_retries",
+            "Retries sent in the current window (the retry budget's spending)",
+            m.retry_window_retries.clone(),
+        );
+        r.register(
             "upstream_rejected",
             "Upstream requests not sent: circuit_open or queue_timeout",
             m.upstream_rejected.clone(),
@@ -125,6 +143,16 @@ impl Metrics {
             "upstream_circuit_state",
             "Upstream circuit breaker: 0 closed, 1 open, 2 half-open",
             m.circuit_state.clone(),
+        );
+        r.register(
+            "upstream_circuit_window_requests",
+            "Upstream requests judged by the circuit breaker in the current window",
+            m.circuit_window_requests.clone(),
+        );
+        r.register(
+            "upstream_circuit_window_failures",
+            "Of those, the failed ones",
+            m.circuit_window_failures.clone(),
         );
         r.register(
             "cache_hits",

@@ -481,6 +481,8 @@ async fn the_circuit_opens_answers_at_once_and_recovers() {
     let gw = gateway_with(Config {
         circuit_failure_threshold: 3,
         circuit_cooldown_ms: 400,
+        // One trial closes it (tests/resilience.rs has several).
+        circuit_half_open_requests: 1,
         upstream_retries: 0,
         ..config(up)
     })
@@ -517,7 +519,7 @@ async fn the_circuit_opens_answers_at_once_and_recovers() {
         .expect("healthz");
     assert!(health.status().is_success());
 
-    // After the cool-down, one probe closes it again.
+    // After the cool-down, one trial closes it again.
     up.clear_faults().await;
     tokio::time::sleep(Duration::from_millis(450)).await;
     let before = up.last_seq().await;

@@ -156,12 +156,30 @@ config_keys! {
     max_concurrent_upstream: usize = 32, flag usize, env "MAX_CONCURRENT_UPSTREAM";
     /// Longest wait in that queue, in milliseconds.
     upstream_queue_timeout_ms: u64 = 5_000, flag u64, env "UPSTREAM_QUEUE_TIMEOUT_MS";
-    /// Consecutive upstream failures (5xx, timeouts, connect errors) that
-    /// open the circuit; 0 turns the circuit breaker off.
+    /// Share of retries allowed over the window, in percent of the upstream
+    /// requests in it.
+    retry_budget_percent: u32 = 50, flag u32, env "RETRY_BUDGET_PERCENT";
+    /// Retries per second allowed whatever the traffic, so that a quiet
+    /// gateway can still retry.
+    retry_budget_min_per_second: u32 = 10, flag u32, env "RETRY_BUDGET_MIN_PER_SECOND";
+    /// Upstream requests in a row that failed after their retries (5xx,
+    /// timeouts, connect errors) that open the circuit; 0 turns the
+    /// circuit breaker off.
     circuit_failure_threshold: u32 = 5, flag u32, env "CIRCUIT_FAILURE_THRESHOLD";
-    /// How long an open circuit refuses requests before one probe, in
+    /// Percent of failed upstream requests over the window that opens the
+    /// circuit; 0 turns this rule off.
+    circuit_failure_rate: u32 = 50, flag u32, env "CIRCUIT_FAILURE_RATE";
+    /// Fewest upstream requests in the window before its failure rate counts.
+    circuit_min_requests: u32 = 20, flag u32, env "CIRCUIT_MIN_REQUESTS";
+    /// The sliding window of the failure rate and the retry budget, in
+    /// milliseconds.
+    circuit_window_ms: u64 = 10_000, flag u64, env "CIRCUIT_WINDOW_MS";
+    /// How long an open circuit refuses requests before trials, in
     /// milliseconds.
     circuit_cooldown_ms: u64 = 10_000, flag u64, env "CIRCUIT_COOLDOWN_MS";
+    /// Trial requests let through after the cool-down; all must succeed to
+    /// close the circuit.
+    circuit_half_open_requests: u32 = 3, flag u32, env "CIRCUIT_HALF_OPEN_REQUESTS";
     /// Aggregates computed by the upstream with `$apply`: `auto` (probe the
     /// upstream once), `on`, or `off` (always scan).
     aggregate_pushdown: Pushdown = Pushdown::Auto, flag Pushdown, env "AGGREGATE_PUSHDOWN";

@@ -47,9 +47,17 @@ pub struct UpstreamSettings {
     pub retry_max_delay: Duration,
     pub max_concurrent: usize,
     pub queue_timeout: Duration,
+    pub retry_budget_percent: u32,
+    pub retry_budget_min_per_second: u32,
     /// 0: no circuit breaker.
     pub circuit_failure_threshold: u32,
+    /// Percent; 0: no rate rule.
+    pub circuit_failure_rate: u32,
+    pub circuit_min_requests: u32,
+    /// The failure rate's and the retry budget's window.
+    pub circuit_window: Duration,
     pub circuit_cooldown: Duration,
+    pub circuit_half_open_requests: u32,
     pub cache: CacheSettings,
 }
 
@@ -199,6 +207,18 @@ impl Config {
                 "must be above 0 while the circuit breaker is on",
             ));
         }
+        if self.circuit_failure_rate > 100 {
+            return Err(invalid(
+                "circuit_failure_rate",
+                "must be at most 100 (percent)",
+            ));
+        }
+        if self.circuit_half_open_requests == 0 {
+            return Err(invalid("circuit_half_open_requests", "must be above 0"));
+        }
+        if self.retry_budget_percent > 1_000 {
+            return Err(invalid("retry_budget_percent", "must be at most 1000"));
+        }
         Ok(UpstreamSettings {
             url,
             configured_version,
@@ -222,8 +242,15 @@ impl Config {
                 "upstream_queue_timeout_ms",
                 self.upstream_queue_timeout_ms,
             )?,
+            retry_budget_percent: self.retry_budget_percent,
+            retry_budget_min_per_second: self.retry_budget_min_per_second,
             circuit_failure_threshold: self.circuit_failure_threshold,
+            circuit_failure_rate: self.circuit_failure_rate,
+            circuit_min_requests: self.circuit_min_requests,
+            circuit_window: at_most_a_day("circuit_window_ms", self.circuit_window_ms)
+                .and_then(|_| above_zero("circuit_window_ms", self.circuit_window_ms))?,
             circuit_cooldown: at_most_a_day("circuit_cooldown_ms", self.circuit_cooldown_ms)?,
+            circuit_half_open_requests: self.circuit_half_open_requests,
             cache: CacheSettings {
                 max_bytes: self.cache_max_bytes,
                 ttl_conversation: at_most_a_day(
@@ -364,6 +391,27 @@ mod tests {
                     ..Default::default()
                 },
                 "circuit_cooldown_ms",
+            ),
+            (
+                Overrides {
+                    circuit_failure_rate: Some(101),
+                    ..Default::default()
+                },
+                "circuit_failure_rate",
+            ),
+            (
+                Overrides {
+                    circuit_half_open_requests: Some(0),
+                    ..Default::default()
+                },
+                "circuit_half_open_requests",
+            ),
+            (
+                Overrides {
+                    circuit_window_ms: Some(0),
+                    ..Default::default()
+                },
+                "circuit_window_ms",
             ),
             (
                 Overrides {

@@ -4,7 +4,8 @@
 //! to a recently expired answer, marked stale. The pieces live beside it:
 //! `fingerprint` (cache keys per credential), `cache`, `inflight`,
 //! `transport` (timeouts, retries, concurrency bound, circuit breaker),
-//! `retry`, `circuit`, `paging` (the page cap on `$top`), `scan` (whole
+//! `retry` (backoff, retry budget), `circuit`, `window` (their sliding
+//! counts), `paging` (the page cap on `$top`), `scan` (whole
 //! results page after page), `probes` (narrowing the capability set),
 //! `explain` (what a caller that asks is shown of its answers).
 
@@ -19,6 +20,7 @@ mod probes;
 mod retry;
 mod scan;
 mod transport;
+mod window;
 
 pub use credential::Credential;
 pub use explain::Explain;

@@ -1,10 +1,11 @@
 //! One upstream HTTP GET, made resilient: the circuit breaker's leave, a
-//! slot under the concurrency bound, retries with backoff, and metrics for
-//! each attempt. Statuses are returned as they came; mapping them to error
-//! codes is `check_status`'s job (mod.rs).
+//! slot under the concurrency bound, retries with backoff within the retry
+//! budget, and metrics for each attempt. The breaker judges the request
+//! once, after its retries. Statuses are returned as they came; mapping
+//! them to error codes is `check_status`'s job (mod.rs).
 
-use super::circuit::{CircuitBreaker, CircuitState, Transition};
-use super::retry::{self, RetryPolicy};
+use super::circuit::{CircuitBreaker, CircuitSettings, CircuitState, Transition};
+use super::retry::{self, RetryBudget, RetryPolicy};
 use super::Credential;
 use crate::config::{ConfigError, UpstreamSettings};
 use crate::error::GatewayError;
@@ -23,6 +24,7 @@ pub struct Transport {
     pub max_next_links: usize,
     timeout_ms: u64,
     retry: RetryPolicy,
+    budget: RetryBudget,
     circuit: CircuitBreaker,
     slots: Semaphore,
     max_concurrent: usize,
@@ -35,7 +37,13 @@ struct Failure {
     error: GatewayError,
     retryable: bool,
     retry_after: Option<Duration>,
+    /// Whether it says anything about the upstream's health (a full queue
+    /// says nothing).
+    judged: bool,
 }
+
+/// One attempt's answer (status, body, `Retry-After`) or failure.
+type Attempt = Result<(StatusCode, Bytes, Option<Duration>), Failure>;
 
 impl Transport {
     pub fn new(
@@ -66,9 +74,22 @@ impl Transport {
                 base: settings.retry_backoff,
                 max_delay: settings.retry_max_delay,
             },
+            budget: RetryBudget::new(
+                settings.retry_budget_percent,
+                settings.retry_budget_min_per_second,
+                settings.circuit_window,
+                Instant::now(),
+            ),
             circuit: CircuitBreaker::new(
-                settings.circuit_failure_threshold,
-                settings.circuit_cooldown,
+                CircuitSettings {
+                    consecutive: settings.circuit_failure_threshold,
+                    failure_rate: settings.circuit_failure_rate,
+                    min_requests: settings.circuit_min_requests,
+                    window: settings.circuit_window,
+                    cooldown: settings.circuit_cooldown,
+                    trials: settings.circuit_half_open_requests,
+                },
+                Instant::now(),
             ),
             slots: Semaphore::new(settings.max_concurrent),
             max_concurrent: settings.max_concurrent,
@@ -78,16 +99,25 @@ impl Transport {
     }
 
     pub fn circuit_state(&self) -> CircuitState {
-        let state = self.circuit.state(Instant::now());
-        self.metrics.circuit_state.set(state.gauge());
+        let now = Instant::now();
+        let state = self.circuit.state(now);
+        let window = self.circuit.window_counts(now);
+        let m = &self.metrics;
+        m.circuit_state.set(state.gauge());
+        m.circuit_window_requests.set(gauge(window.requests));
+        m.circuit_window_failures.set(gauge(window.failures));
+        m.retry_window_retries
+            .set(gauge(self.budget.counts(now).retries));
         state
     }
 
     /// Any HTTP answer from the service root: readiness needs no token. Not
-    /// queued and not retried; refused while the circuit is open.
+    /// queued and not retried; refused, with the reason, while the circuit
+    /// is open.
     pub async fn probe(&self) -> Result<u16, GatewayError> {
-        if self.circuit_state() == CircuitState::Open {
-            return Err(GatewayError::UpstreamUnavailable("circuit open".into()));
+        self.circuit_state();
+        if let Some(refused) = self.circuit.open_reason(Instant::now()) {
+            return Err(GatewayError::UpstreamUnavailable(refused.to_string()));
         }
         let response = self
             .http
@@ -99,7 +129,9 @@ impl Transport {
     }
 
     /// GETs `url` with the credential, retrying connect errors and
-    /// 502/503/504 (the last such answer is returned as it is).
+    /// 502/503/504 while the retry budget allows (the last such answer is
+    /// returned as it is). The circuit breaker admits the request once and
+    /// judges its final outcome.
     pub async fn get(
         &self,
         cred: &Credential,
@@ -108,28 +140,67 @@ impl Transport {
         accept: &'static str,
         collection: &'static str,
     ) -> Result<(StatusCode, Bytes), GatewayError> {
+        let permit = self.circuit.admit(Instant::now()).map_err(|refused| {
+            self.reject("circuit_open");
+            GatewayError::UpstreamUnavailable(refused.to_string())
+        })?;
+        self.budget.request(Instant::now());
         let mut retry = 0;
-        loop {
-            let failure = match self
+        let last = loop {
+            let result = self
                 .attempt(cred, request_id, url, accept, collection)
-                .await
-            {
-                Ok((status, body, retry_after)) => {
-                    if !retry::retryable_status(status.as_u16()) || retry >= self.retry.retries {
-                        return Ok((status, body));
-                    }
-                    retry_after
+                .await;
+            let retry_after = match &result {
+                Ok((status, _, retry_after)) if retry::retryable_status(status.as_u16()) => {
+                    *retry_after
                 }
-                Err(f) if f.retryable && retry < self.retry.retries => f.retry_after,
-                Err(f) => return Err(f.error),
+                Err(f) if f.retryable => f.retry_after,
+                _ => break result,
             };
-            self.metrics
-                .upstream_retries
-                .get_or_create(&CollectionLabel { collection })
-                .inc();
-            tokio::time::sleep(self.retry.next_delay(retry, failure)).await;
+            if retry >= self.retry.retries || !self.may_retry(collection) {
+                break result;
+            }
+            tokio::time::sleep(self.retry.next_delay(retry, retry_after)).await;
             retry += 1;
+        };
+        let verdict = match &last {
+            Ok((status, ..)) => Some(!status.is_server_error()),
+            Err(f) if f.judged => Some(false),
+            // A full queue says nothing about the upstream: the permit is
+            // dropped unjudged.
+            Err(_) => None,
+        };
+        let transition = verdict.map(|healthy| permit.record(healthy, Instant::now()));
+        match transition {
+            Some(Transition::Opened(reason)) => tracing::warn!(%reason, "upstream circuit opened"),
+            Some(Transition::Closed) => {
+                tracing::info!("upstream circuit closed: the trial requests succeeded")
+            }
+            Some(Transition::None) | None => {}
         }
+        self.circuit_state();
+        last.map(|(status, body, _)| (status, body))
+            .map_err(|f| f.error)
+    }
+
+    /// Whether one more retry may go: not while the circuit is open (other
+    /// requests found the upstream down meanwhile), and only within the
+    /// budget. Counts the retry either way.
+    fn may_retry(&self, collection: &'static str) -> bool {
+        let now = Instant::now();
+        if self.circuit.state(now) == CircuitState::Open {
+            return false;
+        }
+        let label = CollectionLabel { collection };
+        if !self.budget.try_retry(now) {
+            self.metrics
+                .upstream_retries_refused
+                .get_or_create(&label)
+                .inc();
+            return false;
+        }
+        self.metrics.upstream_retries.get_or_create(&label).inc();
+        true
     }
 
     async fn attempt(
@@ -139,18 +210,7 @@ impl Transport {
         url: &str,
         accept: &'static str,
         collection: &'static str,
-    ) -> Result<(StatusCode, Bytes, Option<Duration>), Failure> {
-        let permit = self.circuit.admit(Instant::now()).map_err(|refused| {
-            self.reject("circuit_open");
-            Failure {
-                error: GatewayError::UpstreamUnavailable(format!(
-                    "circuit open after repeated upstream failures; next try in {} ms",
-                    refused.retry_in.as_millis()
-                )),
-                retryable: false,
-                retry_after: None,
-            }
-        })?;
+    ) -> Attempt {
         let _slot = match tokio::time::timeout(self.queue_timeout, self.slots.acquire()).await {
             Ok(Ok(slot)) => slot,
             // The semaphore is never closed; both arms mean no slot came.
@@ -164,6 +224,7 @@ impl Transport {
                     )),
                     retryable: false,
                     retry_after: None,
+                    judged: false,
                 });
             }
         };
@@ -174,11 +235,11 @@ impl Transport {
             .upstream_duration
             .get_or_create(&CollectionLabel { collection })
             .observe(started.elapsed().as_secs_f64());
-        let (status_label, healthy) = match &result {
-            Ok((status, ..)) => (status.as_str().to_string(), !status.is_server_error()),
-            Err(e) if e.is_timeout() => ("timeout".to_string(), false),
-            Err(e) if e.is_connect() => ("connect_error".to_string(), false),
-            Err(_) => ("error".to_string(), false),
+        let status_label = match &result {
+            Ok((status, ..)) => status.as_str().to_string(),
+            Err(e) if e.is_timeout() => "timeout".to_string(),
+            Err(e) if e.is_connect() => "connect_error".to_string(),
+            Err(_) => "error".to_string(),
         };
         self.metrics
             .upstream_requests
@@ -187,14 +248,6 @@ impl Transport {
                 status: status_label,
             })
             .inc();
-        match permit.record(healthy, Instant::now()) {
-            Transition::Opened => {
-                tracing::warn!("upstream circuit opened after repeated failures")
-            }
-            Transition::Closed => tracing::info!("upstream circuit closed: the probe succeeded"),
-            Transition::None => {}
-        }
-        self.circuit_state();
         match result {
             Ok((status, body, retry_after)) => {
                 tracing::debug!(
@@ -210,6 +263,7 @@ impl Transport {
                 retryable: e.is_connect(),
                 error: self.transport_error(e),
                 retry_after: None,
+                judged: true,
             }),
         }
     }
@@ -264,6 +318,10 @@ impl Transport {
             GatewayError::UpstreamUnavailable(e.without_url().to_string())
         }
     }
+}
+
+fn gauge(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 /// Counts a request in the active-requests gauge while it lives.

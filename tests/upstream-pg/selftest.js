@@ -310,6 +310,11 @@ test('request log and faults', async () => {
   assert.equal(fresh[1].account, 1)
   assert.deepEqual(Object.keys(fresh[1]), ['seq', 'method', 'url', 'path', 'version', 'status', 'account', 'ms', 'request_id'])
   assert.equal(fresh[1].url, '/v1.1/odata/Inbox?$top=1&$skip=0')
+  // A random share of requests: none at rate 0, all at rate 1.
+  for (const [rate, status] of [[0, 200], [1, 503]]) {
+    await request(pg.port, '/_test/faults', { method: 'POST', body: JSON.stringify({ status: 503, rate, retry_after: 1 }), token: null })
+    for (let i = 0; i < 5; i++) assert.equal((await odata('1.1', 'Inbox?$top=1&$skip=0')).status, status)
+  }
   await request(pg.port, '/_test/faults', { method: 'POST', body: JSON.stringify({ latency_ms: 50, path_contains: 'Label' }), token: null })
   assert.equal((await get('/_test/faults', { token: null })).body.path_contains, 'Label')
   await request(pg.port, '/_test/faults', { method: 'DELETE', token: null })

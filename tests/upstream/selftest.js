@@ -102,6 +102,12 @@ test('request log and faults', async () => {
   const { body: fresh } = await get(`/_test/requests?since=${since}`)
   assert.deepEqual(fresh.map(e => e.status), [503, 200])
   assert.equal(fresh[1].account, 1)
+  // A random share of requests: none at rate 0, all at rate 1.
+  for (const [rate, status] of [[0, 200], [1, 503]]) {
+    await fetch(`${base}/_test/faults`, { method: 'POST', body: JSON.stringify({ status: 503, rate, retry_after: 1 }) })
+    for (let i = 0; i < 5; i++) assert.equal((await fetch(`${base}/v1.1/odata/Inbox?$top=1&$skip=0`, { headers: { authorization: 'Bearer admin-token-1' } })).status, status)
+  }
+  await fetch(`${base}/_test/faults`, { method: 'DELETE' })
 })
 
 test('chaos mode (bench/chaos.py)', async () => {

@@ -41,6 +41,8 @@ function faults(req, res, next) {
   let target = req.originalUrl
   try { target = decodeURIComponent(target) } catch { /* keep raw */ }
   if (f.path_contains && !target.includes(f.path_contains)) return next()
+  // `rate` (0..1): only that share of matching requests, drawn at random, is hit.
+  if (f.rate != null && Math.random() >= f.rate) return next()
   if (f.count != null && --f.count <= 0) fault = null
   const answer = () => {
     if (f.status == null && f.body == null) return next()
