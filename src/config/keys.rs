@@ -146,7 +146,7 @@ config_keys! {
     stale_if_error_ms: u64 = 300_000, flag u64, env "STALE_IF_ERROR_MS";
     /// Retries of an upstream request after a connect error or a 502, 503
     /// or 504 answer.
-    upstream_retries: u32 = 2, flag u32, env "UPSTREAM_RETRIES";
+    upstream_retries: u32 = 3, flag u32, env "UPSTREAM_RETRIES";
     /// First retry delay in milliseconds; doubles with each retry, with
     /// jitter.
     retry_backoff_ms: u64 = 100, flag u64, env "RETRY_BACKOFF_MS";

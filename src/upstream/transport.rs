@@ -260,7 +260,10 @@ impl Transport {
                 Ok((status, body, retry_after))
             }
             Err(e) => Err(Failure {
-                retryable: e.is_connect(),
+                // A GET may be sent again: connect errors, a connection
+                // closed before the answer or in the middle of its body.
+                // Not a timeout: the client has waited long enough.
+                retryable: !e.is_timeout() && (e.is_connect() || e.is_request() || e.is_body()),
                 error: self.transport_error(e),
                 retry_after: None,
                 judged: true,
