@@ -13,8 +13,10 @@ use crate::odata::response::lenient_i64;
 use crate::odata::{CollectionQuery, Dialect, Filter, Row};
 use crate::upstream::{Caller, Upstream};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use futures::future::BoxFuture;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use tokio::task::AbortHandle;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RowKey {
@@ -91,5 +93,33 @@ pub fn key_loader(
         style,
         columns,
     };
-    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()).max_batch_size(1)
+    let tasks = ScopedTasks::default();
+    let spawn = move |load| tasks.spawn(load);
+    DataLoader::with_cache(loader, spawn, HashMapCache::default()).max_batch_size(1)
+}
+
+/// The loader's batch loads, aborted when the loader goes (its request
+/// finished, timed out or lost its client): a load nobody waits for any
+/// more must not keep its upstream requests running.
+#[derive(Default)]
+struct ScopedTasks {
+    running: std::sync::Mutex<Vec<AbortHandle>>,
+}
+
+impl ScopedTasks {
+    fn spawn(&self, load: BoxFuture<'static, ()>) {
+        let task = tokio::spawn(load).abort_handle();
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|t| !t.is_finished());
+        running.push(task);
+    }
+}
+
+impl Drop for ScopedTasks {
+    fn drop(&mut self) {
+        let running = self.running.get_mut().unwrap_or_else(|e| e.into_inner());
+        for task in running.drain(..) {
+            task.abort();
+        }
+    }
 }

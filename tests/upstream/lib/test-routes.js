@@ -9,7 +9,8 @@ let seq = 0
 let fault = null
 
 // Records the request on arrival (so `since` never misses one that is still
-// running) and fills in status and duration when the response starts.
+// running) and fills in status and duration when the response starts, or
+// marks it `aborted` when the client closed the connection first.
 function requestLog(req, res, next) {
   const started = process.hrtime.bigint()
   const entry = {
@@ -31,7 +32,11 @@ function requestLog(req, res, next) {
     done()
     return out
   }
-  res.on('close', done)
+  // Closed before an answer was sent: the client gave up (`aborted`).
+  res.on('close', () => {
+    if (entry.status === null && !res.headersSent) entry.aborted = true
+    done()
+  })
   next()
 }
 
