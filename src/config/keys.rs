@@ -213,6 +213,13 @@ config_keys! {
     max_body_bytes: usize = 1024 * 1024, flag usize, env "MAX_BODY_BYTES";
     /// Longest time one GraphQL request may run, in milliseconds.
     request_timeout_ms: u64 = 60_000, flag u64, env "REQUEST_TIMEOUT_MS";
+    /// Requests per second each client may make (per credential, or per API
+    /// key in service mode); beyond it → HTTP 429 and RATE_LIMITED. 0: no
+    /// limit.
+    rate_limit_per_second: u32 = 0, flag u32, env "RATE_LIMIT_PER_SECOND";
+    /// Requests a client may make at once above its rate; 0: one second's
+    /// worth (`rate_limit_per_second`).
+    rate_limit_burst: u32 = 0, flag u32, env "RATE_LIMIT_BURST";
     /// Answer introspection queries (`__schema`, `__type`).
     introspection: bool = true, flag bool, env "INTROSPECTION";
     /// Browser origins allowed by CORS: exact origins, or `*`; empty sends

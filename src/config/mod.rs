@@ -13,7 +13,8 @@ mod values;
 pub use keys::{Config, Overrides};
 pub use service::{ServiceKey, ServiceMode};
 pub use settings::{
-    AggregateSettings, CacheSettings, HttpSettings, QuerySettings, Settings, UpstreamSettings,
+    AggregateSettings, CacheSettings, HttpSettings, QuerySettings, RateLimit, Settings,
+    UpstreamSettings,
 };
 pub use values::{ApiKeyConfig, InOperator, LogFormat, Pushdown, Secret};
 

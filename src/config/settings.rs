@@ -5,6 +5,7 @@ use super::{invalid, Config, ConfigError, InOperator, LogFormat, Pushdown, Servi
 use crate::model::ApiVersion;
 use crate::odata::Dialect;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 /// A checked configuration: what the gateway runs with.
@@ -108,6 +109,15 @@ pub struct HttpSettings {
     pub cors_allowed_origins: Vec<String>,
     /// 0: no automatic persisted queries.
     pub apq_cache_bytes: u64,
+    /// Per-client request rate; `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A token bucket: `per_second` tokens a second, holding at most `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_second: NonZeroU32,
+    pub burst: NonZeroU32,
 }
 
 impl UpstreamSettings {
@@ -312,7 +322,16 @@ impl Config {
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             cors_allowed_origins: self.cors_allowed_origins.clone(),
             apq_cache_bytes: self.apq_cache_bytes,
+            rate_limit: self.rate_limit(),
         })
+    }
+
+    /// Off when `rate_limit_per_second` is 0; the burst defaults to one
+    /// second's worth.
+    fn rate_limit(&self) -> Option<RateLimit> {
+        let per_second = NonZeroU32::new(self.rate_limit_per_second)?;
+        let burst = NonZeroU32::new(self.rate_limit_burst).unwrap_or(per_second);
+        Some(RateLimit { per_second, burst })
     }
 }
 

@@ -60,9 +60,12 @@ async fn serve(
     let explain = raw.as_ref().is_ok_and(RawParams::asks_explain);
     let outcome = async {
         let params = params::resolve(raw?, &state.persisted).await?;
-        let request = document::prepare(params, &state.limits, &method)?;
         let service = state.service.as_deref();
         let caller = identity::identify(service, headers, uri.query(), request_id, explain);
+        if let Some(limits) = &state.rate_limits {
+            limits.check(&caller)?;
+        }
+        let request = document::prepare(params, &state.limits, &method)?;
         execute::run(&state.schema, state.request_timeout, request, caller).await
     }
     .await;

@@ -38,6 +38,8 @@ pub struct AppState {
     max_body_bytes: usize,
     /// Service mode; `None`: pass-through.
     service: Option<Arc<auth::ServiceAuth>>,
+    /// Per-client request rates; `None`: unlimited.
+    rate_limits: Option<Arc<pipeline::rate_limit::RateLimits>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +87,10 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
     let schema = builder
         .finish()
         .map_err(|e| StartError::Schema(e.to_string()))?;
+    let rate_limits = http.rate_limit.map(|limit| {
+        let upstream = gateway.upstream.clone();
+        Arc::new(pipeline::rate_limit::RateLimits::new(limit, upstream))
+    });
     let state = AppState {
         schema,
         gateway,
@@ -101,6 +107,7 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
             .service
             .as_ref()
             .map(|s| Arc::new(auth::ServiceAuth::new(s))),
+        rate_limits,
     };
     let router = Router::new()
         .route("/", get(playground::page))

@@ -24,6 +24,7 @@ mod window;
 
 pub use credential::Credential;
 pub use explain::Explain;
+pub use fingerprint::Fingerprint;
 pub use scan::with_key_order;
 
 /// What one client request brings to its upstream calls.
@@ -47,6 +48,9 @@ pub struct Caller {
     /// The client asked to see its upstream requests (`X-Explain`); like
     /// the request id, never part of a cache or sharing key.
     pub explain: Option<Arc<Explain>>,
+    /// Service mode: the name of the API key the client showed, which
+    /// per-client limits count by (all keys share one upstream credential).
+    pub api_key: Option<Arc<str>>,
 }
 
 impl Caller {
@@ -59,6 +63,7 @@ impl Caller {
             request_id: None,
             bypass_cache: false,
             explain: None,
+            api_key: None,
         }
     }
 }
@@ -120,6 +125,12 @@ pub struct Upstream {
 }
 
 impl Upstream {
+    /// The credential's fingerprint, as the cache files its answers under:
+    /// a key for per-credential state that holds no token.
+    pub fn fingerprint(&self, credential: &Credential) -> Fingerprint {
+        self.fingerprints.of(credential)
+    }
+
     pub fn new(settings: &UpstreamSettings) -> Result<Upstream, ConfigError> {
         Upstream::with_metrics(settings, Arc::new(Metrics::new()))
     }

@@ -4,6 +4,7 @@
 //! stay in a `200` response beside the data.
 
 use super::negotiate::MediaType;
+use crate::config::RateLimit;
 use crate::error::{ensure_codes, GatewayError};
 use async_graphql::ServerError;
 use axum::http::StatusCode;
@@ -13,6 +14,8 @@ use std::time::Duration;
 const BAD_REQUEST: &str = "BAD_REQUEST";
 /// `extensions.code` of a request past `request_timeout_ms`.
 const UPSTREAM_TIMEOUT: &str = "UPSTREAM_TIMEOUT";
+/// `extensions.code` of a request past the client's rate.
+const RATE_LIMITED: &str = "RATE_LIMITED";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -42,6 +45,16 @@ pub enum RequestError {
     /// codes come from `ensure_codes`.
     #[error("{}", messages(.0))]
     Invalid(Vec<ServerError>),
+    /// The client used up its rate (`rate_limit_per_second`).
+    #[error(
+        "too many requests: at most {} a second and {} at once per client \
+         (rate_limit_per_second, rate_limit_burst); retry in {} s",
+        .limit.per_second, .limit.burst, .retry_after.as_secs()
+    )]
+    RateLimited {
+        limit: RateLimit,
+        retry_after: Duration,
+    },
     /// Execution ran past `request_timeout_ms`.
     #[error("the request did not finish within {} ms (request_timeout_ms)", .limit.as_millis())]
     TimedOut { limit: Duration },
@@ -61,6 +74,15 @@ impl RequestError {
             (Self::Refused(_) | Self::Invalid(_) | Self::TimedOut { .. }, Json) => StatusCode::OK,
             (Self::Refused(_) | Self::Invalid(_), GraphqlResponse) => StatusCode::BAD_REQUEST,
             (Self::TimedOut { .. }, GraphqlResponse) => StatusCode::GATEWAY_TIMEOUT,
+            (Self::RateLimited { .. }, _) => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    /// When the client may try again (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -73,6 +95,7 @@ impl RequestError {
             }
             Self::Refused(ref error) => error.code(),
             Self::TimedOut { .. } => UPSTREAM_TIMEOUT,
+            Self::RateLimited { .. } => RATE_LIMITED,
             Self::NotAcceptable
             | Self::BodyTooLarge { .. }
             | Self::UnreadableBody { .. }
@@ -93,7 +116,7 @@ impl RequestError {
     pub fn is_graphql(&self) -> bool {
         matches!(
             self,
-            Self::Refused(_) | Self::Invalid(_) | Self::TimedOut { .. }
+            Self::Refused(_) | Self::Invalid(_) | Self::TimedOut { .. } | Self::RateLimited { .. }
         )
     }
 
@@ -154,6 +177,17 @@ mod tests {
                 },
                 200,
                 504,
+            ),
+            (
+                RequestError::RateLimited {
+                    limit: crate::config::RateLimit {
+                        per_second: std::num::NonZeroU32::MIN,
+                        burst: std::num::NonZeroU32::MIN,
+                    },
+                    retry_after: Duration::from_secs(1),
+                },
+                429,
+                429,
             ),
         ];
         for (error, json, graphql_response) in table {

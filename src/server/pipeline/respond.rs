@@ -43,6 +43,7 @@ fn executed(metrics: &Metrics, media: MediaType, response: async_graphql::Respon
 pub fn failed(metrics: &Metrics, media: MediaType, error: RequestError) -> Response {
     let status = error.status(media);
     let graphql = error.is_graphql();
+    let retry_after = error.retry_after();
     let mut body = Map::new();
     if error.started_execution() {
         body.insert("data".into(), Value::Null);
@@ -59,6 +60,11 @@ pub fn failed(metrics: &Metrics, media: MediaType, error: RequestError) -> Respo
         response
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    if let Some(wait) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
     }
     response
 }
