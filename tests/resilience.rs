@@ -358,3 +358,34 @@ async fn the_retry_budget_keeps_retries_from_multiplying_an_outage() {
         Some(f64::from(queries - 3))
     );
 }
+
+#[tokio::test]
+async fn a_garbled_success_is_asked_again() {
+    let up = private_upstream("resilience_garbled");
+    let gw = gateway_with(config(up)).await;
+    let garbage = json!({"status": 200, "content_type": "application/json",
+        "body": "<html>proxy error</html>", "path_contains": "Label"});
+    // Once: the retry gets the real answer.
+    let since = up.last_seq().await;
+    let mut once = garbage.clone();
+    once["count"] = json!(1);
+    up.set_fault(once).await;
+    let body = ask(&gw, LABELS).await;
+    assert!(answered(&body), "{body}");
+    assert_eq!(label_statuses(up, since).await, vec![200, 200]);
+    // Always: the retries run out and the answer is the upstream's fault.
+    let since = up.last_seq().await;
+    up.set_fault(garbage).await;
+    let body = ask(&gw, LABELS).await;
+    up.clear_faults().await;
+    assert_eq!(
+        error_code(&body),
+        Some("UPSTREAM_INVALID_RESPONSE"),
+        "{body}"
+    );
+    assert_eq!(
+        label_statuses(up, since).await.len(),
+        4,
+        "one request and 3 retries"
+    );
+}

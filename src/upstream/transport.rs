@@ -128,8 +128,8 @@ impl Transport {
         Ok(response.status().as_u16())
     }
 
-    /// GETs `url` with the credential, retrying connect errors and
-    /// 502/503/504 while the retry budget allows (the last such answer is
+    /// GETs `url` with the credential, retrying connect errors, 502/503/504
+    /// and garbled JSON while the retry budget allows (the last such answer is
     /// returned as it is). The circuit breaker admits the request once and
     /// judges its final outcome.
     pub async fn get(
@@ -154,6 +154,7 @@ impl Transport {
                 Ok((status, _, retry_after)) if retry::retryable_status(status.as_u16()) => {
                     *retry_after
                 }
+                Ok((status, body, _)) if garbled(*status, accept, body) => None,
                 Err(f) if f.retryable => f.retry_after,
                 _ => break result,
             };
@@ -164,7 +165,9 @@ impl Transport {
             retry += 1;
         };
         let verdict = match &last {
-            Ok((status, ..)) => Some(!status.is_server_error()),
+            Ok((status, body, _)) => {
+                Some(!status.is_server_error() && !garbled(*status, accept, body))
+            }
             Err(f) if f.judged => Some(false),
             // A full queue says nothing about the upstream: the permit is
             // dropped unjudged.
@@ -341,4 +344,14 @@ impl Drop for Active<'_> {
     fn drop(&mut self) {
         self.0.upstream_active.dec();
     }
+}
+
+/// A success whose JSON body does not even parse: a proxy's error page or
+/// a body mangled on the way, which a second GET usually gets right. A body
+/// that parses but has the wrong shape is the upstream's answer, not
+/// retried.
+fn garbled(status: StatusCode, accept: &str, body: &[u8]) -> bool {
+    status.is_success()
+        && accept == "application/json"
+        && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err()
 }
