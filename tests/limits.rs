@@ -317,3 +317,54 @@ async fn automatic_persisted_queries_follow_apollos_protocol() {
         "{body}"
     );
 }
+
+/// Opens a connection and sends the start of a request's headers, then
+/// one byte every 200 ms; returns how long until the gateway closed it
+/// (`None`: still open after 5 s).
+async fn trickle_headers(gw: &Gateway) -> Option<std::time::Duration> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(gw.addr)
+        .await
+        .expect("connect");
+    let started = std::time::Instant::now();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Slow: ")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 512];
+    while started.elapsed() < std::time::Duration::from_secs(5) {
+        if stream.write_all(b"a").await.is_err() {
+            return Some(started.elapsed());
+        }
+        let read =
+            tokio::time::timeout(std::time::Duration::from_millis(200), stream.read(&mut buf))
+                .await;
+        if let Ok(Ok(0) | Err(_)) = read {
+            return Some(started.elapsed());
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn slow_request_headers_are_cut_off_while_others_are_served() {
+    let up = upstream();
+    let gw = gateway_with(Config {
+        header_read_timeout_ms: 600,
+        ..config(up)
+    })
+    .await;
+    let slow: Vec<_> = (0..20).map(|_| trickle_headers(&gw)).collect();
+    let (closed, ()) = tokio::join!(futures::future::join_all(slow), async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        still_serves(&gw).await;
+    });
+    for took in closed {
+        let took = took.expect("the gateway closed the slow connection");
+        assert!(
+            took < std::time::Duration::from_millis(3000),
+            "closed after {took:?}"
+        );
+    }
+    still_serves(&gw).await;
+}

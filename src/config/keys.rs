@@ -213,6 +213,10 @@ config_keys! {
     max_body_bytes: usize = 1024 * 1024, flag usize, env "MAX_BODY_BYTES";
     /// Longest time one GraphQL request may run, in milliseconds.
     request_timeout_ms: u64 = 60_000, flag u64, env "REQUEST_TIMEOUT_MS";
+    /// Longest time a client may take to send a request's headers, in
+    /// milliseconds; slower connections are closed (slowloris), and so
+    /// are keep-alive connections idle that long.
+    header_read_timeout_ms: u64 = 30_000, flag u64, env "HEADER_READ_TIMEOUT_MS";
     /// Requests per second each client may make (per credential, or per API
     /// key in service mode); beyond it → HTTP 429 and RATE_LIMITED. 0: no
     /// limit.

@@ -105,6 +105,8 @@ pub struct QuerySettings {
 pub struct HttpSettings {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// Longest time to read a request's headers.
+    pub header_read_timeout: Duration,
     /// Exact origins, or the single `*`; empty: no CORS headers.
     pub cors_allowed_origins: Vec<String>,
     /// 0: no automatic persisted queries.
@@ -316,10 +318,17 @@ impl Config {
                 "must be above 0 and at most a day",
             ));
         }
+        if self.header_read_timeout_ms == 0 {
+            return Err(invalid("header_read_timeout_ms", "must be above 0"));
+        }
         check_origins(&self.cors_allowed_origins)?;
         Ok(HttpSettings {
             max_body_bytes: self.max_body_bytes,
             request_timeout: Duration::from_millis(self.request_timeout_ms),
+            header_read_timeout: at_most_a_day(
+                "header_read_timeout_ms",
+                self.header_read_timeout_ms,
+            )?,
             cors_allowed_origins: self.cors_allowed_origins.clone(),
             apq_cache_bytes: self.apq_cache_bytes,
             rate_limit: self.rate_limit(),

@@ -3,10 +3,13 @@
 mod auth;
 mod graphql_http;
 mod limits;
+mod listen;
 mod nesting;
 mod persisted;
 mod pipeline;
 mod request_log;
+
+pub use listen::serve_connections;
 
 use crate::config::{ConfigError, Settings};
 use crate::metrics::{self, Metrics};
@@ -198,13 +201,9 @@ pub async fn serve(settings: &Settings) -> Result<(), StartError> {
         probes = upstream.probes,
         "upstream capabilities"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| StartError::Listen {
-            addr: addr.to_string(),
-            reason: e.to_string(),
-        })
+    let header_read_timeout = settings.http.header_read_timeout;
+    listen::serve_connections(listener, app, header_read_timeout, shutdown_signal()).await;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -403,9 +403,14 @@ pub async fn gateway_with(config: Config) -> Gateway {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let header_read_timeout = settings.http.header_read_timeout;
+    let forever = std::future::pending();
+    tokio::spawn(liveagent_graphql::server::serve_connections(
+        listener,
+        app,
+        header_read_timeout,
+        forever,
+    ));
     Gateway { addr }
 }
 
