@@ -65,6 +65,9 @@ pub struct Metrics {
     pub cache_entries: Gauge,
     pub graphql_requests: Counter,
     pub graphql_errors: Family<CodeLabel, Counter>,
+    pub response_cache_hits: Counter,
+    pub response_cache_misses: Counter,
+    pub not_modified: Counter,
 }
 
 impl Default for Metrics {
@@ -95,6 +98,9 @@ impl Metrics {
             cache_entries: Gauge::default(),
             graphql_requests: Counter::default(),
             graphql_errors: Family::default(),
+            response_cache_hits: Counter::default(),
+            response_cache_misses: Counter::default(),
+            not_modified: Counter::default(),
             registry: Registry::with_prefix("gateway"),
         };
         let r = &mut m.registry;
@@ -194,6 +200,21 @@ impl Metrics {
             "graphql_errors",
             "GraphQL errors by extensions.code",
             m.graphql_errors.clone(),
+        );
+        r.register(
+            "response_cache_hits",
+            "GraphQL responses answered whole from the response cache",
+            m.response_cache_hits.clone(),
+        );
+        r.register(
+            "response_cache_misses",
+            "GraphQL requests executed because no cached response was fresh",
+            m.response_cache_misses.clone(),
+        );
+        r.register(
+            "not_modified",
+            "GraphQL responses answered 304 Not Modified (If-None-Match)",
+            m.not_modified.clone(),
         );
         m
     }

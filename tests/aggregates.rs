@@ -497,7 +497,12 @@ async fn bad_arguments_are_user_errors() {
 #[tokio::test]
 async fn scan_pages_stay_out_of_the_response_cache() {
     let up = private_upstream("aggregates-scan-cache");
-    let scan = gateway_for(up, Pushdown::Off, base_config()).await;
+    // The upstream cache alone: whole responses are reused otherwise.
+    let upstream_cache_only = Config {
+        response_cache_bytes: 0,
+        ..base_config()
+    };
+    let scan = gateway_for(up, Pushdown::Off, upstream_cache_only).await;
     let query = "{ messagesAggregate(groupBy: [MESSAGE_TYPE]) { key { messageType } count } }";
     let first = scan.data(ADMIN_1, query, json!({})).await;
     let since = up.last_seq().await;
@@ -510,4 +515,10 @@ async fn scan_pages_stay_out_of_the_response_cache() {
         !urls.is_empty() && urls.iter().all(|u| u.contains("/Message?")),
         "{urls:?}"
     );
+    // The whole response, a few groups, is reused: no upstream request.
+    let reusing = gateway_for(up, Pushdown::Off, base_config()).await;
+    let first = reusing.data(ADMIN_1, query, json!({})).await;
+    let since = up.last_seq().await;
+    assert_eq!(reusing.data(ADMIN_1, query, json!({})).await, first);
+    assert_eq!(up.data_requests_since(since).await, Vec::<String>::new());
 }

@@ -328,6 +328,7 @@ async fn the_cache_is_bounded_in_bytes() {
     let capacity = total as u64 - 1;
     let tight = gateway_with(Config {
         cache_max_bytes: capacity,
+        response_cache_bytes: 0,
         ..config(up)
     })
     .await;
@@ -620,6 +621,9 @@ async fn metrics_are_prometheus_text_without_secrets() {
     let up = upstream();
     let gw = gateway_with(config(up)).await;
     data(&ask(&gw, ADMIN_1, INBOXES).await);
+    // Another document, same upstream request: an upstream cache hit.
+    data(&ask(&gw, ADMIN_1, &format!("{INBOXES} ")).await);
+    // The same document: a whole response reused.
     data(&ask(&gw, ADMIN_1, INBOXES).await);
     let bad = ask(&gw, ADMIN_1, "{ inboxes(first: -1) { nodes { id } } }").await;
     assert_eq!(error_code(&bad), Some("BAD_USER_INPUT"));
@@ -646,6 +650,8 @@ async fn metrics_are_prometheus_text_without_secrets() {
         "gateway_cache_entries",
         "gateway_graphql_requests_total",
         "gateway_graphql_errors_total{code=\"BAD_USER_INPUT\"}",
+        "gateway_response_cache_hits_total",
+        "gateway_response_cache_misses_total",
     ];
     for series in at_least_one {
         assert!(

@@ -231,6 +231,9 @@ config_keys! {
     /// comma-separated.
     cors_allowed_origins: Vec<String> = Vec::new(), flag Vec<String>,
         env "CORS_ALLOWED_ORIGINS", value_delimiter = ',';
+    /// Memory for whole GraphQL responses reused while the upstream answers
+    /// they were built from are fresh, in bytes; 0 turns it off.
+    response_cache_bytes: u64 = 32 * 1024 * 1024, flag u64, env "RESPONSE_CACHE_BYTES";
     /// Memory for automatic persisted queries, in bytes of query text; 0
     /// turns them off.
     apq_cache_bytes: u64 = 8 * 1024 * 1024, flag u64, env "APQ_CACHE_BYTES";

@@ -111,6 +111,8 @@ pub struct HttpSettings {
     pub cors_allowed_origins: Vec<String>,
     /// 0: no automatic persisted queries.
     pub apq_cache_bytes: u64,
+    /// 0: no whole responses reused.
+    pub response_cache_bytes: u64,
     /// Per-client request rate; `None`: unlimited.
     pub rate_limit: Option<RateLimit>,
 }
@@ -331,6 +333,7 @@ impl Config {
             )?,
             cors_allowed_origins: self.cors_allowed_origins.clone(),
             apq_cache_bytes: self.apq_cache_bytes,
+            response_cache_bytes: self.response_cache_bytes,
             rate_limit: self.rate_limit(),
         })
     }

@@ -2,11 +2,15 @@
 //! the stages of `pipeline/` in order, as `serve` reads.
 
 use super::pipeline::error::RequestError;
+use super::pipeline::identity::ClientKey;
 use super::pipeline::negotiate::{negotiate, MediaType};
-use super::pipeline::params::{self, RawParams};
+use super::pipeline::params::{self, Params, RawParams};
+use super::pipeline::reuse::{Key, ResponseCache};
 use super::pipeline::{document, execute, identity, respond};
 use super::request_log::{OperationName, Trace};
 use super::AppState;
+use crate::error::GatewayError;
+use crate::upstream::Caller;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -65,13 +69,48 @@ async fn serve(
         if let Some(limits) = &state.rate_limits {
             limits.check(&caller)?;
         }
+        let reuse = reusable(state, &caller, &params);
+        if let (Some((responses, key)), Ok(caller)) = (&reuse, &caller) {
+            if !caller.no_cache {
+                if let Some(hit) = responses.get(key).await {
+                    state.metrics.response_cache_hits.inc();
+                    return Ok(hit);
+                }
+            }
+            state.metrics.response_cache_misses.inc();
+        }
+        let freshness = caller.as_ref().ok().map(|c| c.freshness.clone());
         let request = document::prepare(params, &state.limits, &method)?;
-        execute::run(&state.schema, state.request_timeout, request, caller).await
+        let response = execute::run(&state.schema, state.request_timeout, request, caller).await?;
+        let rendered = respond::render(&response);
+        let clean = response.errors.is_empty() && !response.extensions.contains_key("stale");
+        if let (Some((responses, key)), Some(until), true) =
+            (reuse, freshness.and_then(|f| f.until()), clean)
+        {
+            responses.put(key, &rendered, until).await;
+        }
+        Ok(rendered)
     }
     .await;
-    let mut response = respond::respond(&state.metrics, media, outcome);
+    let mut response = match outcome {
+        Ok(rendered) => respond::executed(&state.metrics, media, &rendered, headers),
+        Err(error) => respond::failed(&state.metrics, media, error),
+    };
     if let Some(name) = operation {
         response.extensions_mut().insert(OperationName(name));
     }
     response
+}
+
+/// The response cache and this request's key in it, when its answer may
+/// be reused: a known client that did not ask to see its upstream requests.
+fn reusable<'a>(
+    state: &'a AppState,
+    caller: &Result<Caller, GatewayError>,
+    params: &Params,
+) -> Option<(&'a ResponseCache, Key)> {
+    let responses = state.responses.as_deref()?;
+    let caller = caller.as_ref().ok().filter(|c| c.explain.is_none())?;
+    let client = ClientKey::of(caller, &state.gateway.upstream);
+    Some((responses, Key::new(client, params)))
 }

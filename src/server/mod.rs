@@ -41,6 +41,8 @@ pub struct AppState {
     max_body_bytes: usize,
     /// Service mode; `None`: pass-through.
     service: Option<Arc<auth::ServiceAuth>>,
+    /// Whole responses reused; `None`: off.
+    responses: Option<Arc<pipeline::reuse::ResponseCache>>,
     /// Per-client request rates; `None`: unlimited.
     rate_limits: Option<Arc<pipeline::rate_limit::RateLimits>>,
 }
@@ -111,6 +113,7 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
             .as_ref()
             .map(|s| Arc::new(auth::ServiceAuth::new(s))),
         rate_limits,
+        responses: pipeline::reuse::ResponseCache::new(http.response_cache_bytes).map(Arc::new),
     };
     let router = Router::new()
         .route("/", get(playground::page))

@@ -86,6 +86,10 @@ impl<V> Stored<V> {
         now < self.fresh_until
     }
 
+    pub fn fresh_until(&self) -> Instant {
+        self.fresh_until
+    }
+
     /// Still within the stale-if-error window.
     pub fn is_servable_stale(&self, now: Instant) -> bool {
         now < self.stale_until
@@ -194,6 +198,11 @@ impl<V: Send + Sync + 'static> ResponseCache<V> {
     }
 
     /// Stores a successful answer made from `body_bytes` of upstream bodies.
+    /// How long a new answer for `collection` stays fresh.
+    pub fn ttl_for(&self, collection: &str) -> Duration {
+        self.ttls.for_collection(collection)
+    }
+
     pub async fn put(&self, key: CacheKey, collection: &str, value: V, body_bytes: usize) {
         let ttl = self.ttls.for_collection(collection);
         let keep_for = ttl.saturating_add(self.stale_window);

@@ -14,6 +14,7 @@ mod circuit;
 mod credential;
 mod explain;
 mod fingerprint;
+mod freshness;
 mod inflight;
 mod paging;
 mod probes;
@@ -25,6 +26,7 @@ mod window;
 pub use credential::Credential;
 pub use explain::Explain;
 pub use fingerprint::Fingerprint;
+pub use freshness::Freshness;
 pub use scan::with_key_order;
 
 /// What one client request brings to its upstream calls.
@@ -51,6 +53,9 @@ pub struct Caller {
     /// Service mode: the name of the API key the client showed, which
     /// per-client limits count by (all keys share one upstream credential).
     pub api_key: Option<Arc<str>>,
+    /// The earliest expiry of the answers this request used, which bounds
+    /// how long its whole response may be reused.
+    pub freshness: Arc<Freshness>,
 }
 
 impl Caller {
@@ -64,6 +69,7 @@ impl Caller {
             bypass_cache: false,
             explain: None,
             api_key: None,
+            freshness: Arc::default(),
         }
     }
 }
@@ -412,6 +418,7 @@ impl Upstream {
             if !caller.no_cache {
                 if let Some(stored) = cache.get(&key).await {
                     if stored.is_fresh(Instant::now()) {
+                        caller.freshness.record(stored.fresh_until());
                         metrics.cache_hits.get_or_create(&label).inc();
                         return trace.finish(Served::Hit, Ok(stored.value.clone()));
                     }
@@ -452,7 +459,14 @@ impl Upstream {
             Served::Miss
         };
         let error = match outcome.value {
-            Some(Ok(answer)) => return trace.finish(served, Ok(answer)),
+            Some(Ok(answer)) => {
+                // Fresh for the collection's TTL; with no cache, not at all.
+                let ttl = self.cache.as_ref().map(|c| c.ttl_for(collection));
+                caller
+                    .freshness
+                    .record(Instant::now() + ttl.unwrap_or_default());
+                return trace.finish(served, Ok(answer));
+            }
             Some(Err(e)) => e,
             None => GatewayError::UpstreamUnavailable("the upstream request failed".into()),
         };

@@ -12,7 +12,7 @@
 
 use crate::error::GatewayError;
 use crate::server::auth::ServiceAuth;
-use crate::upstream::{Caller, Credential, Explain};
+use crate::upstream::{Caller, Credential, Explain, Fingerprint, Upstream};
 use axum::http::{header, HeaderMap};
 use std::sync::Arc;
 
@@ -40,6 +40,24 @@ pub fn identify(
         explain: (explain_in_body || wants_explain(headers)).then(|| Arc::new(Explain::default())),
         ..caller
     })
+}
+
+/// Who a client is to per-client state (rate buckets, cached responses):
+/// its credential's fingerprint in pass-through (never the token), its API
+/// key in service mode, where every key shares one upstream credential.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ClientKey {
+    Credential(Fingerprint),
+    ApiKey(Arc<str>),
+}
+
+impl ClientKey {
+    pub fn of(caller: &Caller, upstream: &Upstream) -> ClientKey {
+        match &caller.api_key {
+            Some(name) => ClientKey::ApiKey(name.clone()),
+            None => ClientKey::Credential(upstream.fingerprint(&caller.credential)),
+        }
+    }
 }
 
 /// The client's own credential: `Authorization: Bearer` or `?apikey=`.

@@ -1,8 +1,8 @@
 //! The life of a GraphQL request over HTTP, one file per stage, in order:
 //! `negotiate` (the response's media type), `params` (the GET or POST
 //! parameters, persisted queries), `identity` (the upstream caller),
-//! `rate_limit` (the client's token bucket, before any parsing),
-//! `document` (parsed once, limits, no mutation over GET), `execute`
+//! `rate_limit` (the client's token bucket, before any parsing), `reuse`
+//! (a whole response still fresh, answered as bytes), `document` (parsed once, limits, no mutation over GET), `execute`
 //! (timeout, field errors, codes) and `respond` (body, status, metrics).
 //! `error` is why a request fails as a whole: its code and its status.
 
@@ -14,3 +14,4 @@ pub mod negotiate;
 pub mod params;
 pub mod rate_limit;
 pub mod respond;
+pub mod reuse;

@@ -6,9 +6,10 @@
 //! without an identity is not counted: it cannot reach the upstream.
 
 use super::error::RequestError;
+use super::identity::ClientKey;
 use crate::config::RateLimit;
 use crate::error::GatewayError;
-use crate::upstream::{Caller, Fingerprint, Upstream};
+use crate::upstream::{Caller, Upstream};
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,15 +20,9 @@ use std::time::Duration;
 /// gone quiet), which keeps memory bounded by the active clients.
 const SWEEP_EVERY: u64 = 4096;
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum Client {
-    Credential(Fingerprint),
-    ApiKey(Arc<str>),
-}
-
 pub struct RateLimits {
     limit: RateLimit,
-    buckets: DefaultKeyedRateLimiter<Client>,
+    buckets: DefaultKeyedRateLimiter<ClientKey>,
     checks: AtomicU64,
     upstream: Arc<Upstream>,
 }
@@ -48,10 +43,7 @@ impl RateLimits {
         let Ok(caller) = caller else {
             return Ok(());
         };
-        let client = match &caller.api_key {
-            Some(name) => Client::ApiKey(name.clone()),
-            None => Client::Credential(self.upstream.fingerprint(&caller.credential)),
-        };
+        let client = ClientKey::of(caller, &self.upstream);
         if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             self.buckets.retain_recent();
             self.buckets.shrink_to_fit();

@@ -1,41 +1,113 @@
 //! Stage 5: the HTTP response. The GraphQL body in the negotiated media
 //! type with its status; every GraphQL response is counted in the metrics
-//! and carries its error codes for the log line.
+//! and carries its error codes for the log line. An executed operation's
+//! body is serialized once, tagged (`ETag`), and answered `304 Not
+//! Modified` when the client already holds it.
 
 use super::error::RequestError;
 use super::negotiate::MediaType;
 use crate::metrics::Metrics;
 use crate::server::request_log::ErrorCodes;
 use async_graphql::ServerError;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
-/// The answer to a request that executed, or failed as a whole.
-pub fn respond(
-    metrics: &Metrics,
-    media: MediaType,
-    outcome: Result<async_graphql::Response, RequestError>,
-) -> Response {
-    match outcome {
-        Ok(response) => executed(metrics, media, response),
-        Err(error) => failed(metrics, media, error),
+/// A GraphQL response serialized once: the bytes the client gets (and the
+/// response cache keeps), their entity tag, and the error codes.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub body: Bytes,
+    pub etag: HeaderValue,
+    pub codes: Vec<String>,
+}
+
+/// The body in the order the spec shows: `data`, `errors`, `extensions`.
+#[derive(Serialize)]
+struct Body<'a> {
+    data: &'a async_graphql::Value,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, async_graphql::Value>,
+}
+
+/// Serializes an executed operation's response.
+pub fn render(response: &async_graphql::Response) -> Rendered {
+    let body = Body {
+        data: &response.data,
+        errors: &response.errors,
+        extensions: &response.extensions,
+    };
+    // Values built by the gateway always serialize; an empty body would
+    // be a bug made visible, not a panic.
+    let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    let codes = response
+        .errors
+        .iter()
+        .map(|e| error_code(e).to_string())
+        .collect();
+    Rendered {
+        etag: entity_tag(&body),
+        body,
+        codes,
     }
 }
 
-/// An operation that ran: 200, its data, field errors and extensions.
-fn executed(metrics: &Metrics, media: MediaType, response: async_graphql::Response) -> Response {
-    let codes: Vec<&str> = response.errors.iter().map(error_code).collect();
-    metrics.graphql_response(codes.iter().copied());
-    let mut body = Map::new();
-    body.insert("data".into(), to_json(&response.data));
-    if !response.errors.is_empty() {
-        body.insert("errors".into(), to_json(&response.errors));
-    }
-    if !response.extensions.is_empty() {
-        body.insert("extensions".into(), to_json(&response.extensions));
-    }
-    json_response(StatusCode::OK, media, body, &codes)
+/// A strong entity tag: the first 128 bits of the body's SHA-256.
+fn entity_tag(body: &[u8]) -> HeaderValue {
+    let digest = ring::digest::digest(&ring::digest::SHA256, body);
+    let hex: String = digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    HeaderValue::from_str(&format!("\"{hex}\"")).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+/// An operation that ran, or its cached rendering: 200 with the body, or
+/// 304 without it when the client's `If-None-Match` names its tag.
+pub fn executed(
+    metrics: &Metrics,
+    media: MediaType,
+    rendered: &Rendered,
+    request_headers: &HeaderMap,
+) -> Response {
+    metrics.graphql_response(rendered.codes.iter().map(String::as_str));
+    let mut response = if has_tag(request_headers, &rendered.etag) {
+        metrics.not_modified.inc();
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = (StatusCode::OK, rendered.body.clone()).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(media.content_type()),
+        );
+        response
+    };
+    response
+        .headers_mut()
+        .insert(header::ETAG, rendered.etag.clone());
+    response
+        .extensions_mut()
+        .insert(ErrorCodes(rendered.codes.clone()));
+    response
+}
+
+/// `If-None-Match` lists `etag` (weak comparison) or is `*`.
+fn has_tag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let Ok(etag) = etag.to_str() else {
+        return false;
+    };
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 /// A request that failed as a whole: its status and errors (`data: null`
@@ -107,8 +179,10 @@ mod tests {
 
     async fn parts(response: Response) -> (u16, String, String, Vec<String>) {
         let status = response.status().as_u16();
-        let content_type = response.headers()[header::CONTENT_TYPE]
-            .to_str()
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
         let codes = response
@@ -178,13 +252,49 @@ mod tests {
                 .into_graphql()
                 .into_server_error(async_graphql::Pos::default()),
         );
-        let (status, _, body, codes) =
-            parts(respond(&metrics, MediaType::GraphqlResponse, Ok(response))).await;
+        let rendered = render(&response);
+        let none = HeaderMap::new();
+        let answer = executed(&metrics, MediaType::GraphqlResponse, &rendered, &none);
+        assert_eq!(answer.headers()[header::ETAG], rendered.etag);
+        let (status, _, body, codes) = parts(answer).await;
         assert_eq!(status, 200);
         assert!(
             body.starts_with(r#"{"data":{"a":null},"errors":["#),
             "{body}"
         );
         assert_eq!(codes, ["FORBIDDEN"]);
+    }
+
+    #[tokio::test]
+    async fn a_known_entity_tag_is_304_without_a_body() {
+        let metrics = Metrics::new();
+        let response = async_graphql::Response::new(
+            async_graphql::Value::from_json(serde_json::json!({"a": 1})).expect("value"),
+        );
+        let rendered = render(&response);
+        let tag = rendered.etag.to_str().expect("ascii").to_string();
+        assert!(
+            tag.starts_with('"') && tag.ends_with('"') && tag.len() == 34,
+            "{tag}"
+        );
+        for sent in [
+            tag.clone(),
+            format!("W/{tag}"),
+            format!("\"x\", {tag}"),
+            "*".into(),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::IF_NONE_MATCH, sent.parse().expect("header"));
+            let answer = executed(&metrics, MediaType::Json, &rendered, &headers);
+            assert_eq!(answer.headers()[header::ETAG], rendered.etag);
+            let (status, _, body, _) = parts(answer).await;
+            assert_eq!((status, body.as_str()), (304, ""), "{sent}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_NONE_MATCH, "\"other\"".parse().expect("header"));
+        let (status, _, body, _) =
+            parts(executed(&metrics, MediaType::Json, &rendered, &headers)).await;
+        assert_eq!((status, body.as_str()), (200, r#"{"data":{"a":1}}"#));
+        assert!(metrics.render().contains("gateway_not_modified_total 4"));
     }
 }
