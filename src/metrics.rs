@@ -65,6 +65,13 @@ pub struct Metrics {
     pub cache_entries: Gauge,
     pub graphql_requests: Counter,
     pub graphql_errors: Family<CodeLabel, Counter>,
+    pub live_subscriptions: Gauge,
+    pub live_cohorts: Gauge,
+    pub live_polls: Counter,
+    pub live_pushes: Counter,
+    /// Subscriptions ended by the gateway: `slow` (a full queue), `limit`
+    /// (refused at the start).
+    pub live_refused: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -95,6 +102,11 @@ impl Metrics {
             cache_entries: Gauge::default(),
             graphql_requests: Counter::default(),
             graphql_errors: Family::default(),
+            live_subscriptions: Gauge::default(),
+            live_cohorts: Gauge::default(),
+            live_polls: Counter::default(),
+            live_pushes: Counter::default(),
+            live_refused: Family::default(),
             registry: Registry::with_prefix("gateway"),
         };
         let r = &mut m.registry;
@@ -194,6 +206,31 @@ impl Metrics {
             "graphql_errors",
             "GraphQL errors by extensions.code",
             m.graphql_errors.clone(),
+        );
+        r.register(
+            "live_subscriptions",
+            "Live subscriptions open",
+            m.live_subscriptions.clone(),
+        );
+        r.register(
+            "live_cohorts",
+            "Live cohorts: pollers, one per credential, document and variables",
+            m.live_cohorts.clone(),
+        );
+        r.register(
+            "live_polls",
+            "Evaluations of live cohorts",
+            m.live_polls.clone(),
+        );
+        r.register(
+            "live_pushes",
+            "Results pushed to live subscribers",
+            m.live_pushes.clone(),
+        );
+        r.register(
+            "live_refused",
+            "Live subscriptions refused at the start (limit) or dropped (slow)",
+            m.live_refused.clone(),
         );
         m
     }

@@ -24,6 +24,7 @@ mod window;
 
 pub use credential::Credential;
 pub use explain::Explain;
+pub use fingerprint::Fingerprint;
 pub use scan::with_key_order;
 
 /// What one client request brings to its upstream calls.
@@ -47,6 +48,9 @@ pub struct Caller {
     /// The client asked to see its upstream requests (`X-Explain`); like
     /// the request id, never part of a cache or sharing key.
     pub explain: Option<Arc<Explain>>,
+    /// Cached answers older than this are not served fresh (a live query
+    /// evaluated every N seconds takes nothing older than N seconds).
+    pub max_age: Option<Duration>,
 }
 
 impl Caller {
@@ -59,6 +63,7 @@ impl Caller {
             request_id: None,
             bypass_cache: false,
             explain: None,
+            max_age: None,
         }
     }
 }
@@ -77,7 +82,7 @@ use inflight::InFlight;
 use reqwest::StatusCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 use transport::Transport;
 
@@ -369,6 +374,12 @@ impl Upstream {
         }
     }
 
+    /// What the cache files this credential's answers under; live cohorts
+    /// are keyed by it too.
+    pub fn fingerprint(&self, credential: &Credential) -> Fingerprint {
+        self.fingerprints.of(credential)
+    }
+
     /// The answer at `url` for this caller: fresh from the cache, else from
     /// one upstream request shared with identical concurrent callers, else,
     /// when the upstream fails, a stale answer marked as such. Each outcome
@@ -400,7 +411,7 @@ impl Upstream {
         if let Some(cache) = cache {
             if !caller.no_cache {
                 if let Some(stored) = cache.get(&key).await {
-                    if stored.is_fresh(Instant::now()) {
+                    if stored.is_fresh_for(Instant::now(), caller.max_age) {
                         metrics.cache_hits.get_or_create(&label).inc();
                         return trace.finish(Served::Hit, Ok(stored.value.clone()));
                     }
