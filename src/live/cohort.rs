@@ -50,11 +50,13 @@ impl Cohort {
     }
 
     /// Adds a member; it gets the last result at once, when there is one.
-    pub fn join(&self, id: u64, member: Member) {
+    pub fn join(&self, id: u64, member: Member, metrics: &Metrics) {
         let mut members = self.members();
         if let Some((_, last)) = &members.last {
             // The queue is new and empty: this cannot fail for lack of room.
-            let _ = member.queue.try_send(last.clone());
+            if member.queue.try_send(last.clone()).is_ok() {
+                metrics.live_pushes.inc();
+            }
         }
         members.queues.insert(id, member);
     }
@@ -175,11 +177,11 @@ mod tests {
         let metrics = Metrics::new();
         let cohort = Cohort::new();
         let (a, mut rx_a, _) = member();
-        cohort.join(1, a);
+        cohort.join(1, a, &metrics);
         assert_eq!(cohort.offer(Arc::from("r1"), &metrics), 1);
         assert_eq!(cohort.offer(Arc::from("r1"), &metrics), 0);
         let (b, mut rx_b, _) = member();
-        cohort.join(2, b);
+        cohort.join(2, b, &metrics);
         assert_eq!(rx_b.try_recv().as_deref(), Ok("r1"));
         assert_eq!(cohort.offer(Arc::from("r2"), &metrics), 2);
         assert_eq!(rx_a.try_recv().as_deref(), Ok("r1"));
@@ -194,7 +196,7 @@ mod tests {
         let metrics = Metrics::new();
         let cohort = Cohort::new();
         let (slow, _rx, too_slow) = member();
-        cohort.join(1, slow);
+        cohort.join(1, slow, &metrics);
         for (i, pushed) in [(1, 1), (2, 1), (3, 0)] {
             assert_eq!(cohort.offer(Arc::from(format!("r{i}")), &metrics), pushed);
         }

@@ -145,6 +145,7 @@ impl Hub {
                 queue,
                 too_slow: too_slow.clone(),
             },
+            &self.metrics,
         );
         self.publish(&registry);
         Ok(Subscription {

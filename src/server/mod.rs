@@ -3,6 +3,7 @@
 mod auth;
 mod graphql_http;
 mod limits;
+mod live;
 mod nesting;
 mod persisted;
 mod pipeline;
@@ -38,6 +39,8 @@ pub struct AppState {
     max_body_bytes: usize,
     /// Service mode; `None`: pass-through.
     service: Option<Arc<auth::ServiceAuth>>,
+    /// Live queries: the cohorts and their limits.
+    live: Arc<crate::live::Hub>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +88,14 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
     let schema = builder
         .finish()
         .map_err(|e| StartError::Schema(e.to_string()))?;
+    let live = Arc::new(crate::live::Hub::new(
+        settings.live.clone(),
+        gateway.upstream.clone(),
+        live::evaluator(schema.clone(), http.request_timeout),
+        metrics.clone(),
+    ));
     let state = AppState {
+        live,
         schema,
         gateway,
         metrics,
@@ -105,7 +115,7 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
     let router = Router::new()
         .route("/", get(playground::page))
         .route("/playground/{name}", get(playground::asset))
-        .route("/graphql", get(graphql_http::get).post(graphql_http::post))
+        .route("/graphql", get(live::get).post(live::post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/capabilities", get(capabilities))
