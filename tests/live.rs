@@ -484,3 +484,87 @@ async fn a_changed_row_is_pushed_within_an_interval() {
     assert_eq!(name, "next");
     assert_eq!(serde_json::from_str::<Value>(&data).expect("json"), after);
 }
+
+#[tokio::test]
+async fn sigterm_completes_subscriptions() {
+    let up = private_upstream("live_shutdown");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_liveagent-graphql"))
+        .args(["--upstream", &up.url("1.1"), "--listen", &listen])
+        .args(["--live-min-interval-s", "1"])
+        .env("LOG", "warn")
+        .env(common::dialect_env().0, common::dialect_env().1)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the gateway");
+    let gw = Gateway {
+        addr: listen.parse().expect("addr"),
+    };
+    let mut up_and_running = false;
+    for _ in 0..100 {
+        if reqwest::get(format!("http://{listen}/healthz"))
+            .await
+            .is_ok()
+        {
+            up_and_running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up_and_running);
+    let query = "subscription { inbox(id: 1, everySeconds: 1) { id } }";
+    let mut ws = Ws::ready(&gw, json!({"Authorization": format!("Bearer {ADMIN_1}")})).await;
+    ws.subscribe("w", query).await;
+    assert_eq!(ws.next().await["type"], "next");
+    let mut sse = Sse::subscribe(&gw, ADMIN_1, query).await;
+    assert_eq!(sse.next().await.0, "next");
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    assert_eq!(sse.next().await, ("complete".to_string(), String::new()));
+    assert_eq!(ws.next().await, json!({"id": "w", "type": "complete"}));
+    assert_eq!(ws.next().await, json!({"close": 1001}));
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert!(status.success(), "exits cleanly: {status}");
+}
+
+#[tokio::test]
+async fn upstream_faults_reach_subscribers_and_the_subscription_goes_on() {
+    let up = private_upstream("live_faults");
+    let gw = gateway_with(Config {
+        live_min_interval_s: 1,
+        // No cached answer to serve stale instead of the error.
+        cache_max_bytes: 0,
+        upstream_retries: 0,
+        circuit_failure_threshold: 0,
+        circuit_failure_rate: 0,
+        ..config_for(up, "1.1")
+    })
+    .await;
+    let query = "subscription { inbox(id: 1, everySeconds: 1) { id } }";
+    let mut ws = Ws::ready(&gw, json!({"Authorization": format!("Bearer {ADMIN_1}")})).await;
+    ws.subscribe("f", query).await;
+    let fine = next_payload(&ws.next().await, "f");
+    assert_eq!(fine["data"]["inbox"]["id"], 1);
+    up.set_fault(json!({"status": 503, "body": "down", "path_contains": "Inbox"}))
+        .await;
+    let failed = next_payload(&ws.next().await, "f");
+    up.clear_faults().await;
+    assert_eq!(failed["data"]["inbox"], Value::Null, "{failed}");
+    assert_eq!(
+        failed["errors"][0]["extensions"]["code"], "UPSTREAM_UNAVAILABLE",
+        "{failed}"
+    );
+    assert_eq!(next_payload(&ws.next().await, "f"), fine);
+}

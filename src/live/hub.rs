@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// Evaluates an operation once as `caller`: the execution result as JSON
 /// text (`data`, `errors`, `extensions`). Given by the server, which owns
@@ -44,6 +44,8 @@ pub struct Hub {
     metrics: Arc<Metrics>,
     registry: Mutex<Registry>,
     next_id: AtomicU64,
+    /// True once the server shuts down: every subscription completes.
+    closing: watch::Sender<bool>,
 }
 
 #[derive(Default)]
@@ -67,7 +69,19 @@ impl Hub {
             metrics,
             registry: Mutex::default(),
             next_id: AtomicU64::new(0),
+            closing: watch::Sender::new(false),
         }
+    }
+
+    /// Completes every subscription (graceful shutdown): their streams
+    /// end, their cohorts stop, and new ones complete at once.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Turns true when the hub closes.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     fn registry(&self) -> MutexGuard<'_, Registry> {
@@ -150,6 +164,7 @@ impl Hub {
         self.publish(&registry);
         Ok(Subscription {
             results,
+            closing: self.closing.subscribe(),
             too_slow,
             ended: false,
             _membership: Membership {
@@ -197,6 +212,7 @@ pub enum LiveEvent {
 /// One subscriber's results; dropping it leaves the cohort.
 pub struct Subscription {
     results: mpsc::Receiver<Arc<str>>,
+    closing: watch::Receiver<bool>,
     too_slow: Arc<AtomicBool>,
     ended: bool,
     /// Held for its `Drop`: leaving the cohort.
@@ -209,7 +225,14 @@ impl Subscription {
         if self.ended {
             return None;
         }
-        match self.results.recv().await {
+        let received = tokio::select! {
+            received = self.results.recv() => received,
+            _ = self.closing.wait_for(|closing| *closing) => {
+                self.ended = true;
+                return None;
+            }
+        };
+        match received {
             Some(result) => Some(LiveEvent::Result(result)),
             None => {
                 self.ended = true;
@@ -303,5 +326,17 @@ mod tests {
             settled,
             "pollers stopped"
         );
+    }
+
+    #[tokio::test]
+    async fn closing_completes_every_subscription() {
+        let hub = hub(Arc::new(AtomicUsize::new(0)));
+        let op = operation("subscription { a { x } }");
+        let mut open = hub.subscribe(caller("a"), op.clone()).expect("open");
+        assert!(matches!(open.next().await, Some(LiveEvent::Result(_))));
+        hub.close();
+        assert_eq!(open.next().await, None);
+        let mut late = hub.subscribe(caller("b"), op).expect("late");
+        assert_eq!(late.next().await, None);
     }
 }

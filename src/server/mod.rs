@@ -60,6 +60,11 @@ pub fn hash_key(key: &str) -> String {
 
 /// Builds the application from checked settings.
 pub fn app(settings: &Settings) -> Result<Router, StartError> {
+    Ok(app_and_live(settings)?.0)
+}
+
+/// The application and its live-query hub (closed on shutdown).
+fn app_and_live(settings: &Settings) -> Result<(Router, Arc<crate::live::Hub>), StartError> {
     let version = settings.upstream.version;
     let query = &settings.query;
     let http = &settings.http;
@@ -95,7 +100,7 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
         metrics.clone(),
     ));
     let state = AppState {
-        live,
+        live: live.clone(),
         schema,
         gateway,
         metrics,
@@ -122,10 +127,11 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
         .route("/metrics", get(metrics_text))
         .layer(DefaultBodyLimit::max(http.max_body_bytes))
         .with_state(state);
-    Ok(match cors(&http.cors_allowed_origins) {
+    let router = match cors(&http.cors_allowed_origins) {
         Some(layer) => router.layer(layer),
         None => router,
-    })
+    };
+    Ok((router, live))
 }
 
 /// CORS for the configured origins; `None` (no CORS headers at all) when
@@ -182,9 +188,10 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Serves until the process receives Ctrl-C or SIGTERM.
+/// Serves until the process receives Ctrl-C or SIGTERM; then requests in
+/// flight finish and live subscriptions complete.
 pub async fn serve(settings: &Settings) -> Result<(), StartError> {
-    let app = app(settings)?;
+    let (app, live) = app_and_live(settings)?;
     let addr = settings.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -202,7 +209,11 @@ pub async fn serve(settings: &Settings) -> Result<(), StartError> {
         "upstream capabilities"
     );
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        // Live subscriptions complete, so that their connections can end.
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            live.close();
+        })
         .await
         .map_err(|e| StartError::Listen {
             addr: addr.to_string(),

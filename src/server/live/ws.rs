@@ -96,9 +96,16 @@ async fn serve(state: AppState, headers: HeaderMap, query: Option<String>, socke
     };
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
+    let mut closing = connection.state.live.closing();
+    let mut shutting_down = false;
     let close = loop {
         let message = tokio::select! {
             message = incoming.next() => message,
+            changed = closing.wait_for(|closing| *closing) => {
+                drop(changed);
+                shutting_down = true;
+                break Some((1001, "the server is shutting down".to_string()));
+            }
             _ = &mut init_deadline, if connection.caller.is_none() => {
                 break Some((4408, "Connection initialisation timeout".to_string()));
             }
@@ -114,7 +121,13 @@ async fn serve(state: AppState, headers: HeaderMap, query: Option<String>, socke
         }
     };
     for (_, operation) in connection.operations.drain() {
-        operation.abort();
+        if shutting_down {
+            // The operations complete (their subscriptions ended), then
+            // the connection closes.
+            let _ = tokio::time::timeout(Duration::from_secs(1), operation).await;
+        } else {
+            operation.abort();
+        }
     }
     if let Some((code, reason)) = close {
         let frame = CloseFrame {
