@@ -14,6 +14,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// Subscribers per transport of the sharing test (the 200 in all).
+const PER_TRANSPORT: usize = 100;
+
 const INBOXES: &str =
     "subscription Board { inboxes(first: 3, everySeconds: 1) { totalCount nodes { id name } } }";
 
@@ -217,17 +220,21 @@ async fn requests_per_evaluation(up: &TestUpstream, gw: &Gateway) -> (usize, Val
 #[tokio::test]
 async fn subscribers_of_one_query_share_one_poll_per_interval() {
     let up = private_upstream("live_share");
-    let gw = plain_gateway(up).await;
+    let limits = Config {
+        max_subscriptions_per_credential: 2 * PER_TRANSPORT,
+        ..Config::default()
+    };
+    let gw = live_gateway(up, limits).await;
     let (per_evaluation, expected) = requests_per_evaluation(up, &gw).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut sockets = Vec::new();
-    for i in 0..25 {
+    for i in 0..PER_TRANSPORT {
         let mut ws = Ws::ready(&gw, json!({"Authorization": format!("Bearer {ADMIN_1}")})).await;
         ws.subscribe(&format!("s{i}"), INBOXES).await;
         sockets.push(ws);
     }
     let mut streams = Vec::new();
-    for _ in 0..25 {
+    for _ in 0..PER_TRANSPORT {
         streams.push(Sse::subscribe(&gw, ADMIN_1, INBOXES).await);
     }
     for (i, ws) in sockets.iter_mut().enumerate() {
@@ -243,11 +250,12 @@ async fn subscribers_of_one_query_share_one_poll_per_interval() {
         );
     }
     let text = metrics(&gw).await;
-    assert_eq!(metric(&text, "gateway_live_subscriptions"), 50.0);
+    let all = 2 * PER_TRANSPORT;
+    assert_eq!(metric(&text, "gateway_live_subscriptions"), all as f64);
     assert_eq!(metric(&text, "gateway_live_cohorts"), 1.0);
 
-    // Nothing changes upstream: polls go on, once per second for all 50,
-    // and nothing more is pushed.
+    // Nothing changes upstream: polls go on, once per second for all of
+    // them, and nothing more is pushed.
     let since = up.last_seq().await;
     let window = Duration::from_millis(3500);
     let quiet = tokio::time::Instant::now() + window;
@@ -261,11 +269,11 @@ async fn subscribers_of_one_query_share_one_poll_per_interval() {
     let polls = up.data_requests_since(since).await.len();
     assert!(
         (2 * per_evaluation..=5 * per_evaluation).contains(&polls),
-        "{polls} upstream requests in 3.5 s for 50 subscribers ({per_evaluation} per evaluation)"
+        "{polls} upstream requests in 3.5 s for {all} subscribers ({per_evaluation} per evaluation)"
     );
     let text = metrics(&gw).await;
     assert!(metric(&text, "gateway_live_polls_total") >= 3.0);
-    assert_eq!(metric(&text, "gateway_live_pushes_total"), 50.0);
+    assert_eq!(metric(&text, "gateway_live_pushes_total"), all as f64);
 
     // All gone: the poller stops.
     drop(sockets);
@@ -567,4 +575,45 @@ async fn upstream_faults_reach_subscribers_and_the_subscription_goes_on() {
         "{failed}"
     );
     assert_eq!(next_payload(&ws.next().await, "f"), fine);
+}
+
+#[tokio::test]
+async fn service_mode_api_keys_open_subscriptions_within_their_collections() {
+    use liveagent_graphql::config::ApiKeyConfig;
+    let up = private_upstream("live_service");
+    let key = |name: &str, secret: &str, collections: Option<Vec<String>>| ApiKeyConfig {
+        name: name.into(),
+        sha256: liveagent_graphql::server::hash_key(secret),
+        collections,
+    };
+    let gw = gateway_with(Config {
+        live_min_interval_s: 1,
+        service_upstream_token: Some(ADMIN_1.to_string().into()),
+        api_keys: vec![
+            key("wall", "wall-key", None),
+            key("labels", "labels-key", Some(vec!["Label".into()])),
+        ],
+        ..config_for(up, "1.1")
+    })
+    .await;
+    let query = "subscription { inbox(id: 1) { id } }";
+    let mut wall = Ws::ready(&gw, json!({"x-api-key": "wall-key"})).await;
+    wall.subscribe("w", query).await;
+    let seen = next_payload(&wall.next().await, "w");
+    assert_eq!(seen["data"]["inbox"]["id"], 1, "{seen}");
+
+    let mut sse = Sse::subscribe(&gw, "labels-key", query).await;
+    let (_, data) = sse.next().await;
+    let refused: Value = serde_json::from_str(&data).expect("json");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+
+    let mut unknown = Ws::open(&gw, None, "graphql-transport-ws").await;
+    unknown
+        .send(json!({"type": "connection_init", "payload": {"apikey": ADMIN_1}}))
+        .await;
+    assert_eq!(unknown.next().await, json!({"close": 4403}));
+    assert_eq!(metric(&metrics(&gw).await, "gateway_live_cohorts"), 2.0);
 }

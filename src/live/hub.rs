@@ -30,6 +30,14 @@ struct Audience {
     no_cache: bool,
 }
 
+/// Who a subscription counts for under `max_subscriptions_per_credential`:
+/// the credential, or in service mode the client's API key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Client {
+    fingerprint: Fingerprint,
+    api_key: Option<Arc<str>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CohortKey {
     audience: Audience,
@@ -52,7 +60,7 @@ pub struct Hub {
 struct Registry {
     cohorts: HashMap<CohortKey, Arc<Cohort>>,
     open: usize,
-    open_by_audience: HashMap<Audience, usize>,
+    open_by_client: HashMap<Client, usize>,
 }
 
 impl Hub {
@@ -97,13 +105,18 @@ impl Hub {
         operation: LiveOperation,
     ) -> Result<Subscription, LiveError> {
         let interval = self.settings.interval(operation.every_seconds);
+        let fingerprint = self.upstream.fingerprint(&caller.credential);
+        let client = Client {
+            fingerprint,
+            api_key: caller.api_key.clone(),
+        };
         let audience = Audience {
-            fingerprint: self.upstream.fingerprint(&caller.credential),
+            fingerprint,
             collections: caller.collections.clone(),
             no_cache: caller.no_cache,
         };
         let key = CohortKey {
-            audience: audience.clone(),
+            audience,
             operation: operation.cohort_text(),
             interval,
         };
@@ -112,11 +125,7 @@ impl Hub {
             Some(LiveError::TooMany {
                 limit: self.settings.max_subscriptions,
             })
-        } else if registry
-            .open_by_audience
-            .get(&audience)
-            .copied()
-            .unwrap_or(0)
+        } else if registry.open_by_client.get(&client).copied().unwrap_or(0)
             >= self.settings.max_per_credential
         {
             Some(LiveError::TooManyForCredential {
@@ -133,7 +142,7 @@ impl Hub {
             return Err(refused);
         }
         registry.open += 1;
-        *registry.open_by_audience.entry(audience).or_default() += 1;
+        *registry.open_by_client.entry(client.clone()).or_default() += 1;
         let cohort = match registry.cohorts.get(&key) {
             Some(cohort) => cohort.clone(),
             None => {
@@ -170,18 +179,19 @@ impl Hub {
             _membership: Membership {
                 hub: self.clone(),
                 key,
+                client,
                 id,
             },
         })
     }
 
-    fn leave(&self, key: &CohortKey, id: u64) {
+    fn leave(&self, key: &CohortKey, client: &Client, id: u64) {
         let mut registry = self.registry();
         registry.open = registry.open.saturating_sub(1);
-        if let Some(open) = registry.open_by_audience.get_mut(&key.audience) {
+        if let Some(open) = registry.open_by_client.get_mut(client) {
             *open = open.saturating_sub(1);
             if *open == 0 {
-                registry.open_by_audience.remove(&key.audience);
+                registry.open_by_client.remove(client);
             }
         }
         let last = registry.cohorts.get(key).is_some_and(|c| c.leave(id));
@@ -247,12 +257,13 @@ impl Subscription {
 struct Membership {
     hub: Arc<Hub>,
     key: CohortKey,
+    client: Client,
     id: u64,
 }
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        self.hub.leave(&self.key, self.id);
+        self.hub.leave(&self.key, &self.client, self.id);
     }
 }
 
@@ -326,6 +337,21 @@ mod tests {
             settled,
             "pollers stopped"
         );
+    }
+
+    #[tokio::test]
+    async fn service_mode_limits_count_per_api_key() {
+        let hub = hub(Arc::new(AtomicUsize::new(0)));
+        let op = operation("subscription { a { x } }");
+        let keyed = |name: &str| Caller {
+            api_key: Some(Arc::from(name)),
+            ..caller("service")
+        };
+        let _one = hub.subscribe(keyed("wall"), op.clone()).expect("one");
+        let _two = hub.subscribe(keyed("wall"), op.clone()).expect("two");
+        assert!(hub.subscribe(keyed("wall"), op.clone()).is_err());
+        let _other = hub.subscribe(keyed("desk"), op).expect("another key");
+        assert_eq!(hub.registry().cohorts.len(), 1, "same audience, one poller");
     }
 
     #[tokio::test]

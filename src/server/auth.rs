@@ -88,6 +88,7 @@ impl ServiceAuth {
                 tracing::debug!(api_key = %key.name, "API key accepted");
                 Ok(Caller {
                     collections: key.collections.clone(),
+                    api_key: Some(Arc::from(key.name.as_str())),
                     ..Caller::new(self.upstream.clone())
                 })
             }

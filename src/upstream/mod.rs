@@ -51,6 +51,9 @@ pub struct Caller {
     /// Cached answers older than this are not served fresh (a live query
     /// evaluated every N seconds takes nothing older than N seconds).
     pub max_age: Option<Duration>,
+    /// Service mode: the name of the client's API key (limits that are
+    /// per client count per key); never part of a cache or sharing key.
+    pub api_key: Option<Arc<str>>,
 }
 
 impl Caller {
@@ -64,6 +67,7 @@ impl Caller {
             bypass_cache: false,
             explain: None,
             max_age: None,
+            api_key: None,
         }
     }
 }
