@@ -68,6 +68,13 @@ pub struct Metrics {
     pub response_cache_hits: Counter,
     pub response_cache_misses: Counter,
     pub not_modified: Counter,
+    pub live_subscriptions: Gauge,
+    pub live_cohorts: Gauge,
+    pub live_polls: Counter,
+    pub live_pushes: Counter,
+    /// Subscriptions ended by the gateway: `slow` (a full queue), `limit`
+    /// (refused at the start).
+    pub live_refused: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -101,6 +108,11 @@ impl Metrics {
             response_cache_hits: Counter::default(),
             response_cache_misses: Counter::default(),
             not_modified: Counter::default(),
+            live_subscriptions: Gauge::default(),
+            live_cohorts: Gauge::default(),
+            live_polls: Counter::default(),
+            live_pushes: Counter::default(),
+            live_refused: Family::default(),
             registry: Registry::with_prefix("gateway"),
         };
         let r = &mut m.registry;
@@ -215,6 +227,31 @@ impl Metrics {
             "not_modified",
             "GraphQL responses answered 304 Not Modified (If-None-Match)",
             m.not_modified.clone(),
+        );
+        r.register(
+            "live_subscriptions",
+            "Live subscriptions open",
+            m.live_subscriptions.clone(),
+        );
+        r.register(
+            "live_cohorts",
+            "Live cohorts: pollers, one per credential, document and variables",
+            m.live_cohorts.clone(),
+        );
+        r.register(
+            "live_polls",
+            "Evaluations of live cohorts",
+            m.live_polls.clone(),
+        );
+        r.register(
+            "live_pushes",
+            "Results pushed to live subscribers",
+            m.live_pushes.clone(),
+        );
+        r.register(
+            "live_refused",
+            "Live subscriptions refused at the start (limit) or dropped (slow)",
+            m.live_refused.clone(),
         );
         m
     }

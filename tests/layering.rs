@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u8)] = &[
     ("server", 8),
     ("playground", 7),
+    ("live", 7),
     ("schema", 6),
     ("aggregate", 5),
     ("exec", 5),

@@ -248,6 +248,21 @@ config_keys! {
         env "SERVICE_UPSTREAM_TOKEN_FILE";
     /// Service mode: the client API keys, by SHA-256 hash.
     api_keys: Vec<ApiKeyConfig> = Vec::new(), file only;
+    /// Live queries: seconds between two evaluations of a subscription
+    /// that does not ask (`everySeconds`).
+    live_default_interval_s: u64 = 30, flag u64, env "LIVE_DEFAULT_INTERVAL_S";
+    /// Live queries: the shortest interval; shorter `everySeconds` are
+    /// raised to it.
+    live_min_interval_s: u64 = 5, flag u64, env "LIVE_MIN_INTERVAL_S";
+    /// Live queries: the longest interval; longer `everySeconds` are
+    /// lowered to it.
+    live_max_interval_s: u64 = 3600, flag u64, env "LIVE_MAX_INTERVAL_S";
+    /// Most live subscriptions open at once; more → TOO_MANY_SUBSCRIPTIONS.
+    max_subscriptions: usize = 10_000, flag usize, env "MAX_SUBSCRIPTIONS";
+    /// Most live subscriptions open at once per credential (per API key in
+    /// service mode); more → TOO_MANY_SUBSCRIPTIONS.
+    max_subscriptions_per_credential: usize = 100, flag usize,
+        env "MAX_SUBSCRIPTIONS_PER_CREDENTIAL";
     /// Log lines as `text` (human-readable) or `json` (one object a line).
     log_format: LogFormat = LogFormat::Text, flag LogFormat, env "LOG_FORMAT";
 }

@@ -6,11 +6,13 @@
 //! their settings from here; nothing here knows them.
 
 mod keys;
+mod live;
 mod service;
 mod settings;
 mod values;
 
 pub use keys::{Config, Overrides};
+pub use live::LiveSettings;
 pub use service::{ServiceKey, ServiceMode};
 pub use settings::{
     AggregateSettings, CacheSettings, HttpSettings, QuerySettings, RateLimit, Settings,

@@ -1,6 +1,7 @@
 //! The configuration checked once into typed settings, grouped by the
 //! layer that takes them. Every check names the key it refuses.
 
+use super::live::LiveSettings;
 use super::{invalid, Config, ConfigError, InOperator, LogFormat, Pushdown, ServiceMode};
 use crate::model::ApiVersion;
 use crate::odata::Dialect;
@@ -17,6 +18,7 @@ pub struct Settings {
     pub aggregates: AggregateSettings,
     pub query: QuerySettings,
     pub http: HttpSettings,
+    pub live: LiveSettings,
     /// Service mode; `None`: pass-through.
     pub service: Option<ServiceMode>,
 }
@@ -172,6 +174,7 @@ impl Config {
             aggregates: self.aggregate_settings()?,
             query: self.query_settings()?,
             http: self.http_settings()?,
+            live: self.live_settings()?,
             service: self.service_mode()?,
         })
     }

@@ -12,6 +12,7 @@ mod order;
 pub mod relation;
 pub mod scalars;
 mod scope;
+pub mod subscription;
 
 use crate::error::GatewayError;
 use crate::model::{relations_of, ApiVersion, ALL_ENUMS, ENTITIES};
@@ -48,11 +49,25 @@ pub struct SchemaOptions {
 }
 
 /// The schema builder for one version; the caller adds `Arc<Gateway>` as data
-/// (`print-schema` needs none).
+/// (`print-schema` needs none). The Subscription root mirrors the Query
+/// root as a first build of it prints it.
 pub fn builder(options: SchemaOptions) -> SchemaBuilder {
+    let live = with_roots(options, None)
+        .finish()
+        .ok()
+        .and_then(|plain| subscription::root_from_query_sdl(&plain.sdl()));
+    match live {
+        Some(root) => with_roots(options, Some(subscription::ROOT)).register(root),
+        None => with_roots(options, None),
+    }
+}
+
+/// Every type and the Query root; `subscription` names the Subscription
+/// root the caller registers.
+fn with_roots(options: SchemaOptions, subscription: Option<&str>) -> SchemaBuilder {
     let mut query = Object::new("Query")
         .description("Live Agent analytics data, read from the OData endpoint.");
-    let mut schema = Schema::build("Query", None, None)
+    let mut schema = Schema::build("Query", None, subscription)
         .extension(field_errors::NullOnError)
         .register(scalars::date_time_scalar())
         .register(scalars::json_scalar())

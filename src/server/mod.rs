@@ -4,6 +4,7 @@ mod auth;
 mod graphql_http;
 mod limits;
 mod listen;
+mod live;
 mod nesting;
 mod persisted;
 mod pipeline;
@@ -45,6 +46,8 @@ pub struct AppState {
     responses: Option<Arc<pipeline::reuse::ResponseCache>>,
     /// Per-client request rates; `None`: unlimited.
     rate_limits: Option<Arc<pipeline::rate_limit::RateLimits>>,
+    /// Live queries: the cohorts and their limits.
+    live: Arc<crate::live::Hub>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +67,11 @@ pub fn hash_key(key: &str) -> String {
 
 /// Builds the application from checked settings.
 pub fn app(settings: &Settings) -> Result<Router, StartError> {
+    Ok(app_and_live(settings)?.0)
+}
+
+/// The application and its live-query hub (closed on shutdown).
+fn app_and_live(settings: &Settings) -> Result<(Router, Arc<crate::live::Hub>), StartError> {
     let version = settings.upstream.version;
     let query = &settings.query;
     let http = &settings.http;
@@ -96,7 +104,14 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
         let upstream = gateway.upstream.clone();
         Arc::new(pipeline::rate_limit::RateLimits::new(limit, upstream))
     });
+    let live = Arc::new(crate::live::Hub::new(
+        settings.live.clone(),
+        gateway.upstream.clone(),
+        live::evaluator(schema.clone(), http.request_timeout),
+        metrics.clone(),
+    ));
     let state = AppState {
+        live: live.clone(),
         schema,
         gateway,
         metrics,
@@ -118,17 +133,18 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
     let router = Router::new()
         .route("/", get(playground::page))
         .route("/playground/{name}", get(playground::asset))
-        .route("/graphql", get(graphql_http::get).post(graphql_http::post))
+        .route("/graphql", get(live::get).post(live::post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/capabilities", get(capabilities))
         .route("/metrics", get(metrics_text))
         .layer(DefaultBodyLimit::max(http.max_body_bytes))
         .with_state(state);
-    Ok(match cors(&http.cors_allowed_origins) {
+    let router = match cors(&http.cors_allowed_origins) {
         Some(layer) => router.layer(layer),
         None => router,
-    })
+    };
+    Ok((router, live))
 }
 
 /// CORS for the configured origins; `None` (no CORS headers at all) when
@@ -185,9 +201,10 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Serves until the process receives Ctrl-C or SIGTERM.
+/// Serves until the process receives Ctrl-C or SIGTERM; then requests in
+/// flight finish and live subscriptions complete.
 pub async fn serve(settings: &Settings) -> Result<(), StartError> {
-    let app = app(settings)?;
+    let (app, live) = app_and_live(settings)?;
     let addr = settings.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -205,7 +222,12 @@ pub async fn serve(settings: &Settings) -> Result<(), StartError> {
         "upstream capabilities"
     );
     let header_read_timeout = settings.http.header_read_timeout;
-    listen::serve_connections(listener, app, header_read_timeout, shutdown_signal()).await;
+    // Live subscriptions complete, so that their connections can end.
+    let shutdown = async move {
+        shutdown_signal().await;
+        live.close();
+    };
+    listen::serve_connections(listener, app, header_read_timeout, shutdown).await;
     Ok(())
 }
 

@@ -75,6 +75,7 @@ impl Ttls {
 pub struct Stored<V> {
     pub value: V,
     bytes: usize,
+    stored_at: Instant,
     fresh_until: Instant,
     stale_until: Instant,
     /// TTL + stale window: how long moka keeps the entry.
@@ -88,6 +89,13 @@ impl<V> Stored<V> {
 
     pub fn fresh_until(&self) -> Instant {
         self.fresh_until
+    }
+
+    /// Fresh, and stored less than `max_age` ago when the caller bounds
+    /// the age (live queries: younger than their interval).
+    pub fn is_fresh_for(&self, now: Instant, max_age: Option<std::time::Duration>) -> bool {
+        self.is_fresh(now)
+            && max_age.is_none_or(|age| now.saturating_duration_since(self.stored_at) < age)
     }
 
     /// Still within the stale-if-error window.
@@ -213,6 +221,7 @@ impl<V: Send + Sync + 'static> ResponseCache<V> {
         let stored = Stored {
             value,
             bytes: body_bytes,
+            stored_at: now,
             fresh_until: now + ttl,
             stale_until: now + keep_for,
             keep_for,

@@ -50,8 +50,12 @@ pub struct Caller {
     /// The client asked to see its upstream requests (`X-Explain`); like
     /// the request id, never part of a cache or sharing key.
     pub explain: Option<Arc<Explain>>,
+    /// Cached answers older than this are not served fresh (a live query
+    /// evaluated every N seconds takes nothing older than N seconds).
+    pub max_age: Option<Duration>,
     /// Service mode: the name of the API key the client showed, which
-    /// per-client limits count by (all keys share one upstream credential).
+    /// per-client limits count by (all keys share one upstream credential);
+    /// never part of a cache or sharing key.
     pub api_key: Option<Arc<str>>,
     /// The earliest expiry of the answers this request used, which bounds
     /// how long its whole response may be reused.
@@ -68,6 +72,7 @@ impl Caller {
             request_id: None,
             bypass_cache: false,
             explain: None,
+            max_age: None,
             api_key: None,
             freshness: Arc::default(),
         }
@@ -88,7 +93,7 @@ use inflight::InFlight;
 use reqwest::StatusCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 use transport::Transport;
 
@@ -132,7 +137,8 @@ pub struct Upstream {
 
 impl Upstream {
     /// The credential's fingerprint, as the cache files its answers under:
-    /// a key for per-credential state that holds no token.
+    /// a key for per-credential state that holds no token (rate buckets,
+    /// reused responses, live cohorts).
     pub fn fingerprint(&self, credential: &Credential) -> Fingerprint {
         self.fingerprints.of(credential)
     }
@@ -417,7 +423,7 @@ impl Upstream {
         if let Some(cache) = cache {
             if !caller.no_cache {
                 if let Some(stored) = cache.get(&key).await {
-                    if stored.is_fresh(Instant::now()) {
+                    if stored.is_fresh_for(Instant::now(), caller.max_age) {
                         caller.freshness.record(stored.fresh_until());
                         metrics.cache_hits.get_or_create(&label).inc();
                         return trace.finish(Served::Hit, Ok(stored.value.clone()));

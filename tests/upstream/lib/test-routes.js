@@ -78,4 +78,21 @@ routes.delete('/faults', (req, res) => {
   res.json({ ok: true })
 })
 
+// Test-only write hook, for live queries: changes columns of one stored row.
+// POST /_test/update {"entity": "Inbox", "id": 1, "set": {"name": "x"}}
+// (storage column names, as in db/schema.cds) → {"updated": <rows>}.
+routes.post('/update', async (req, res) => {
+  const { entity, id, set } = req.body || {}
+  const valid = typeof entity === 'string' && /^[A-Za-z]+$/.test(entity) &&
+    id != null && set && typeof set === 'object' && !Array.isArray(set)
+  if (!valid) return res.status(400).json({ error: 'entity (a name), id and set (an object) are required' })
+  const cds = require('@sap/cds')
+  try {
+    const updated = await cds.run(cds.ql.UPDATE(`liveagent.${entity}`).set(set).where({ id }))
+    res.json({ updated })
+  } catch (err) {
+    res.status(400).json({ error: String(err.message) })
+  }
+})
+
 module.exports = { requestLog, faults, routes }

@@ -1,0 +1,66 @@
+//! Starting an operation on a live transport: the stages of a query
+//! (parameters, document, identity), then, for a subscription, validation
+//! against the Subscription root and its cohort. A query or a mutation
+//! runs once.
+
+use super::payload;
+use crate::error::GatewayError;
+use crate::live::operation::selected_type;
+use crate::live::{LiveOperation, Subscription};
+use crate::server::pipeline::error::RequestError;
+use crate::server::pipeline::params::{self, RawParams};
+use crate::server::pipeline::{document, execute};
+use crate::server::AppState;
+use crate::upstream::Caller;
+use async_graphql::parser::types::OperationType;
+use axum::http::Method;
+use std::sync::Arc;
+
+/// async-graphql's answer to a valid subscription executed as a request:
+/// reaching it means validation passed.
+const VALID_SUBSCRIPTION: &str = "Subscriptions are not supported on this transport.";
+
+pub enum Started {
+    Live(Subscription),
+    /// The one result of a query.
+    Once(Arc<str>),
+}
+
+pub async fn start(
+    state: &AppState,
+    raw: RawParams,
+    caller: Result<Caller, GatewayError>,
+) -> Result<Started, RequestError> {
+    let params = params::resolve(raw, &state.persisted).await?;
+    let mut request = document::prepare(params, &state.limits, &Method::POST)?;
+    let operation_name = request.operation_name.clone();
+    let document = request
+        .parsed_query()
+        .map_err(|e| RequestError::Invalid(vec![e]))?
+        .clone();
+    if selected_type(&document, operation_name.as_deref()) != Some(OperationType::Subscription) {
+        let response = execute::run(&state.schema, state.request_timeout, request, caller).await?;
+        return Ok(Started::Once(payload::of_response(&response)));
+    }
+    // Every Subscription field reads upstream: no credential, no start.
+    let caller = caller.map_err(RequestError::Refused)?;
+    let query = request.query.clone();
+    let variables = request.variables.clone();
+    let checked = state.schema.execute(request).await;
+    let mut errors: Vec<_> = checked
+        .errors
+        .into_iter()
+        .filter(|e| e.message != VALID_SUBSCRIPTION)
+        .collect();
+    if !errors.is_empty() {
+        crate::error::ensure_codes(&mut errors);
+        return Err(RequestError::Invalid(errors));
+    }
+    let operation = LiveOperation::from_subscription(query, operation_name, variables, document)
+        .map_err(RequestError::Refused)?;
+    state
+        .live
+        .subscribe(caller, operation)
+        .map(Started::Live)
+        .map_err(|e| RequestError::Invalid(vec![e.into_server_error()]))
+}
