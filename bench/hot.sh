@@ -55,8 +55,10 @@ gateway="http://127.0.0.1:${gw_port}"
 encoded=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$QUERY")
 get_url="$gateway/graphql?query=$encoded"
 
-# Warm the cache; the body nginx serves is the gateway's own answer.
+# Warm the cache; the body nginx serves is the gateway's own answer
+# (readable by nginx's worker, which drops to an unprivileged user).
 mkdir -p "$work/www"
+chmod a+rx "$work" "$work/www"
 curl -sf -D "$work/headers" -o "$work/www/graphql" -H "Authorization: Bearer $TOKEN" "$get_url"
 python3 - "$work/www/graphql" <<'PY'
 import json, sys
@@ -89,7 +91,7 @@ mkdir -p "$work/tmp"
 pids+=($!)
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:${ng_port}/graphql" >/dev/null && break; sleep 0.1; done
 cmp -s <(curl -sf "http://127.0.0.1:${ng_port}/graphql") "$work/www/graphql" ||
-  { echo "nginx does not serve the body" >&2; exit 1; }
+  { echo "nginx does not serve the body" >&2; cat "$work/nginx.err" >&2; exit 1; }
 
 # CPU seconds (user + system) the gateway has used so far.
 cpu_seconds() {
