@@ -23,29 +23,9 @@ command -v python3 >/dev/null || { echo "bench needs python3" >&2; exit 1; }
 scripts/setup.sh
 cargo build --release --locked -q
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-PORT=0 PARENT_PID=$$ node tests/upstream/server.js >"$work/upstream.out" 2>"$work/upstream.err" &
-pids+=($!)
-for _ in $(seq 1 240); do grep -q '^LISTENING' "$work/upstream.out" && break; sleep 0.25; done
-up_port=$(sed -n 's/^LISTENING //p' "$work/upstream.out")
-[ -n "$up_port" ] || { echo "the test upstream did not start" >&2; cat "$work/upstream.err" >&2; exit 1; }
-upstream="http://127.0.0.1:${up_port}/v1.1/odata"
-
-gw_port=$(free_port)
-LOG=warn target/release/liveagent-graphql --upstream "$upstream" --listen "127.0.0.1:${gw_port}" \
-  2>"$work/gateway.err" &
-pids+=($!)
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:${gw_port}/healthz" >/dev/null && break; sleep 0.1; done
-gateway="http://127.0.0.1:${gw_port}"
+. bench/lib.sh
+start_upstream
+start_gateway
 
 last_seq() {
   curl -sf "http://127.0.0.1:${up_port}/_test/requests?since=0" |

@@ -29,29 +29,9 @@ NGINX=$(PATH="$PATH:/usr/sbin" command -v nginx)
 scripts/setup.sh
 cargo build --release --locked -q
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-PORT=0 PARENT_PID=$$ node tests/upstream/server.js >"$work/upstream.out" 2>"$work/upstream.err" &
-pids+=($!)
-for _ in $(seq 1 240); do grep -q '^LISTENING' "$work/upstream.out" && break; sleep 0.25; done
-up_port=$(sed -n 's/^LISTENING //p' "$work/upstream.out")
-[ -n "$up_port" ] || { echo "the test upstream did not start" >&2; cat "$work/upstream.err" >&2; exit 1; }
-
-gw_port=$(free_port)
-LOG=warn target/release/liveagent-graphql --upstream "http://127.0.0.1:${up_port}/v1.1/odata" \
-  --listen "127.0.0.1:${gw_port}" 2>"$work/gateway.err" &
-gw_pid=$!
-pids+=($gw_pid)
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:${gw_port}/healthz" >/dev/null && break; sleep 0.1; done
-gateway="http://127.0.0.1:${gw_port}"
+. bench/lib.sh
+start_upstream
+start_gateway
 encoded=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$QUERY")
 get_url="$gateway/graphql?query=$encoded"
 
