@@ -2,7 +2,7 @@
 // editor, runs the default query and checks the answer. Fails when any
 // request leaves 127.0.0.1 (the playground must work offline).
 // Usage: node playground.mjs <gateway base URL> <token>
-import { chromium } from 'playwright-core';
+import { launch, recordOutside } from './chromium.mjs';
 
 const [base, token] = process.argv.slice(2);
 if (!base || !token) {
@@ -10,21 +10,11 @@ if (!base || !token) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 const outside = [];
 try {
   const page = await browser.newPage();
-  page.on('request', (request) => {
-    const url = new URL(request.url());
-    if (['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol) && url.hostname !== '127.0.0.1') {
-      outside.push(request.url());
-    }
-  });
+  recordOutside(page, outside);
   await page.goto(base + '/', { waitUntil: 'load' });
   await page.waitForSelector('.graphiql-container .graphiql-query-editor .CodeMirror', { timeout: 30000 });
 

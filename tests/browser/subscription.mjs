@@ -3,7 +3,7 @@
 // write hook), the pushed result; the stop button ends it. Fails when any
 // request leaves 127.0.0.1.
 // Usage: node subscription.mjs <gateway base URL> <token> <upstream base URL>
-import { chromium } from 'playwright-core';
+import { launch, recordOutside } from './chromium.mjs';
 
 const [base, token, upstream] = process.argv.slice(2);
 if (!base || !token || !upstream) {
@@ -13,22 +13,12 @@ if (!base || !token || !upstream) {
 const SUBSCRIPTION = 'subscription WatchInbox { inbox(id: 1, everySeconds: 1) { id name } }';
 const RENAMED = 'Renamed in the playground';
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 const outside = [];
 const sockets = [];
 try {
   const page = await browser.newPage();
-  page.on('request', (request) => {
-    const url = new URL(request.url());
-    if (['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol) && url.hostname !== '127.0.0.1') {
-      outside.push(request.url());
-    }
-  });
+  recordOutside(page, outside);
   page.on('websocket', (ws) => {
     const url = new URL(ws.url());
     if (url.hostname !== '127.0.0.1') outside.push(ws.url());
