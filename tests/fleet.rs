@@ -184,6 +184,16 @@ async fn a_redis_that_stops_fails_no_request_and_is_used_again_once_back() {
     }
 }
 
+/// Answers both replicas took from Redis: waiting on a lease, or found.
+async fn from_redis(a: &Gateway, b: &Gateway) -> f64 {
+    let mut sum = 0.0;
+    for gw in [a, b] {
+        sum += metric(gw, "gateway_cache_l2_coalesced_total").await;
+        sum += metric(gw, "gateway_cache_l2_hits_total{collection=\"Label\"}").await;
+    }
+    sum
+}
+
 #[tokio::test]
 async fn identical_cold_queries_to_two_replicas_go_upstream_once() {
     let redis = Redis::start();
@@ -194,6 +204,7 @@ async fn identical_cold_queries_to_two_replicas_go_upstream_once() {
     a.data(ADMIN_2, &labels(1), json!({})).await;
     b.data(ADMIN_2, &labels(1), json!({})).await;
     let query = labels(7);
+    let before = from_redis(&a, &b).await;
     let since = up.last_seq().await;
     let (from_a, from_b) = tokio::join!(
         a.data(ADMIN_1, &query, json!({})),
@@ -205,4 +216,28 @@ async fn identical_cold_queries_to_two_replicas_go_upstream_once() {
         1,
         "one replica fetched, the other waited for its answer"
     );
+    // The other took it from Redis: on its lease, or just after the write.
+    assert_eq!(from_redis(&a, &b).await - before, 1.0);
+}
+
+#[tokio::test]
+async fn an_upstream_failure_is_answered_stale_from_the_other_replicas_answer() {
+    let redis = Redis::start();
+    let up = private_upstream("fleet_stale");
+    let config = || Config {
+        cache_ttl_label_ms: 300,
+        upstream_retries: 0,
+        ..replica(up, &redis)
+    };
+    let a = gateway_with(config()).await;
+    let b = gateway_with(config()).await;
+    let query = labels(3);
+    let fresh = a.data(ADMIN_1, &query, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    up.set_fault(json!({"status": 503, "path_contains": "Label", "count": 1000}))
+        .await;
+    let body = b.query(Some(ADMIN_1), &query, json!({})).await;
+    up.clear_faults().await;
+    assert_eq!(body["data"], fresh, "{body}");
+    assert_eq!(body["extensions"]["stale"], json!(true), "{body}");
 }
