@@ -63,6 +63,11 @@ pub struct Metrics {
     pub cache_evictions: Family<ReasonLabel, Counter>,
     pub cache_bytes: Gauge,
     pub cache_entries: Gauge,
+    pub cache_l2_hits: Family<CollectionLabel, Counter>,
+    pub cache_l2_misses: Family<CollectionLabel, Counter>,
+    pub cache_l2_coalesced: Counter,
+    pub redis_errors: Counter,
+    pub redis_duration: Histogram,
     pub graphql_requests: Counter,
     pub graphql_errors: Family<CodeLabel, Counter>,
     pub response_cache_hits: Counter,
@@ -103,6 +108,12 @@ impl Metrics {
             cache_evictions: Family::default(),
             cache_bytes: Gauge::default(),
             cache_entries: Gauge::default(),
+            cache_l2_hits: Family::default(),
+            cache_l2_misses: Family::default(),
+            cache_l2_coalesced: Counter::default(),
+            redis_errors: Counter::default(),
+            // 0.25 ms .. ~0.5 s: a cache command on the same network.
+            redis_duration: Histogram::new(exponential_buckets(0.000_25, 2.0, 12)),
             graphql_requests: Counter::default(),
             graphql_errors: Family::default(),
             response_cache_hits: Counter::default(),
@@ -181,6 +192,32 @@ impl Metrics {
             "cache_misses",
             "Cache lookups that went upstream (no entry, expired, or no-cache)",
             m.cache_misses.clone(),
+        );
+        r.register(
+            "cache_l2_hits",
+            "Answers served fresh from the shared cache (Redis) after a local miss",
+            m.cache_l2_hits.clone(),
+        );
+        r.register(
+            "cache_l2_misses",
+            "Shared cache lookups that found no fresh answer (or failed)",
+            m.cache_l2_misses.clone(),
+        );
+        r.register(
+            "cache_l2_coalesced",
+            "Answers another replica fetched while this one waited on its lease",
+            m.cache_l2_coalesced.clone(),
+        );
+        r.register(
+            "redis_errors",
+            "Redis commands that failed or timed out (the request went on without)",
+            m.redis_errors.clone(),
+        );
+        r.register_with_unit(
+            "redis_command_duration",
+            "Redis command latency",
+            Unit::Seconds,
+            m.redis_duration.clone(),
         );
         r.register(
             "cache_stale_served",

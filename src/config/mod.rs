@@ -9,6 +9,7 @@ mod keys;
 mod live;
 mod service;
 mod settings;
+mod shared_cache;
 mod values;
 
 pub use keys::{Config, Overrides};
@@ -18,6 +19,7 @@ pub use settings::{
     AggregateSettings, CacheSettings, HttpSettings, QuerySettings, RateLimit, Settings,
     UpstreamSettings,
 };
+pub use shared_cache::{RedisSettings, SharedCacheSettings};
 pub use values::{ApiKeyConfig, InOperator, LogFormat, Pushdown, Secret};
 
 use std::path::Path;

@@ -2,7 +2,9 @@
 //! layer that takes them. Every check names the key it refuses.
 
 use super::live::LiveSettings;
-use super::{invalid, Config, ConfigError, InOperator, LogFormat, Pushdown, ServiceMode};
+use super::{
+    invalid, Config, ConfigError, InOperator, LogFormat, Pushdown, ServiceMode, SharedCacheSettings,
+};
 use crate::model::ApiVersion;
 use crate::odata::Dialect;
 use std::net::SocketAddr;
@@ -62,6 +64,7 @@ pub struct UpstreamSettings {
     pub circuit_cooldown: Duration,
     pub circuit_half_open_requests: u32,
     pub cache: CacheSettings,
+    pub shared_cache: SharedCacheSettings,
 }
 
 /// The response cache; `max_bytes` 0 turns it off.
@@ -284,6 +287,7 @@ impl Config {
                 ttl_user: at_most_a_day("cache_ttl_user_ms", self.cache_ttl_user_ms)?,
                 stale_if_error: at_most_a_day("stale_if_error_ms", self.stale_if_error_ms)?,
             },
+            shared_cache: self.shared_cache_settings()?,
         })
     }
 

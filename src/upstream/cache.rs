@@ -229,6 +229,46 @@ impl<V: Send + Sync + 'static> ResponseCache<V> {
         self.entries.insert(key, Arc::new(stored)).await;
     }
 
+    /// How long an answer for `collection` is kept: TTL + stale window.
+    pub fn keep_for(&self, collection: &str) -> Duration {
+        self.ttls
+            .for_collection(collection)
+            .saturating_add(self.stale_window)
+    }
+
+    /// An answer stored `age` ago elsewhere (the shared cache), with the
+    /// instants it would have had here; `None` past its stale window.
+    pub fn restored(
+        &self,
+        collection: &str,
+        value: V,
+        body_bytes: usize,
+        age: Duration,
+    ) -> Option<Arc<Stored<V>>> {
+        let ttl = self.ttls.for_collection(collection);
+        let left = self.keep_for(collection).checked_sub(age)?;
+        if left.is_zero() {
+            return None;
+        }
+        let now = Instant::now();
+        let stored_at = now.checked_sub(age).unwrap_or(now);
+        Some(Arc::new(Stored {
+            value,
+            bytes: body_bytes,
+            stored_at,
+            fresh_until: stored_at + ttl,
+            stale_until: now + left,
+            keep_for: left,
+        }))
+    }
+
+    /// Keeps a restored answer, as `put` would.
+    pub async fn insert(&self, key: CacheKey, stored: Arc<Stored<V>>) {
+        if u64::from(weigh(&key, stored.bytes)) <= self.max_bytes {
+            self.entries.insert(key, stored).await;
+        }
+    }
+
     /// Applies pending evictions and publishes size and entry count.
     pub async fn publish_metrics(&self) {
         self.entries.run_pending_tasks().await;
@@ -304,6 +344,32 @@ mod tests {
         assert!(!got.is_fresh(Instant::now()));
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert!(cache.get(&k).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn restored_answers_keep_their_age() {
+        let cache = ResponseCache::new(
+            1 << 20,
+            ttls(1000),
+            Duration::from_millis(1000),
+            Arc::new(Metrics::new()),
+        )
+        .expect("cache on");
+        let now = Instant::now();
+        let young = cache
+            .restored("Message", 1u8, 10, Duration::from_millis(100))
+            .expect("fresh");
+        assert!(young.is_fresh(now));
+        assert!(!young.is_fresh_for(now, Some(Duration::from_millis(50))));
+        let old = cache
+            .restored("Message", 2u8, 10, Duration::from_millis(1500))
+            .expect("stale");
+        assert!(!old.is_fresh(now) && old.is_servable_stale(now));
+        assert!(cache
+            .restored("Message", 3u8, 10, Duration::from_millis(2500))
+            .is_none());
+        cache.insert(key("r"), young).await;
+        assert!(cache.get(&key("r")).await.is_some());
     }
 
     #[tokio::test]

@@ -1,10 +1,11 @@
 //! Credential fingerprints: what the response cache and in-flight sharing
 //! file answers under, so that one token's data never reaches another.
 //!
-//! HMAC-SHA256 keyed with 32 random bytes drawn at start: the same
-//! credential always gives the same fingerprint within this process, the
-//! fingerprint reveals nothing of the token, and without the key (which never
-//! leaves memory) nobody can compute one from a guessed token.
+//! HMAC-SHA256 keyed with `cache_key_secret` when set (replicas sharing a
+//! cache must agree on fingerprints), else with 32 random bytes drawn at
+//! start: the same credential always gives the same fingerprint under one
+//! key, the fingerprint reveals nothing of the token, and without the key
+//! nobody can compute one from a guessed token.
 
 use super::Credential;
 use ring::hmac;
@@ -21,6 +22,13 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
+impl Fingerprint {
+    /// Lowercase hex, for keys outside the process (the shared cache).
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 pub struct Fingerprinter {
     key: hmac::Key,
 }
@@ -31,6 +39,13 @@ impl Fingerprinter {
         let key = hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())
             .map_err(|_| "no system randomness for credential fingerprints".to_string())?;
         Ok(Fingerprinter { key })
+    }
+
+    /// A fingerprinter keyed with a configured secret.
+    pub fn with_secret(secret: &[u8]) -> Fingerprinter {
+        Fingerprinter {
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+        }
     }
 
     /// The form is part of the fingerprint: a token sent as a Bearer header
@@ -84,5 +99,16 @@ mod tests {
         let fp = a.of(&cred);
         assert!(!fp.0.windows(5).any(|w| w == b"admin"));
         assert_eq!(format!("{fp:?}"), "Fingerprint(..)");
+    }
+
+    #[test]
+    fn a_configured_secret_gives_the_same_fingerprints_everywhere() {
+        let a = Fingerprinter::with_secret(b"0123456789abcdef");
+        let b = Fingerprinter::with_secret(b"0123456789abcdef");
+        let c = Fingerprinter::with_secret(b"0123456789abcdeF");
+        let cred = bearer("admin-token-1");
+        assert_eq!(a.of(&cred), b.of(&cred));
+        assert_ne!(a.of(&cred), c.of(&cred));
+        assert_eq!(a.of(&cred).hex().len(), 64);
     }
 }

@@ -2,7 +2,9 @@
 //! come from the response cache when fresh, else from one upstream request
 //! shared by every identical concurrent caller; upstream failures fall back
 //! to a recently expired answer, marked stale. The pieces live beside it:
-//! `fingerprint` (cache keys per credential), `cache`, `inflight`,
+//! `fingerprint` (cache keys per credential), `cache`, `shared` (the
+//! cache several replicas share in Redis, behind `cache`; `shared_entry`
+//! its stored form), `inflight`,
 //! `transport` (timeouts, retries, concurrency bound, circuit breaker),
 //! `retry` (backoff, retry budget), `circuit`, `window` (their sliding
 //! counts), `paging` (the page cap on `$top`), `scan` (whole
@@ -20,6 +22,8 @@ mod paging;
 mod probes;
 mod retry;
 mod scan;
+mod shared;
+mod shared_entry;
 mod transport;
 mod window;
 
@@ -91,6 +95,7 @@ use fingerprint::Fingerprinter;
 use futures::StreamExt;
 use inflight::InFlight;
 use reqwest::StatusCode;
+use shared::{Lease, SharedCache};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -124,6 +129,8 @@ type Shared = Result<Answer, GatewayError>;
 pub struct Upstream {
     transport: Arc<Transport>,
     cache: Option<ResponseCache<Answer>>,
+    /// Behind `cache`, only with it.
+    shared: Option<Arc<SharedCache>>,
     inflight: InFlight<CacheKey, Shared>,
     fingerprints: Fingerprinter,
     max_url_length: usize,
@@ -157,11 +164,22 @@ impl Upstream {
             settings.cache.stale_if_error,
             metrics.clone(),
         );
+        let shared = match (&settings.shared_cache.redis, &cache) {
+            (Some(redis), Some(_)) => Some(Arc::new(
+                SharedCache::new(redis, metrics.clone()).map_err(ConfigError::System)?,
+            )),
+            _ => None,
+        };
+        let fingerprints = match &settings.shared_cache.key_secret {
+            Some(secret) => Fingerprinter::with_secret(secret),
+            None => Fingerprinter::random().map_err(ConfigError::System)?,
+        };
         Ok(Upstream {
             transport: Arc::new(Transport::new(settings, metrics)?),
             cache,
+            shared,
             inflight: InFlight::default(),
-            fingerprints: Fingerprinter::random().map_err(ConfigError::System)?,
+            fingerprints,
             max_url_length: settings.max_url_length,
             page_cap: settings.page_cap,
             in_operator: settings.in_operator,
@@ -420,6 +438,8 @@ impl Upstream {
         };
         let mut fallback = None;
         let cache = self.cache.as_ref().filter(|_| !caller.bypass_cache);
+        let shared = self.shared.as_ref().filter(|_| cache.is_some());
+        let shared_key = shared.map(|_| shared::key(&key.fingerprint, &key.url));
         if let Some(cache) = cache {
             if !caller.no_cache {
                 if let Some(stored) = cache.get(&key).await {
@@ -433,9 +453,31 @@ impl Upstream {
             }
             metrics.cache_misses.get_or_create(&label).inc();
         }
+        if let (Some(cache), Some(l2), Some(l2_key)) = (cache, shared, &shared_key) {
+            if !caller.no_cache {
+                let found = l2.get(l2_key).await;
+                match found.and_then(|bytes| restore(cache, collection, &bytes)) {
+                    Some(stored) if stored.is_fresh(Instant::now()) => {
+                        cache.insert(key.clone(), stored.clone()).await;
+                        if stored.is_fresh_for(Instant::now(), caller.max_age) {
+                            caller.freshness.record(stored.fresh_until());
+                            metrics.cache_l2_hits.get_or_create(&label).inc();
+                            return trace.finish(Served::Hit, Ok(stored.value.clone()));
+                        }
+                        metrics.cache_l2_misses.get_or_create(&label).inc();
+                        fallback = Some(stored);
+                    }
+                    stale => {
+                        metrics.cache_l2_misses.get_or_create(&label).inc();
+                        fallback = fallback.or(stale);
+                    }
+                }
+            }
+        }
 
         let transport = self.transport.clone();
         let cache = cache.cloned();
+        let task_shared = shared.cloned().zip(shared_key.clone());
         let credential = caller.credential.clone();
         let request_id = caller.request_id.clone();
         let task_key = key.clone();
@@ -446,11 +488,46 @@ impl Upstream {
                     cred: &credential,
                     request_id: request_id.as_deref(),
                 };
-                let (answer, bytes) =
-                    fetch_answer(&transport, who, &task_key.url, collection, fetch).await?;
+                let lease = match (&task_shared, &cache) {
+                    (Some((l2, l2_key)), Some(cache)) => {
+                        let span = l2.lease_for(cache.ttl_for(collection));
+                        let lease = l2.lease(l2_key, span).await;
+                        if lease == Lease::Taken {
+                            // Another replica is fetching: its answer, once
+                            // written, is everyone's.
+                            let fresh = |bytes: &[u8]| {
+                                restore(cache, collection, bytes)
+                                    .filter(|s| s.is_fresh(Instant::now()))
+                            };
+                            let written = l2.wait_for(l2_key, span, |b| fresh(b).is_some()).await;
+                            if let Some(stored) = written.and_then(|b| fresh(&b)) {
+                                cache.insert(task_key, stored.clone()).await;
+                                return Ok(stored.value.clone());
+                            }
+                        }
+                        lease
+                    }
+                    _ => Lease::Unavailable,
+                };
+                let fetched = fetch_answer(&transport, who, &task_key.url, collection, fetch).await;
+                let held = lease == Lease::Held;
+                let (answer, bytes) = match fetched {
+                    Ok(fetched) => fetched,
+                    Err(e) => {
+                        if let (Some((l2, l2_key)), true) = (&task_shared, held) {
+                            l2.release(l2_key.clone());
+                        }
+                        return Err(e);
+                    }
+                };
                 // Only successes are kept: never an error, never another
                 // credential's key.
                 if let Some(cache) = cache {
+                    if let Some((l2, l2_key)) = &task_shared {
+                        if let Some(value) = shared_entry::encode(&answer) {
+                            l2.put(l2_key.clone(), value, cache.keep_for(collection));
+                        }
+                    }
                     cache.put(task_key, collection, answer.clone(), bytes).await;
                 }
                 Ok(answer)
@@ -479,12 +556,20 @@ impl Upstream {
         if !error.is_transient() {
             return trace.finish(served, Err(error));
         }
-        // Stale-if-error. A no-cache caller skipped the read; look now.
-        let stale = match (fallback, &self.cache) {
+        // Stale-if-error. A no-cache caller skipped the reads; look now.
+        let mut stale = match (fallback, &self.cache) {
             (Some(stored), _) => Some(stored),
             (None, Some(cache)) if caller.no_cache => cache.get(&key).await,
             (None, _) => None,
         };
+        if let (None, Some(cache), Some(l2), Some(l2_key)) =
+            (&stale, &self.cache, shared, &shared_key)
+        {
+            if caller.no_cache {
+                let found = l2.get(l2_key).await;
+                stale = found.and_then(|bytes| restore(cache, collection, &bytes));
+            }
+        }
         match stale.filter(|s| s.is_servable_stale(Instant::now())) {
             Some(stored) => {
                 tracing::warn!(collection, error = %error, "upstream failed; serving a stale answer");
@@ -495,6 +580,16 @@ impl Upstream {
             None => trace.finish(served, Err(error)),
         }
     }
+}
+
+/// An answer read from the shared cache, as the local cache would hold it.
+fn restore(
+    cache: &ResponseCache<Answer>,
+    collection: &str,
+    bytes: &[u8],
+) -> Option<Arc<cache::Stored<Answer>>> {
+    let (answer, age) = shared_entry::decode(bytes)?;
+    cache.restored(collection, answer, bytes.len(), age)
 }
 
 fn mixed_up() -> GatewayError {
