@@ -3,7 +3,8 @@
 //! another credential's; a Redis that stops fails no request (and shows in
 //! /metrics); once it is back it is used again; identical cold queries sent
 //! to both at once go upstream once. Each test starts its own
-//! `redis-server` on a free port.
+//! `redis-server` on a free port, and each replica is its own gateway
+//! process.
 
 mod common;
 
@@ -117,8 +118,8 @@ async fn written() {
 async fn an_answer_of_one_replica_is_the_others_and_only_for_its_credential() {
     let redis = Redis::start();
     let up = private_upstream("fleet_shared");
-    let a = gateway_with(replica(up, &redis)).await;
-    let b = gateway_with(replica(up, &redis)).await;
+    let a = gateway_process(replica(up, &redis)).await;
+    let b = gateway_process(replica(up, &redis)).await;
     let query = labels(5);
     let from_a = a.data(ADMIN_1, &query, json!({})).await;
     written().await;
@@ -146,8 +147,8 @@ async fn an_answer_of_one_replica_is_the_others_and_only_for_its_credential() {
 async fn a_redis_that_stops_fails_no_request_and_is_used_again_once_back() {
     let mut redis = Redis::start();
     let up = private_upstream("fleet_redis_down");
-    let a = gateway_with(replica(up, &redis)).await;
-    let b = gateway_with(replica(up, &redis)).await;
+    let a = gateway_process(replica(up, &redis)).await;
+    let b = gateway_process(replica(up, &redis)).await;
     let query = labels(4);
     let first = a.data(ADMIN_1, &query, json!({})).await;
     written().await;
@@ -198,8 +199,8 @@ async fn from_redis(a: &Gateway, b: &Gateway) -> f64 {
 async fn identical_cold_queries_to_two_replicas_go_upstream_once() {
     let redis = Redis::start();
     let up = private_upstream("fleet_coalescing");
-    let a = gateway_with(replica(up, &redis)).await;
-    let b = gateway_with(replica(up, &redis)).await;
+    let a = gateway_process(replica(up, &redis)).await;
+    let b = gateway_process(replica(up, &redis)).await;
     // Warm both replicas' connections (and nothing else).
     a.data(ADMIN_2, &labels(1), json!({})).await;
     b.data(ADMIN_2, &labels(1), json!({})).await;
@@ -229,8 +230,8 @@ async fn an_upstream_failure_is_answered_stale_from_the_other_replicas_answer() 
         upstream_retries: 0,
         ..replica(up, &redis)
     };
-    let a = gateway_with(config()).await;
-    let b = gateway_with(config()).await;
+    let a = gateway_process(config()).await;
+    let b = gateway_process(config()).await;
     let query = labels(3);
     let fresh = a.data(ADMIN_1, &query, json!({})).await;
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -458,3 +458,72 @@ pub async fn ids_and_total(
 pub fn error_code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
 }
+
+/// A gateway running as its own process (the release of this build), for
+/// tests of several replicas; killed when dropped.
+pub struct GatewayProcess {
+    pub gateway: Gateway,
+    child: Child,
+    config_file: std::path::PathBuf,
+}
+
+impl std::ops::Deref for GatewayProcess {
+    type Target = Gateway;
+    fn deref(&self) -> &Gateway {
+        &self.gateway
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.config_file);
+    }
+}
+
+/// Starts the gateway binary with exactly this config (written to a TOML
+/// file, listening on a free port) and waits until it answers `/healthz`.
+pub async fn gateway_process(config: Config) -> GatewayProcess {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let config = Config {
+        listen: addr.to_string(),
+        ..config
+    };
+    let config_file =
+        std::env::temp_dir().join(format!("gateway-{}-{port}.toml", std::process::id()));
+    std::fs::write(
+        &config_file,
+        toml::to_string(&config).expect("config as TOML"),
+    )
+    .expect("write config");
+    let child = Command::new(env!("CARGO_BIN_EXE_liveagent-graphql"))
+        .arg("--config")
+        .arg(&config_file)
+        .env("LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the gateway binary");
+    let process = GatewayProcess {
+        gateway: Gateway { addr },
+        child,
+        config_file,
+    };
+    for _ in 0..200 {
+        let ok = http()
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ok {
+            return process;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the gateway process did not start on {addr}");
+}
