@@ -80,7 +80,7 @@ async fn serve(
             state.metrics.response_cache_misses.inc();
         }
         let freshness = caller.as_ref().ok().map(|c| c.freshness.clone());
-        let request = document::prepare(params, &state.limits, &method)?;
+        let request = document::prepare(params, &state.documents, &state.limits, &method).await?;
         let response = execute::run(&state.schema, state.request_timeout, request, caller).await?;
         let rendered = respond::render(&response);
         let clean = response.errors.is_empty() && !response.extensions.contains_key("stale");

@@ -34,6 +34,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Root field and alias limits, checked before execution.
     limits: limits::DocumentLimits,
+    /// Documents kept parsed by their text's hash.
+    documents: Arc<pipeline::document::Documents>,
     /// Automatic persisted queries.
     persisted: persisted::PersistedQueries,
     /// Longest time one GraphQL request may run.
@@ -120,6 +122,7 @@ fn app_and_live(settings: &Settings) -> Result<(Router, Arc<crate::live::Hub>), 
             max_aliases: query.max_aliases,
             max_nesting: query.max_nesting,
         },
+        documents: Arc::default(),
         persisted: persisted::PersistedQueries::new(http.apq_cache_bytes),
         request_timeout: http.request_timeout,
         max_body_bytes: http.max_body_bytes,

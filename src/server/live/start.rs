@@ -32,7 +32,8 @@ pub async fn start(
     caller: Result<Caller, GatewayError>,
 ) -> Result<Started, RequestError> {
     let params = params::resolve(raw, &state.persisted).await?;
-    let mut request = document::prepare(params, &state.limits, &Method::POST)?;
+    let mut request =
+        document::prepare(params, &state.documents, &state.limits, &Method::POST).await?;
     let operation_name = request.operation_name.clone();
     let document = request
         .parsed_query()

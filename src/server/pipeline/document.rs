@@ -1,4 +1,5 @@
-//! Stage 2: the document, parsed once and handed to execution, within the
+//! Stage 2: the document, parsed once (and kept parsed for the next
+//! request with the same text) and handed to execution, within the
 //! gateway's limits (`limits.rs`), and no mutation over GET.
 
 use super::error::RequestError;
@@ -8,11 +9,66 @@ use crate::server::nesting::deeper_than;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::Request;
 use axum::http::Method;
+use moka::future::Cache;
+use std::sync::Arc;
+
+/// Parsed documents by the SHA-256 of their text: dashboards send the same
+/// few documents all day. Bounded in bytes; only documents that parsed are
+/// kept. (Validation runs at every execution: async-graphql keeps no
+/// validated form.)
+pub struct Documents {
+    parsed: Cache<[u8; 32], Arc<Parsed>>,
+}
+
+struct Parsed {
+    document: ExecutableDocument,
+    text_bytes: usize,
+}
+
+/// Memory for parsed documents, in bytes.
+const PARSED_DOCUMENTS_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A parsed tree weighs several times its text.
+const TREE_BYTES_PER_TEXT_BYTE: usize = 8;
+
+impl Default for Documents {
+    fn default() -> Self {
+        let parsed = Cache::builder()
+            .max_capacity(PARSED_DOCUMENTS_BYTES)
+            .weigher(|_: &[u8; 32], parsed: &Arc<Parsed>| {
+                let bytes = parsed.text_bytes.saturating_mul(TREE_BYTES_PER_TEXT_BYTE);
+                u32::try_from(bytes).unwrap_or(u32::MAX)
+            })
+            .build();
+        Documents { parsed }
+    }
+}
+
+impl Documents {
+    /// The document of `query`, parsed now or earlier.
+    async fn parse(&self, query: &str) -> Result<ExecutableDocument, RequestError> {
+        let digest = ring::digest::digest(&ring::digest::SHA256, query.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest.as_ref());
+        if let Some(parsed) = self.parsed.get(&key).await {
+            return Ok(parsed.document.clone());
+        }
+        let document = async_graphql::parser::parse_query(query)
+            .map_err(|syntax| RequestError::Invalid(vec![syntax.into()]))?;
+        let parsed = Parsed {
+            document: document.clone(),
+            text_bytes: query.len(),
+        };
+        self.parsed.insert(key, Arc::new(parsed)).await;
+        Ok(document)
+    }
+}
 
 /// The request to execute, carrying its parsed document. A syntax error
 /// is `Invalid`, as any request error async-graphql reports.
-pub fn prepare(
+pub async fn prepare(
     params: Params,
+    documents: &Documents,
     limits: &DocumentLimits,
     method: &Method,
 ) -> Result<Request, RequestError> {
@@ -24,8 +80,7 @@ pub fn prepare(
             limits.max_nesting,
         )));
     }
-    let document = async_graphql::parser::parse_query(&params.query)
-        .map_err(|syntax| RequestError::Invalid(vec![syntax.into()]))?;
+    let document = documents.parse(&params.query).await?;
     limits
         .check(&document, operation_name)
         .map_err(RequestError::Refused)?;
@@ -70,13 +125,17 @@ mod tests {
         max_nesting: 64,
     };
 
-    fn prepared(query: &str, name: Option<&str>, method: Method) -> Result<Request, RequestError> {
+    async fn prepared(
+        query: &str,
+        name: Option<&str>,
+        method: Method,
+    ) -> Result<Request, RequestError> {
         let params = Params {
             query: query.into(),
             operation_name: name.map(str::to_owned),
             variables: Variables::default(),
         };
-        prepare(params, &LIMITS, &method)
+        prepare(params, &Documents::default(), &LIMITS, &method).await
     }
 
     #[test]
@@ -91,19 +150,25 @@ mod tests {
         assert!(!m("query a { x } mutation b { y }", None));
     }
 
-    #[test]
-    fn mutations_only_over_post() {
+    #[tokio::test]
+    async fn mutations_only_over_post() {
         assert!(matches!(
-            prepared("mutation { x }", None, Method::GET),
+            prepared("mutation { x }", None, Method::GET).await,
             Err(RequestError::MutationOverGet)
         ));
-        assert!(prepared("mutation { x }", None, Method::POST).is_ok());
-        assert!(prepared("query a { x } mutation b { y }", Some("a"), Method::GET).is_ok());
+        assert!(prepared("mutation { x }", None, Method::POST).await.is_ok());
+        assert!(
+            prepared("query a { x } mutation b { y }", Some("a"), Method::GET)
+                .await
+                .is_ok()
+        );
     }
 
-    #[test]
-    fn the_document_is_parsed_once_and_handed_on() {
-        let mut request = prepared("query Q { a }", Some("Q"), Method::GET).expect("request");
+    #[tokio::test]
+    async fn the_document_is_parsed_once_and_handed_on() {
+        let mut request = prepared("query Q { a }", Some("Q"), Method::GET)
+            .await
+            .expect("request");
         assert_eq!(request.operation_name.as_deref(), Some("Q"));
         // Without a parsed document, execution would parse `query`: an
         // empty text is a syntax error, so the kept document is used.
@@ -111,18 +176,35 @@ mod tests {
         assert!(request.parsed_query().is_ok());
     }
 
-    #[test]
-    fn limits_and_syntax_errors_fail_the_request() {
-        match prepared("{ a b c }", None, Method::POST) {
+    #[tokio::test]
+    async fn limits_and_syntax_errors_fail_the_request() {
+        match prepared("{ a b c }", None, Method::POST).await {
             Err(RequestError::Refused(e)) => assert_eq!(e.code(), "QUERY_TOO_COMPLEX"),
             other => panic!("{other:?}"),
         }
-        match prepared("{ a", None, Method::POST) {
+        match prepared("{ a", None, Method::POST).await {
             Err(RequestError::Invalid(errors)) => {
                 assert_eq!(errors.len(), 1);
                 assert!(!errors[0].locations.is_empty(), "{errors:?}");
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_document_parsed_once_is_kept_for_the_same_text() {
+        let documents = Documents::default();
+        let first = documents.parse("{ a b }").await.expect("parsed");
+        let again = documents.parse("{ a b }").await.expect("kept");
+        assert_eq!(format!("{first:?}"), format!("{again:?}"));
+        documents.parsed.run_pending_tasks().await;
+        assert_eq!(documents.parsed.entry_count(), 1);
+        assert!(documents.parse("{ a").await.is_err());
+        documents.parsed.run_pending_tasks().await;
+        assert_eq!(
+            documents.parsed.entry_count(),
+            1,
+            "syntax errors are not kept"
+        );
     }
 }
