@@ -49,23 +49,10 @@ assert len(a["data"]["conversations"]["nodes"]) == 20, a'
 odata_path=$(curl -sf "http://127.0.0.1:${up_port}/_test/requests?since=$seq0" |
   python3 -c 'import json,sys; print([e["url"] for e in json.load(sys.stdin) if "Conversation" in e["url"]][-1])')
 
-# Runs wrk; prints "requests/s p50_ms p99_ms non2xx_or_errors".
+# Runs wrk; prints "requests/s p50_ms p99_ms errors".
 measure() {
   wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$@" >"$work/wrk.out" 2>&1
-  python3 - "$work/wrk.out" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-def ms(v):
-    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
-p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
-bad = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", text))
-bad += sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
-bad += sum(int(x) for x in re.findall(r"GraphQL errors: (\d+)", text))
-print(f"{rps:.1f} {p50:.3f} {p99:.3f} {bad}")
-PY
+  wrk_figures "$work/wrk.out" | cut -d' ' -f1-4
 }
 
 run() { # name, then wrk arguments

@@ -95,19 +95,8 @@ run() { # name, balancer port
   wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s bench/graphql.lua \
     "http://127.0.0.1:$2/graphql" >"$work/wrk.out" 2>&1
   local sent; sent=$(upstream_requests_since "$since")
-  python3 - "$work/wrk.out" "$1" "$sent" >>"$work/results" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-def ms(v):
-    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
-p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
-bad = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", text))
-bad += sum(int(x) for x in re.findall(r"GraphQL errors: (\d+)", text))
-print(f"{sys.argv[2]} {rps:.1f} {p50:.3f} {p99:.3f} {bad} {sys.argv[3]}")
-PY
+  local figures; figures=$(wrk_figures "$work/wrk.out")
+  echo "$1 $(echo "$figures" | cut -d' ' -f1-4) $sent" >>"$work/results"
   echo "  $1 done" >&2
 }
 

@@ -88,22 +88,9 @@ run() {
   local cpu0; cpu0=$(cpu_seconds)
   wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$@" >"$work/wrk.out" 2>&1
   local cpu1; cpu1=$(cpu_seconds)
-  python3 - "$work/wrk.out" "$name" "$cpu0" "$cpu1" >>"$work/results" <<'PY'
-import re, sys
-text, name = open(sys.argv[1]).read(), sys.argv[2]
-def ms(v):
-    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-total = int(re.search(r"(\d+) requests in", text).group(1))
-p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
-p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
-bad = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", text))
-bad += sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
-bad += sum(int(x) for x in re.findall(r"GraphQL errors: (\d+)", text))
-cpu = float(sys.argv[4]) - float(sys.argv[3])
-print(f"{name} {rps:.1f} {p50:.3f} {p99:.3f} {bad} {total} {cpu:.3f}")
-PY
+  local figures; figures=$(wrk_figures "$work/wrk.out")
+  local cpu; cpu=$(python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.3f}")' "$cpu0" "$cpu1")
+  echo "$name $figures $cpu" >>"$work/results"
   echo "  $name done" >&2
 }
 

@@ -33,3 +33,24 @@ start_gateway() {
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:${gw_port}/healthz" >/dev/null && break; sleep 0.1; done
   gateway="http://127.0.0.1:${gw_port}"
 }
+
+# Prints "requests/s p50_ms p99_ms errors requests" read from a file of
+# `wrk --latency` output (errors: non-2xx/3xx, socket errors, and the
+# GraphQL errors bench/graphql.lua counts).
+wrk_figures() {
+  python3 - "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def ms(v):
+    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
+    return float(n) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+total = int(re.search(r"(\d+) requests in", text).group(1))
+p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
+p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
+bad = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", text))
+bad += sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
+bad += sum(int(x) for x in re.findall(r"GraphQL errors: (\d+)", text))
+print(f"{rps:.1f} {p50:.3f} {p99:.3f} {bad} {total}")
+PY
+}

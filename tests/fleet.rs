@@ -87,17 +87,9 @@ fn labels(first: u32) -> String {
     format!("{{ labels(first: {first}) {{ nodes {{ id title accountId }} }} }}")
 }
 
+/// A series of `/metrics`; 0 when absent (a counter not yet counted).
 async fn metric(gw: &Gateway, series: &str) -> f64 {
-    let text = reqwest::get(format!("http://{}/metrics", gw.addr))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
+    metric_of(gw, series).await.unwrap_or(0.0)
 }
 
 fn account_ids(data: &Value) -> Vec<i64> {

@@ -50,18 +50,6 @@ fn account_ids(body: &str) -> Vec<i64> {
         .collect()
 }
 
-async fn metric(gw: &Gateway, series: &str) -> Option<f64> {
-    let text = reqwest::get(format!("http://{}/metrics", gw.addr))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 #[tokio::test]
 async fn a_repeat_is_answered_without_the_upstream_and_only_to_its_client() {
     let up = private_upstream("response_cache_repeat");
@@ -73,7 +61,7 @@ async fn a_repeat_is_answered_without_the_upstream_and_only_to_its_client() {
     assert_eq!(again, first, "the same bytes");
     assert_eq!(up.data_requests_since(since).await, Vec::<String>::new());
     assert_eq!(
-        metric(&gw, "gateway_response_cache_hits_total").await,
+        metric_of(&gw, "gateway_response_cache_hits_total").await,
         Some(1.0)
     );
     // Another credential: its own execution, its own account's rows.
@@ -183,5 +171,8 @@ async fn a_known_entity_tag_gets_304_without_a_body() {
     let (status, theirs, _) = post(&gw, ADMIN_2, LABELS, &[("if-none-match", &etag)]).await;
     assert_eq!(status, 200);
     assert_ne!(theirs, etag);
-    assert_eq!(metric(&gw, "gateway_not_modified_total").await, Some(2.0));
+    assert_eq!(
+        metric_of(&gw, "gateway_not_modified_total").await,
+        Some(2.0)
+    );
 }

@@ -527,3 +527,19 @@ pub async fn gateway_process(config: Config) -> GatewayProcess {
     }
     panic!("the gateway process did not start on {addr}");
 }
+
+/// The value of one series of the gateway's `/metrics`, e.g.
+/// `gateway_cache_hits_total{collection="Label"}`.
+pub async fn metric_of(gw: &Gateway, series: &str) -> Option<f64> {
+    let text = http()
+        .get(format!("http://{}/metrics", gw.addr))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
