@@ -13,6 +13,7 @@ pub mod model;
 pub mod odata;
 pub mod plan;
 pub mod playground;
+pub mod replica;
 pub mod schema;
 pub mod server;
 pub mod upstream;

@@ -80,6 +80,14 @@ pub struct Metrics {
     /// Subscriptions ended by the gateway: `slow` (a full queue), `limit`
     /// (refused at the start).
     pub live_refused: Family<ReasonLabel, Counter>,
+    pub replica_rows: Family<CollectionLabel, Gauge>,
+    pub replica_backfill_rows: Family<CollectionLabel, Gauge>,
+    pub replica_lag_seconds: Gauge,
+    pub replica_in_sync: Gauge,
+    /// Sync passes by outcome: `ok`, `error`, `follower` (another replica
+    /// of the gateway syncs).
+    pub replica_syncs: Family<ReasonLabel, Counter>,
+    pub replica_answers: Counter,
 }
 
 impl Default for Metrics {
@@ -124,6 +132,12 @@ impl Metrics {
             live_polls: Counter::default(),
             live_pushes: Counter::default(),
             live_refused: Family::default(),
+            replica_rows: Family::default(),
+            replica_backfill_rows: Family::default(),
+            replica_lag_seconds: Gauge::default(),
+            replica_in_sync: Gauge::default(),
+            replica_syncs: Family::default(),
+            replica_answers: Counter::default(),
             registry: Registry::with_prefix("gateway"),
         };
         let r = &mut m.registry;
@@ -289,6 +303,36 @@ impl Metrics {
             "live_refused",
             "Live subscriptions refused at the start (limit) or dropped (slow)",
             m.live_refused.clone(),
+        );
+        r.register(
+            "replica_rows",
+            "Rows in the analytics replica, per collection",
+            m.replica_rows.clone(),
+        );
+        r.register(
+            "replica_backfill_rows",
+            "Rows the replica's backfill has read so far, per collection",
+            m.replica_backfill_rows.clone(),
+        );
+        r.register(
+            "replica_lag_seconds",
+            "Seconds since the start of the replica's last complete sync",
+            m.replica_lag_seconds.clone(),
+        );
+        r.register(
+            "replica_in_sync",
+            "1 while the replica answers aggregates (backfilled and synced lately), else 0",
+            m.replica_in_sync.clone(),
+        );
+        r.register(
+            "replica_syncs",
+            "Replica sync passes by outcome (ok, error, follower)",
+            m.replica_syncs.clone(),
+        );
+        r.register(
+            "replica_answers",
+            "Aggregates answered from the analytics replica",
+            m.replica_answers.clone(),
         );
         m
     }

@@ -9,6 +9,7 @@ use common::*;
 use liveagent_graphql::config::{Config, Pushdown};
 use rusqlite::types::Value as Sql;
 use serde_json::{json, Value};
+use std::sync::OnceLock;
 
 /// The SQLite file of the shared upstream; reused across runs (same data).
 fn db_file() -> String {
@@ -28,8 +29,9 @@ async fn gateway_for(up: &TestUpstream, pushdown: Pushdown, extra: Config) -> Ga
     .await
 }
 
-/// Runs a query through both paths (the scan with small concurrent pages)
-/// and returns the data once both agree.
+/// Runs a query through every path — pushdown, the scan with small
+/// concurrent pages, and the analytics replica in SQLite and in PostgreSQL —
+/// and returns the data once all agree. The replica answers must say so.
 async fn both(query: &str) -> Value {
     let up = up();
     let pushed = gateway_for(up, pushdown(), base_config()).await;
@@ -45,7 +47,40 @@ async fn both(query: &str) -> Value {
     let a = pushed.data(ADMIN_1, query, json!({})).await;
     let b = scan.data(ADMIN_1, query, json!({})).await;
     assert!(same(&a, &b), "pushdown and scan differ:\n{a}\n{b}");
+    for engine in [ReplicaEngine::Sqlite, ReplicaEngine::Postgres] {
+        let replica = replica_gateway(engine).await;
+        let body = replica.query(Some(ADMIN_1), query, json!({})).await;
+        assert!(body.get("errors").is_none(), "{engine:?} replica: {body}");
+        assert!(
+            replica_synced_at(&body).is_some(),
+            "not from the {engine:?} replica: {body}"
+        );
+        let c = &body["data"];
+        assert!(
+            same(&a, c),
+            "pushdown and the {engine:?} replica differ:\n{a}\n{c}"
+        );
+    }
     a
+}
+
+/// The gateway of this binary whose aggregates come from a replica in
+/// `engine`, once it is in sync.
+async fn replica_gateway(engine: ReplicaEngine) -> &'static Gateway {
+    static SQLITE: OnceLock<Gateway> = OnceLock::new();
+    static POSTGRES: OnceLock<Gateway> = OnceLock::new();
+    let slot = match engine {
+        ReplicaEngine::Sqlite => &SQLITE,
+        ReplicaEngine::Postgres => &POSTGRES,
+    };
+    let gw = slot.get_or_init(|| {
+        lasting_gateway(Config {
+            upstream: Some(up().url("1.1")),
+            ..replica_config(engine, 5)
+        })
+    });
+    wait_replica_in_sync(gw).await;
+    gw
 }
 
 /// Equal JSON, numbers within a relative 1e-9 (sums and averages add up in

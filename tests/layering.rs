@@ -12,6 +12,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("playground", 7),
     ("live", 7),
     ("schema", 6),
+    ("replica", 6),
     ("aggregate", 5),
     ("exec", 5),
     ("plan", 4),

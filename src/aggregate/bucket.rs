@@ -88,7 +88,7 @@ impl Bucketing {
 
     /// The first instant of a local date: midnight, or the first wall-clock
     /// time that exists when a spring-forward skips midnight.
-    fn start_of_day(&self, date: NaiveDate) -> DateTime<Utc> {
+    pub fn start_of_day(&self, date: NaiveDate) -> DateTime<Utc> {
         let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
         for quarter in 0..(4 * 24) {
             let wall = midnight + Duration::minutes(15 * quarter);

@@ -1,8 +1,10 @@
 //! Grouped aggregates over one collection, without GraphQL: what to group
-//! and measure (`Spec`), and two ways to get the same groups — pushed down
-//! to the upstream as `$apply` (`pushdown`), or computed here from a
-//! streamed scan of the few columns needed (`scan`). Both go through
-//! `Upstream::fetch_collection`, like every other read.
+//! and measure (`Spec`), and three ways to get the same groups — from a
+//! local copy of the account (`Local`, the analytics replica) when it can
+//! answer, pushed down to the upstream as `$apply` (`pushdown`), or
+//! computed here from a streamed scan of the few columns needed (`scan`).
+//! The last two go through `Upstream::fetch_collection`, like every other
+//! read.
 
 pub mod analytics;
 pub mod bucket;
@@ -15,7 +17,7 @@ pub use bucket::{Bucketing, TimeUnit};
 /// The scan fold, for the benchmarks (`benches/hot_paths.rs`).
 #[doc(hidden)]
 pub use groups::Accumulator;
-pub use groups::{Group, KeyPart};
+pub use groups::{lenient_f64, median, Group, KeyPart};
 pub use settings::{Pushdown, Settings};
 
 use crate::error::GatewayError;
@@ -66,17 +68,35 @@ pub struct Spec {
     pub first: Option<usize>,
 }
 
-/// Where an aggregate reads from: the upstream, as one caller.
+/// A local copy of the account that may answer an aggregate without the
+/// upstream: the analytics replica.
+#[async_trait::async_trait]
+pub trait Local: Send + Sync {
+    /// The groups of `spec` (in any order, at most `max_groups`), or `None`
+    /// when it cannot answer this caller now (not in sync, another
+    /// account, a column it does not keep).
+    async fn groups(
+        &self,
+        caller: &Caller,
+        spec: &Spec,
+        max_groups: u64,
+    ) -> Result<Option<Vec<Group>>, GatewayError>;
+}
+
+/// Where an aggregate reads from: the local copy if any, else the
+/// upstream, as one caller.
 pub struct Source<'a> {
     pub upstream: &'a Upstream,
     pub caller: &'a Caller,
     pub style: Dialect,
     pub settings: &'a Settings,
+    pub local: Option<&'a dyn Local>,
 }
 
 /// How a result was computed, for logs and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Path {
+    Replica,
     Pushdown,
     Scan,
 }
@@ -86,6 +106,16 @@ pub async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, Gateway
     let split = split(&spec.filter, source.style);
     if split.is_false() {
         return Ok(Vec::new());
+    }
+    // `Cache-Control: no-cache` asks the upstream itself.
+    if let Some(local) = source.local.filter(|_| !source.caller.no_cache) {
+        if let Some(groups) = local
+            .groups(source.caller, spec, source.settings.max_groups)
+            .await?
+        {
+            tracing::debug!(entity = spec.entity.name, path = ?Path::Replica, groups = groups.len(), "aggregate");
+            return Ok(finish(spec, groups));
+        }
     }
     // The upstream aggregates only what it filters exactly.
     let pushed = if !split.has_residual()
@@ -156,7 +186,7 @@ fn compare_numbers(a: Option<f64>, b: Option<f64>) -> Ordering {
     }
 }
 
-fn too_many_groups(entity: &Entity, cap: u64) -> GatewayError {
+pub fn too_many_groups(entity: &Entity, cap: u64) -> GatewayError {
     GatewayError::QueryTooComplex(format!(
         "the {} aggregate has more than {cap} groups (max_groups); group by fewer fields, use a coarser bucket or narrow `where`",
         entity.name

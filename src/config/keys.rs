@@ -280,6 +280,24 @@ config_keys! {
     /// service mode); more → TOO_MANY_SUBSCRIPTIONS.
     max_subscriptions_per_credential: usize = 100, flag usize,
         env "MAX_SUBSCRIPTIONS_PER_CREDENTIAL";
+    /// The analytics replica: `sqlite:///relative/file.db`,
+    /// `sqlite:////absolute/file.db` or `postgres://…`; unset: none.
+    /// Syncs with `service_upstream_token`.
+    replica_url: Option<String> = None, flag String, env "REPLICA_URL";
+    /// Seconds between two incremental syncs of the replica.
+    replica_sync_interval_s: u64 = 60, flag u64, env "REPLICA_SYNC_INTERVAL_S";
+    /// Seconds between two comparisons of the replica's Message and
+    /// ReportingEvent ids with the upstream's (deletions); the other
+    /// collections are compared at every sync.
+    replica_reconcile_interval_s: u64 = 3600, flag u64,
+        env "REPLICA_RECONCILE_INTERVAL_S";
+    /// Seconds an incremental sync reads again before its watermark.
+    replica_overlap_s: u64 = 120, flag u64, env "REPLICA_OVERLAP_S";
+    /// Most upstream requests the replica's sync has in flight.
+    replica_sync_concurrency: usize = 2, flag usize, env "REPLICA_SYNC_CONCURRENCY";
+    /// Seconds a client credential stays confirmed as reading the
+    /// replica's account before it is checked again.
+    replica_account_check_s: u64 = 300, flag u64, env "REPLICA_ACCOUNT_CHECK_S";
     /// Log lines as `text` (human-readable) or `json` (one object a line).
     log_format: LogFormat = LogFormat::Text, flag LogFormat, env "LOG_FORMAT";
 }

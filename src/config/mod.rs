@@ -7,6 +7,7 @@
 
 mod keys;
 mod live;
+mod replica;
 mod service;
 mod settings;
 mod shared_cache;
@@ -14,6 +15,7 @@ mod values;
 
 pub use keys::{Config, Overrides};
 pub use live::LiveSettings;
+pub use replica::{ReplicaSettings, ReplicaStore};
 pub use service::{ServiceKey, ServiceMode};
 pub use settings::{
     AggregateSettings, CacheSettings, HttpSettings, QuerySettings, RateLimit, Settings,

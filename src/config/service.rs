@@ -35,6 +35,10 @@ impl Config {
             return Err(invalid("service_upstream_token", "is empty"));
         }
         if self.api_keys.is_empty() {
+            // The token alone is the analytics replica's; clients pass through.
+            if self.replica_url.is_some() {
+                return Ok(None);
+            }
             return Err(invalid(
                 "api_keys",
                 "service mode needs at least one client key ({ name, sha256 }; `liveagent-graphql hash-key <key>` prints the hash)",
@@ -81,7 +85,7 @@ impl Config {
     }
 
     /// The upstream token, from the key or its file, trimmed.
-    fn service_token(&self) -> Result<Option<String>, ConfigError> {
+    pub(super) fn service_token(&self) -> Result<Option<String>, ConfigError> {
         match (
             &self.service_upstream_token,
             &self.service_upstream_token_file,

@@ -2,6 +2,7 @@
 //! layer that takes them. Every check names the key it refuses.
 
 use super::live::LiveSettings;
+use super::replica::ReplicaSettings;
 use super::{
     invalid, Config, ConfigError, InOperator, LogFormat, Pushdown, ServiceMode, SharedCacheSettings,
 };
@@ -21,6 +22,8 @@ pub struct Settings {
     pub query: QuerySettings,
     pub http: HttpSettings,
     pub live: LiveSettings,
+    /// The analytics replica; `None`: none.
+    pub replica: Option<ReplicaSettings>,
     /// Service mode; `None`: pass-through.
     pub service: Option<ServiceMode>,
 }
@@ -178,6 +181,7 @@ impl Config {
             query: self.query_settings()?,
             http: self.http_settings()?,
             live: self.live_settings()?,
+            replica: self.replica_settings()?,
             service: self.service_mode()?,
         })
     }

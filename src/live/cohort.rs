@@ -136,6 +136,7 @@ pub async fn run(cohort: Arc<Cohort>, poll: Poll) {
     while !cohort.stopped.load(Ordering::Acquire) {
         let caller = Caller {
             served_stale: Arc::default(),
+            replica_synced: Arc::default(),
             ..base.clone()
         };
         let result = (poll.evaluate)(poll.operation.request(), caller).await;

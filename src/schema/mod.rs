@@ -32,6 +32,8 @@ pub struct Gateway {
     pub max_filter_depth: usize,
     /// Aggregates: pushdown, scan limits, group cap.
     pub aggregates: crate::aggregate::Settings,
+    /// The analytics replica, when configured.
+    pub replica: Option<Arc<dyn crate::aggregate::Local>>,
 }
 
 /// What resolvers know of one HTTP request: the upstream caller the server

@@ -90,6 +90,7 @@ impl Scope {
             caller: &self.caller,
             style: self.style,
             settings: &self.gateway.aggregates,
+            local: self.gateway.replica.as_deref(),
         }
     }
 }

@@ -78,14 +78,20 @@ fn app_and_live(settings: &Settings) -> Result<(Router, Arc<crate::live::Hub>), 
     let query = &settings.query;
     let http = &settings.http;
     let metrics = Arc::new(Metrics::new());
+    let upstream = Arc::new(Upstream::with_metrics(&settings.upstream, metrics.clone())?);
+    let replica = settings.replica.as_ref().map(|r| {
+        let replica = crate::replica::Replica::start(r, upstream.clone(), metrics.clone(), version);
+        replica as Arc<dyn crate::aggregate::Local>
+    });
     let gateway = Arc::new(Gateway {
-        upstream: Arc::new(Upstream::with_metrics(&settings.upstream, metrics.clone())?),
+        upstream,
         version,
         max_first: query.max_first,
         expose_sensitive: query.expose_sign_in_ips,
         max_relation_rows: query.max_relation_rows,
         max_filter_depth: query.max_filter_depth,
         aggregates: crate::aggregate::Settings::new(&settings.aggregates),
+        replica,
     });
     let mut builder = schema::builder(SchemaOptions {
         version,

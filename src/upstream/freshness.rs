@@ -26,6 +26,22 @@ impl Freshness {
     }
 }
 
+/// The oldest sync of the analytics replica among the answers a request
+/// took from it (`extensions.replica.syncedAt`).
+#[derive(Debug, Default)]
+pub struct ReplicaSynced(Mutex<Option<chrono::DateTime<chrono::Utc>>>);
+
+impl ReplicaSynced {
+    pub fn record(&self, synced_at: chrono::DateTime<chrono::Utc>) {
+        let mut oldest = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *oldest = Some(oldest.map_or(synced_at, |o| o.min(synced_at)));
+    }
+
+    pub fn get(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ mod window;
 pub use credential::Credential;
 pub use explain::Explain;
 pub use fingerprint::Fingerprint;
-pub use freshness::Freshness;
+pub use freshness::{Freshness, ReplicaSynced};
 pub use scan::with_key_order;
 
 /// What one client request brings to its upstream calls.
@@ -64,6 +64,8 @@ pub struct Caller {
     /// The earliest expiry of the answers this request used, which bounds
     /// how long its whole response may be reused.
     pub freshness: Arc<Freshness>,
+    /// Set when an aggregate was answered by the analytics replica.
+    pub replica_synced: Arc<ReplicaSynced>,
 }
 
 impl Caller {
@@ -79,6 +81,7 @@ impl Caller {
             max_age: None,
             api_key: None,
             freshness: Arc::default(),
+            replica_synced: Arc::default(),
         }
     }
 }

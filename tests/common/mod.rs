@@ -24,6 +24,8 @@ use std::time::Duration;
 pub const ADMIN_1: &str = "admin-token-1";
 pub const ADMIN_2: &str = "admin-token-2";
 pub const AGENT_1: &str = "agent-token-1";
+/// The `x-request-id` of an analytics replica's sync requests.
+const REPLICA_SYNC: &str = "replica-sync";
 
 /// Which test upstream the suites run against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,12 +119,31 @@ impl TestUpstream {
         format!("http://127.0.0.1:{}/v{version}/odata", self.port)
     }
 
-    /// The upstream's request log since `since` (a `seq`). On a liveagent
+    /// The upstream's request log since `since` (a `seq`), without the
+    /// background requests of analytics replicas (`replica_requests_since`
+    /// has those), so that suites count what their queries sent. On a liveagent
     /// upstream of one test's own, every logged URL is first checked
     /// against the minimal dialect (`dialect::violations`): whatever the
     /// test looks at in the log, nothing the real service cannot take went
     /// out. (Shared upstreams are covered by its `ERROR_LOG`, scripts/test.sh.)
     pub async fn requests_since(&self, since: u64) -> Vec<Value> {
+        self.log_since(since)
+            .await
+            .into_iter()
+            .filter(|r| r["request_id"] != REPLICA_SYNC)
+            .collect()
+    }
+
+    /// The requests analytics replicas sent to sync since `since`.
+    pub async fn replica_requests_since(&self, since: u64) -> Vec<Value> {
+        self.log_since(since)
+            .await
+            .into_iter()
+            .filter(|r| r["request_id"] == REPLICA_SYNC)
+            .collect()
+    }
+
+    async fn log_since(&self, since: u64) -> Vec<Value> {
         let url = format!(
             "http://127.0.0.1:{}/_test/requests?since={since}",
             self.port
@@ -151,7 +172,7 @@ impl TestUpstream {
 
     /// The highest `seq` so far, to count requests made after it.
     pub async fn last_seq(&self) -> u64 {
-        self.requests_since(0)
+        self.log_since(0)
             .await
             .iter()
             .filter_map(|r| r["seq"].as_u64())
@@ -414,6 +435,28 @@ pub async fn gateway_with(config: Config) -> Gateway {
     Gateway { addr }
 }
 
+/// A gateway with this config that serves for the life of the test binary,
+/// on a runtime of its own (a test's runtime ends with the test): for
+/// gateways that many tests share, e.g. one keeping an analytics replica.
+pub fn lasting_gateway(config: Config) -> Gateway {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let gw = gateway_with(config).await;
+            let _ = tx.send(gw.addr);
+            std::future::pending::<()>().await
+        });
+    });
+    Gateway {
+        addr: rx.recv().expect("lasting gateway started"),
+    }
+}
+
 pub async fn gateway(upstream: &TestUpstream, version: &str) -> Gateway {
     gateway_with(config_for(upstream, version)).await
 }
@@ -542,4 +585,85 @@ pub async fn metric_of(gw: &Gateway, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// Which store an analytics replica of a test gateway uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaEngine {
+    Sqlite,
+    Postgres,
+}
+
+/// A gateway config with an analytics replica synced with admin-token-1
+/// every `interval_s`: a fresh SQLite file, or the database of this test
+/// binary's private PostgreSQL cluster (shared by its gateways, as a fleet
+/// shares one).
+pub fn replica_config(engine: ReplicaEngine, interval_s: u64) -> Config {
+    static FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let url = match engine {
+        ReplicaEngine::Sqlite => {
+            let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let file = format!(
+                "{}/replica-{}-{n}.db",
+                env!("CARGO_TARGET_TMPDIR"),
+                std::process::id()
+            );
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{file}{suffix}"));
+            }
+            format!("sqlite:///{file}")
+        }
+        ReplicaEngine::Postgres => replica_postgres_url().to_string(),
+    };
+    Config {
+        replica_url: Some(url),
+        replica_sync_interval_s: interval_s,
+        service_upstream_token: Some(ADMIN_1.to_string().into()),
+        ..base_config()
+    }
+}
+
+/// `postgres://` of a private PostgreSQL cluster (tests/upstream-pg/replica-db.js),
+/// started once per test binary and gone with it.
+pub fn replica_postgres_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let dir = format!("{}/tests/upstream-pg", env!("CARGO_MANIFEST_DIR"));
+        let mut child = Command::new("node")
+            .arg("replica-db.js")
+            .current_dir(&dir)
+            .env("PARENT_PID", std::process::id().to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start PostgreSQL for the replica (node, and Debian's postgresql)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("READY line");
+        let socket = line
+            .strip_prefix("READY ")
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("PostgreSQL for the replica did not start: {line:?}"));
+        // Lives as long as the test binary (it exits with PARENT_PID).
+        Box::leak(Box::new(child));
+        let host: String = url::form_urlencoded::byte_serialize(socket.as_bytes()).collect();
+        format!("postgres://postgres@{host}/postgres")
+    })
+}
+
+/// Waits until the gateway's replica is in sync.
+pub async fn wait_replica_in_sync(gw: &Gateway) {
+    for _ in 0..600 {
+        if metric_of(gw, "gateway_replica_in_sync").await == Some(1.0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the replica did not get in sync within a minute");
+}
+
+/// When the answer came from the analytics replica: its `syncedAt`.
+pub fn replica_synced_at(body: &Value) -> Option<&str> {
+    body["extensions"]["replica"]["syncedAt"].as_str()
 }

@@ -23,6 +23,7 @@ pub async fn run(
 ) -> Result<Response, RequestError> {
     let served_stale = caller.as_ref().ok().map(|c| c.served_stale.clone());
     let explain = caller.as_ref().ok().and_then(|c| c.explain.clone());
+    let replica = caller.as_ref().ok().map(|c| c.replica_synced.clone());
     let field_errors = FieldErrors::default();
     let request = request
         .data(RequestContext { caller })
@@ -39,6 +40,16 @@ pub async fn run(
         response
             .extensions
             .insert("stale".into(), Value::Boolean(true));
+    }
+    if let Some(synced_at) = replica.and_then(|r| r.get()) {
+        let mut fields = async_graphql::indexmap::IndexMap::new();
+        fields.insert(
+            async_graphql::Name::new("syncedAt"),
+            Value::String(synced_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        );
+        response
+            .extensions
+            .insert("replica".into(), Value::Object(fields));
     }
     if let Some(explain) = explain {
         let rendered = Value::from_json(explain.to_json()).unwrap_or(Value::Null);

@@ -95,4 +95,41 @@ routes.post('/update', async (req, res) => {
   }
 })
 
+// Test-only write hooks, for the analytics replica: a new row, and a
+// deletion as Live Agent's retention makes it (a conversation takes its
+// messages and reporting events along).
+// POST /_test/insert {"entity": "Conversation", "row": {...}} → {"inserted": 1}
+// POST /_test/delete {"entity": "Conversation", "id": 7} → {"deleted": <rows>}
+const entityName = entity => typeof entity === 'string' && /^[A-Za-z]+$/.test(entity)
+routes.post('/insert', async (req, res) => {
+  const { entity, row } = req.body || {}
+  if (!entityName(entity) || !row || typeof row !== 'object' || Array.isArray(row)) {
+    return res.status(400).json({ error: 'entity (a name) and row (an object) are required' })
+  }
+  const cds = require('@sap/cds')
+  try {
+    await cds.run(cds.ql.INSERT.into(`liveagent.${entity}`).entries(row))
+    res.json({ inserted: 1 })
+  } catch (err) {
+    res.status(400).json({ error: String(err.message) })
+  }
+})
+routes.post('/delete', async (req, res) => {
+  const { entity, id } = req.body || {}
+  if (!entityName(entity) || id == null) return res.status(400).json({ error: 'entity (a name) and id are required' })
+  const cds = require('@sap/cds')
+  try {
+    let deleted = 0
+    if (entity === 'Conversation') {
+      for (const child of ['Message', 'ReportingEvent']) {
+        deleted += await cds.run(cds.ql.DELETE.from(`liveagent.${child}`).where({ conversation_id: id }))
+      }
+    }
+    deleted += await cds.run(cds.ql.DELETE.from(`liveagent.${entity}`).where({ id }))
+    res.json({ deleted })
+  } catch (err) {
+    res.status(400).json({ error: String(err.message) })
+  }
+})
+
 module.exports = { requestLog, faults, routes }

@@ -1,0 +1,163 @@
+//! The shared engine: a PostgreSQL database several gateway replicas use.
+//! One connection writes (and holds the sync lock), one reads; text
+//! columns use the "C" collation so that comparisons are byte-wise, as
+//! the gateway's own filter evaluation is.
+
+use super::store::{SqlDialect, Statement, Store, StoreError, StoreResult};
+use super::tables::{Cell, Kind};
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row};
+
+pub struct Postgres {
+    writer: Mutex<Client>,
+    reader: Client,
+}
+
+/// The session lock the replica's leader holds (any fixed number).
+const SYNC_LOCK: i64 = 0x6c61_6771_6c72;
+
+fn fail(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Engine(e.to_string())
+}
+
+async fn connect(url: &str) -> StoreResult<Client> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(|e| fail(format!("cannot connect: {e}")))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "replica database connection closed");
+        }
+    });
+    Ok(client)
+}
+
+impl Postgres {
+    pub async fn open(url: &str) -> StoreResult<Postgres> {
+        Ok(Postgres {
+            writer: Mutex::new(connect(url).await?),
+            reader: connect(url).await?,
+        })
+    }
+}
+
+struct Dialect;
+
+impl SqlDialect for Dialect {
+    fn param(&self, n: usize, kind: Kind) -> String {
+        format!(
+            "${n}::{}",
+            self.column_type(kind).trim_end_matches(" COLLATE \"C\"")
+        )
+    }
+
+    fn column_type(&self, kind: Kind) -> &'static str {
+        match kind {
+            Kind::Int => "BIGINT",
+            Kind::Real => "DOUBLE PRECISION",
+            Kind::Text => "TEXT COLLATE \"C\"",
+        }
+    }
+
+    fn month_of_day(&self, day: &str) -> String {
+        let date = format!("(DATE '1970-01-01' + CAST({day} AS INTEGER))");
+        format!(
+            "(CAST(EXTRACT(YEAR FROM {date}) AS BIGINT) * 12 + CAST(EXTRACT(MONTH FROM {date}) AS BIGINT) - 1)"
+        )
+    }
+
+    fn contains(&self, column: &str, p: &str) -> String {
+        format!("strpos({column}, {p}) > 0")
+    }
+
+    fn starts_with(&self, column: &str, p: &str) -> String {
+        format!("starts_with({column}, {p})")
+    }
+
+    fn ends_with(&self, column: &str, p: &str) -> String {
+        format!("right({column}, length({p})) = {p}")
+    }
+}
+
+/// Parameters as the types their placeholders are cast to.
+fn params(statement: &Statement) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    statement
+        .params
+        .iter()
+        .map(|(cell, kind)| -> Box<dyn ToSql + Sync + Send> {
+            match (cell, kind) {
+                (Cell::Int(i), Kind::Real) => Box::new(*i as f64),
+                (Cell::Int(i), _) => Box::new(*i),
+                (Cell::Real(f), _) => Box::new(*f),
+                (Cell::Text(s), _) => Box::new(s.clone()),
+                (Cell::Null, Kind::Int) => Box::new(None::<i64>),
+                (Cell::Null, Kind::Real) => Box::new(None::<f64>),
+                (Cell::Null, Kind::Text) => Box::new(None::<String>),
+            }
+        })
+        .collect()
+}
+
+fn refs(params: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+fn read_row(row: &Row, kinds: &[Kind]) -> StoreResult<Vec<Cell>> {
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            let cell = match kind {
+                Kind::Int => row.try_get::<_, Option<i64>>(i).map(|v| v.map(Cell::Int)),
+                Kind::Real => row.try_get::<_, Option<f64>>(i).map(|v| v.map(Cell::Real)),
+                Kind::Text => row
+                    .try_get::<_, Option<String>>(i)
+                    .map(|v| v.map(Cell::Text)),
+            };
+            cell.map(|c| c.unwrap_or(Cell::Null)).map_err(fail)
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Store for Postgres {
+    fn dialect(&self) -> &dyn SqlDialect {
+        &Dialect
+    }
+
+    async fn write(&self, statements: Vec<Statement>) -> StoreResult<()> {
+        let mut writer = self.writer.lock().await;
+        let tx = writer.transaction().await.map_err(fail)?;
+        for s in &statements {
+            let owned = params(s);
+            tx.execute(s.sql.as_str(), &refs(&owned))
+                .await
+                .map_err(fail)?;
+        }
+        tx.commit().await.map_err(fail)
+    }
+
+    async fn read(&self, statement: Statement, kinds: Vec<Kind>) -> StoreResult<Vec<Vec<Cell>>> {
+        let owned = params(&statement);
+        let rows = self
+            .reader
+            .query(statement.sql.as_str(), &refs(&owned))
+            .await
+            .map_err(fail)?;
+        rows.iter().map(|r| read_row(r, &kinds)).collect()
+    }
+
+    async fn lead(&self) -> StoreResult<bool> {
+        let writer = self.writer.lock().await;
+        let row = writer
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&SYNC_LOCK])
+            .await
+            .map_err(fail)?;
+        row.try_get::<_, bool>(0).map_err(fail)
+    }
+}

@@ -1,0 +1,208 @@
+//! The storage trait both engines implement, and the SQL they share. The
+//! engines differ in three things only: how a parameter is written, how a
+//! column type is spelled, and how a day number becomes a month.
+
+use super::tables::{Cell, Kind, Table};
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("replica store: {0}")]
+    Engine(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One statement with its parameters (each with the kind it binds as).
+#[derive(Debug, Clone, Default)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<(Cell, Kind)>,
+}
+
+/// What differs in the SQL text of an engine.
+pub trait SqlDialect: Send + Sync {
+    /// The n-th parameter (1-based), of `kind`.
+    fn param(&self, n: usize, kind: Kind) -> String;
+    fn column_type(&self, kind: Kind) -> &'static str;
+    /// `year * 12 + month - 1` of day number `day` (days since 1970-01-01).
+    fn month_of_day(&self, day: &str) -> String;
+    /// Whether text `column` contains, starts or ends with parameter `p`.
+    fn contains(&self, column: &str, p: &str) -> String;
+    fn starts_with(&self, column: &str, p: &str) -> String;
+    fn ends_with(&self, column: &str, p: &str) -> String;
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn dialect(&self) -> &dyn SqlDialect;
+    /// Runs the statements in one transaction.
+    async fn write(&self, statements: Vec<Statement>) -> StoreResult<()>;
+    /// Rows of a query, each column read as `kinds` says.
+    async fn read(&self, statement: Statement, kinds: Vec<Kind>) -> StoreResult<Vec<Vec<Cell>>>;
+    /// Whether this process may sync: always for SQLite; for PostgreSQL,
+    /// whether it holds the session lock the gateway replicas share.
+    async fn lead(&self) -> StoreResult<bool>;
+}
+
+/// Builds a statement, numbering its parameters.
+#[derive(Default)]
+pub struct Builder {
+    statement: Statement,
+}
+
+impl Builder {
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.statement.sql.push_str(sql);
+        self
+    }
+
+    /// Adds a parameter and returns how the SQL names it.
+    pub fn bind(&mut self, dialect: &dyn SqlDialect, cell: Cell, kind: Kind) -> String {
+        self.statement.params.push((cell, kind));
+        dialect.param(self.statement.params.len(), kind)
+    }
+
+    pub fn finish(self) -> Statement {
+        self.statement
+    }
+}
+
+/// The replica's own state: one row per key (JSON values).
+pub const META: &str = "la_meta";
+
+pub fn create_tables(dialect: &dyn SqlDialect, tables: &[Table]) -> Vec<Statement> {
+    let plain = |sql: String| Statement {
+        sql,
+        params: Vec::new(),
+    };
+    let mut out = vec![plain(format!(
+        "CREATE TABLE IF NOT EXISTS {META} (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+    ))];
+    for t in tables {
+        let columns: Vec<String> = t
+            .columns
+            .iter()
+            .zip(t.kinds())
+            .map(|(f, k)| {
+                let key = if f.odata == "id" { " PRIMARY KEY" } else { "" };
+                format!("{} {}{key}", f.odata, dialect.column_type(k))
+            })
+            .collect();
+        out.push(plain(format!(
+            "CREATE TABLE IF NOT EXISTS {} ({})",
+            t.name,
+            columns.join(", ")
+        )));
+        // The grouped queries filter on time and inbox; reconciliation
+        // deletes by conversation.
+        for index in [
+            &["created_at"][..],
+            &["inbox_id", "created_at"],
+            &["conversation_id"],
+            &["name", "created_at"],
+        ] {
+            if index.iter().all(|c| t.has(c)) {
+                out.push(plain(format!(
+                    "CREATE INDEX IF NOT EXISTS {}_{} ON {} ({})",
+                    t.name,
+                    index.join("_"),
+                    t.name,
+                    index.join(", ")
+                )));
+            }
+        }
+    }
+    out
+}
+
+pub fn drop_tables(tables: &[Table]) -> Vec<Statement> {
+    std::iter::once(META.to_string())
+        .chain(tables.iter().map(|t| t.name.clone()))
+        .map(|name| Statement {
+            sql: format!("DROP TABLE IF EXISTS {name}"),
+            params: Vec::new(),
+        })
+        .collect()
+}
+
+/// Inserts or replaces rows (in `table.columns` order), in statements of
+/// at most ~30 000 parameters (both engines' limits are above).
+pub fn upsert(dialect: &dyn SqlDialect, table: &Table, rows: Vec<Vec<Cell>>) -> Vec<Statement> {
+    let kinds = table.kinds();
+    let names: Vec<&str> = table.columns.iter().map(|f| f.odata).collect();
+    let per_statement = (30_000 / names.len().max(1)).max(1);
+    let updates: Vec<String> = names
+        .iter()
+        .skip(1)
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let mut out = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut b = Builder::default();
+        b.push(&format!(
+            "INSERT INTO {} ({}) VALUES ",
+            table.name,
+            names.join(", ")
+        ));
+        for (i, row) in rows.by_ref().take(per_statement).enumerate() {
+            let values: Vec<String> = row
+                .into_iter()
+                .zip(&kinds)
+                .map(|(cell, kind)| b.bind(dialect, cell, *kind))
+                .collect();
+            b.push(if i == 0 { "(" } else { ", (" })
+                .push(&values.join(", "))
+                .push(")");
+        }
+        b.push(&format!(
+            " ON CONFLICT (id) DO UPDATE SET {}",
+            updates.join(", ")
+        ));
+        out.push(b.finish());
+    }
+    out
+}
+
+/// Deletes the rows whose `column` is one of `ids`.
+pub fn delete(dialect: &dyn SqlDialect, table: &str, column: &str, ids: &[i64]) -> Vec<Statement> {
+    ids.chunks(10_000)
+        .map(|chunk| {
+            let mut b = Builder::default();
+            let params: Vec<String> = chunk
+                .iter()
+                .map(|id| b.bind(dialect, Cell::Int(*id), Kind::Int))
+                .collect();
+            b.push(&format!(
+                "DELETE FROM {table} WHERE {column} IN ({})",
+                params.join(", ")
+            ));
+            b.finish()
+        })
+        .collect()
+}
+
+pub fn set_meta(dialect: &dyn SqlDialect, key: &str, value: &str) -> Statement {
+    let mut b = Builder::default();
+    let k = b.bind(dialect, Cell::Text(key.into()), Kind::Text);
+    let v = b.bind(dialect, Cell::Text(value.into()), Kind::Text);
+    b.push(&format!(
+        "INSERT INTO {META} (key, value) VALUES ({k}, {v}) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    ));
+    b.finish()
+}
+
+pub async fn get_meta(store: &dyn Store, key: &str) -> StoreResult<Option<String>> {
+    let mut b = Builder::default();
+    let k = b.bind(store.dialect(), Cell::Text(key.into()), Kind::Text);
+    b.push(&format!("SELECT value FROM {META} WHERE key = {k}"));
+    let rows = store.read(b.finish(), vec![Kind::Text]).await?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|r| match r.into_iter().next() {
+            Some(Cell::Text(s)) => Some(s),
+            _ => None,
+        }))
+}

@@ -1,0 +1,524 @@
+//! Keeping the replica in step with the upstream, with the gateway's own
+//! token: a backfill of each large collection in id order (its cursor
+//! stored with every page, so a restart resumes it), then every interval
+//! the rows whose `updated_at` is past the watermark less an overlap,
+//! upserted by id. Deletions are found by comparing id sets: at every sync
+//! for conversations (their messages and events go with them) and the
+//! small collections, every `replica_reconcile_interval_s` for messages
+//! and events. With PostgreSQL, the replica holding the session lock syncs
+//! and the others read its progress.
+
+use super::account::read_account;
+use super::store::{self, get_meta, set_meta, Statement, Store, StoreError};
+use super::tables::{cell, Cell, Kind, Table};
+use super::{Replica, Status};
+use crate::error::GatewayError;
+use crate::metrics::{CollectionLabel, ReasonLabel};
+use crate::model::KEY;
+use crate::odata::{CollectionPage, CollectionQuery, CompareOp, Dialect, Filter, Literal, OrderBy};
+use crate::upstream::Caller;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+#[derive(Debug, thiserror::Error)]
+pub(super) enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("upstream: {0}")]
+    Upstream(#[from] GatewayError),
+}
+
+/// Sync progress, stored in the replica itself (`la_meta`, key `state`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct State {
+    account: Option<i64>,
+    synced_at: Option<DateTime<Utc>>,
+    tables: BTreeMap<String, TableState>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct TableState {
+    backfilled: bool,
+    /// Backfill cursor: the last id stored.
+    after_id: i64,
+    /// Rows read by the backfill so far.
+    backfill_rows: u64,
+    /// Incremental watermark (µs of `updated_at`).
+    since_us: Option<i64>,
+    reconciled_at: Option<DateTime<Utc>>,
+}
+
+impl State {
+    fn status(&self, tables: &[Table]) -> Status {
+        Status {
+            complete: tables
+                .iter()
+                .all(|t| self.tables.get(t.entity.name).is_some_and(|s| s.backfilled)),
+            account: self.account,
+            synced_at: self.synced_at,
+        }
+    }
+}
+
+/// Syncs every interval until the process ends.
+pub(super) async fn run(replica: Arc<Replica>) {
+    loop {
+        let started = Instant::now();
+        let outcome = match pass(&replica).await {
+            Ok(true) => "ok",
+            Ok(false) => "follower",
+            Err(e) => {
+                tracing::warn!(error = %e, "replica sync failed; trying again next interval");
+                "error"
+            }
+        };
+        replica
+            .metrics
+            .replica_syncs
+            .get_or_create(&ReasonLabel { reason: outcome })
+            .inc();
+        // The lag gauge follows time between syncs too.
+        let next = started + replica.settings.sync_interval;
+        loop {
+            set_lag(&replica);
+            let now = Instant::now();
+            if now >= next {
+                break;
+            }
+            tokio::time::sleep((next - now).min(Duration::from_secs(5))).await;
+        }
+    }
+}
+
+fn set_lag(replica: &Replica) {
+    let in_sync = replica.in_sync().is_some();
+    replica.metrics.replica_in_sync.set(i64::from(in_sync));
+    if let Some(synced_at) = replica.status().synced_at {
+        let lag = (Utc::now() - synced_at).num_seconds();
+        replica.metrics.replica_lag_seconds.set(lag);
+    }
+}
+
+/// One sync, or (not the leader) a read of the leader's progress. `true`
+/// when this process synced.
+async fn pass(replica: &Replica) -> Result<bool, SyncError> {
+    let store = replica.open_store().await?;
+    let store = store.as_ref();
+    if !store.lead().await? {
+        if let Some(state) = load(store).await? {
+            replica.set_status(state.status(&replica.tables));
+        }
+        return Ok(false);
+    }
+    prepare(replica, store).await?;
+    let caller = replica.caller();
+    let metadata = replica.upstream.metadata(&caller).await;
+    let style = replica
+        .upstream
+        .dialect_for(&caller, metadata.as_deref())
+        .await;
+    let mut state = load(store).await?.unwrap_or_default();
+    let account = read_account(replica, &caller).await?;
+    if state.account.is_some() && account.is_some() && state.account != account {
+        tracing::warn!("the replica's token reads another account now; syncing it afresh");
+        reset(replica, store).await?;
+        state = State::default();
+    }
+    state.account = account.or(state.account);
+    let started = Utc::now();
+    let sync = Sync {
+        replica,
+        store,
+        caller,
+        style,
+        permits: Semaphore::new(replica.settings.concurrency),
+        page: replica.upstream.page_cap().clamp(1, 10_000),
+        state: Mutex::new(state),
+    };
+    let outcomes = futures::future::join_all(replica.tables.iter().map(|t| sync.table(t))).await;
+    let mut state = sync.state();
+    let failed = outcomes.into_iter().find_map(Result::err);
+    if failed.is_none() && state.status(&replica.tables).complete {
+        state.synced_at = Some(started);
+    }
+    store.write(vec![save(store, &state)]).await?;
+    replica.set_status(state.status(&replica.tables));
+    count_rows(replica, store).await;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(true),
+    }
+}
+
+/// Creates the tables, or re-creates them when the model's columns changed.
+async fn prepare(replica: &Replica, store: &dyn Store) -> Result<(), StoreError> {
+    let d = store.dialect();
+    store
+        .write(store::create_tables(d, &replica.tables))
+        .await?;
+    let layout = layout(replica);
+    match get_meta(store, "layout").await? {
+        Some(stored) if stored == layout => Ok(()),
+        Some(_) => reset(replica, store).await,
+        None => store.write(vec![set_meta(d, "layout", &layout)]).await,
+    }
+}
+
+async fn reset(replica: &Replica, store: &dyn Store) -> Result<(), StoreError> {
+    let d = store.dialect();
+    let mut statements = store::drop_tables(&replica.tables);
+    statements.extend(store::create_tables(d, &replica.tables));
+    statements.push(set_meta(d, "layout", &layout(replica)));
+    store.write(statements).await
+}
+
+fn layout(replica: &Replica) -> String {
+    let tables: Vec<String> = replica
+        .tables
+        .iter()
+        .map(|t| {
+            let columns: Vec<&str> = t.columns.iter().map(|f| f.odata).collect();
+            format!("{}({})", t.name, columns.join(","))
+        })
+        .collect();
+    format!("1:{}", tables.join(";"))
+}
+
+async fn load(store: &dyn Store) -> Result<Option<State>, StoreError> {
+    let Some(text) = get_meta(store, "state").await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_str(&text).ok())
+}
+
+fn save(store: &dyn Store, state: &State) -> Statement {
+    let text = serde_json::to_string(state).unwrap_or_default();
+    set_meta(store.dialect(), "state", &text)
+}
+
+async fn count_rows(replica: &Replica, store: &dyn Store) {
+    for t in &replica.tables {
+        let statement = Statement {
+            sql: format!("SELECT COUNT(*) FROM {}", t.name),
+            params: Vec::new(),
+        };
+        if let Ok(rows) = store.read(statement, vec![Kind::Int]).await {
+            if let Some(Some(Cell::Int(n))) = rows.first().map(|r| r.first()) {
+                replica
+                    .metrics
+                    .replica_rows
+                    .get_or_create(&CollectionLabel {
+                        collection: t.entity.name,
+                    })
+                    .set(*n);
+            }
+        }
+    }
+}
+
+fn compare(property: &'static str, op: CompareOp, value: Literal) -> Filter {
+    Filter::Compare {
+        property,
+        op,
+        value,
+    }
+}
+
+struct Sync<'r> {
+    replica: &'r Replica,
+    store: &'r dyn Store,
+    caller: Caller,
+    style: Dialect,
+    permits: Semaphore,
+    page: u64,
+    state: Mutex<State>,
+}
+
+impl Sync<'_> {
+    fn state(&self) -> State {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn update<T>(&self, table: &Table, f: impl FnOnce(&mut TableState) -> T) -> (T, State) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let out = f(state
+            .tables
+            .entry(table.entity.name.to_string())
+            .or_default());
+        (out, state.clone())
+    }
+
+    fn metric(&self, table: &Table) -> CollectionLabel {
+        CollectionLabel {
+            collection: table.entity.name,
+        }
+    }
+
+    async fn table(&self, t: &Table) -> Result<(), SyncError> {
+        if !t.incremental {
+            return self.whole(t).await;
+        }
+        let (backfilled, _) = self.update(t, |s| s.backfilled);
+        if backfilled {
+            self.changes(t).await?;
+        } else {
+            self.backfill(t).await?;
+        }
+        let (due, _) = self.update(t, |s| s.reconciled_at);
+        let every = self.replica.settings.reconcile_interval;
+        let due = t.entity.name == "Conversation"
+            || due.is_none_or(|at| (Utc::now() - at).to_std().unwrap_or_default() >= every);
+        if due {
+            self.reconcile(t).await?;
+        }
+        Ok(())
+    }
+
+    /// One page of `t` after `after` (ids ascending), with `columns`.
+    async fn page(
+        &self,
+        t: &Table,
+        filter: Filter,
+        after: Option<i64>,
+        columns: Vec<&'static str>,
+    ) -> Result<Arc<CollectionPage>, SyncError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| GatewayError::Internal(format!("replica sync permits closed: {e}")))?;
+        let query = CollectionQuery::new(t.entity.name)
+            .select(columns)
+            .filter(match after {
+                Some(id) => {
+                    Filter::And(vec![filter, compare(KEY, CompareOp::Gt, Literal::Int(id))])
+                        .simplify()
+                }
+                None => filter,
+            })
+            .order_by(vec![OrderBy {
+                property: KEY,
+                descending: false,
+            }])
+            .top(self.page);
+        Ok(self
+            .replica
+            .upstream
+            .fetch_collection(&self.caller, &query, self.style)
+            .await?)
+    }
+
+    /// Every row of `t` matching `filter` after id `after`, page by page in
+    /// id order; `each` stores a page with the last id it holds.
+    async fn pages<F, Fut>(
+        &self,
+        t: &Table,
+        filter: Filter,
+        mut after: Option<i64>,
+        mut each: F,
+    ) -> Result<(), SyncError>
+    where
+        F: FnMut(Vec<Vec<Cell>>, i64) -> Fut,
+        Fut: std::future::Future<Output = Result<(), SyncError>>,
+    {
+        let columns: Vec<&'static str> = t.columns.iter().map(|f| f.odata).collect();
+        loop {
+            let page = self.page(t, filter.clone(), after, columns.clone()).await?;
+            let rows = cells(t, &page);
+            let Some(last) = rows.last().and_then(|r| match r.first() {
+                Some(Cell::Int(id)) => Some(*id),
+                _ => None,
+            }) else {
+                return Ok(());
+            };
+            let short = (page.rows.len() as u64) < self.page && page.next_link.is_none();
+            after = Some(after.map_or(last, |a| a.max(last)));
+            each(rows, last).await?;
+            if short {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn backfill(&self, t: &Table) -> Result<(), SyncError> {
+        let overlap = self.replica.settings.overlap;
+        let (after, _) = self.update(t, |s| {
+            // Changes during the backfill are read again afterwards.
+            s.since_us
+                .get_or_insert((Utc::now() - overlap).timestamp_micros());
+            s.after_id
+        });
+        let after = (after > 0).then_some(after);
+        let started = Instant::now();
+        let label = self.metric(t);
+        self.pages(t, Filter::True, after, |rows, last| {
+            let n = rows.len() as u64;
+            let (total, state) = self.update(t, |s| {
+                s.after_id = last;
+                s.backfill_rows += n;
+                s.backfill_rows
+            });
+            self.replica
+                .metrics
+                .replica_backfill_rows
+                .get_or_create(&label)
+                .set(i64::try_from(total).unwrap_or(i64::MAX));
+            tracing::info!(collection = t.entity.name, rows = total, "replica backfill");
+            let mut statements = store::upsert(self.store.dialect(), t, rows);
+            statements.push(save(self.store, &state));
+            async move { Ok(self.store.write(statements).await?) }
+        })
+        .await?;
+        let (rows, _) = self.update(t, |s| {
+            s.backfilled = true;
+            s.backfill_rows
+        });
+        tracing::info!(
+            collection = t.entity.name,
+            rows,
+            seconds = started.elapsed().as_secs_f64(),
+            "replica backfill done"
+        );
+        Ok(())
+    }
+
+    /// Rows changed since the watermark less the overlap.
+    async fn changes(&self, t: &Table) -> Result<(), SyncError> {
+        let overlap = i64::try_from(self.replica.settings.overlap.as_micros()).unwrap_or(0);
+        let (since, _) = self.update(t, |s| s.since_us);
+        let from = since.unwrap_or(0).saturating_sub(overlap);
+        let from = DateTime::from_timestamp_micros(from).unwrap_or_default();
+        let filter = compare("updated_at", CompareOp::Ge, Literal::DateTime(from));
+        let updated_at = t.columns.iter().position(|f| f.odata == "updated_at");
+        self.pages(t, filter, None, |rows, _| {
+            let newest = updated_at.and_then(|i| {
+                rows.iter()
+                    .filter_map(|r| match r.get(i) {
+                        Some(Cell::Int(us)) => Some(*us),
+                        _ => None,
+                    })
+                    .max()
+            });
+            // A row stamped in the future (the upstream's clock ahead of
+            // ours) must not move the watermark past what is read next.
+            let newest = newest.map(|us| us.min(Utc::now().timestamp_micros()));
+            let (_, state) = self.update(t, |s| {
+                s.since_us = s.since_us.max(newest);
+            });
+            let mut statements = store::upsert(self.store.dialect(), t, rows);
+            statements.push(save(self.store, &state));
+            async move { Ok(self.store.write(statements).await?) }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// A small collection, read whole: upserted, and what is gone deleted.
+    async fn whole(&self, t: &Table) -> Result<(), SyncError> {
+        let mut all = Vec::new();
+        self.pages(t, Filter::True, None, |rows, _| {
+            all.extend(rows);
+            async { Ok(()) }
+        })
+        .await?;
+        let seen: HashSet<i64> = all
+            .iter()
+            .filter_map(|r| match r.first() {
+                Some(Cell::Int(id)) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let gone = self.gone(t, &seen).await?;
+        let d = self.store.dialect();
+        let mut statements = store::upsert(d, t, all);
+        statements.extend(store::delete(d, &t.name, KEY, &gone));
+        let (_, state) = self.update(t, |s| {
+            s.backfilled = true;
+            s.reconciled_at = Some(Utc::now());
+        });
+        statements.push(save(self.store, &state));
+        Ok(self.store.write(statements).await?)
+    }
+
+    /// Deletes the rows the upstream no longer has; a deleted
+    /// conversation takes its messages and events along.
+    async fn reconcile(&self, t: &Table) -> Result<(), SyncError> {
+        let mut seen = HashSet::new();
+        let mut after = None;
+        loop {
+            let page = self.page(t, Filter::True, after, vec![KEY]).await?;
+            let ids: Vec<i64> = page
+                .rows
+                .iter()
+                .filter_map(|r| r.get(KEY).and_then(crate::odata::response::lenient_i64))
+                .collect();
+            let Some(last) = ids.iter().max().copied() else {
+                break;
+            };
+            seen.extend(ids);
+            after = Some(last);
+            if (page.rows.len() as u64) < self.page && page.next_link.is_none() {
+                break;
+            }
+        }
+        let gone = self.gone(t, &seen).await?;
+        let d = self.store.dialect();
+        let mut statements = store::delete(d, &t.name, KEY, &gone);
+        if t.entity.name == "Conversation" && !gone.is_empty() {
+            for other in &self.replica.tables {
+                if other.incremental && other.name != t.name && other.has("conversation_id") {
+                    statements.extend(store::delete(d, &other.name, "conversation_id", &gone));
+                }
+            }
+        }
+        if !gone.is_empty() {
+            tracing::info!(
+                collection = t.entity.name,
+                deleted = gone.len(),
+                "replica deletions"
+            );
+        }
+        let (_, state) = self.update(t, |s| s.reconciled_at = Some(Utc::now()));
+        statements.push(save(self.store, &state));
+        Ok(self.store.write(statements).await?)
+    }
+
+    /// Stored ids of `t` the upstream did not list.
+    async fn gone(&self, t: &Table, seen: &HashSet<i64>) -> Result<Vec<i64>, StoreError> {
+        let stored = self
+            .store
+            .read(
+                Statement {
+                    sql: format!("SELECT id FROM {}", t.name),
+                    params: Vec::new(),
+                },
+                vec![Kind::Int],
+            )
+            .await?;
+        Ok(stored
+            .into_iter()
+            .filter_map(|r| match r.first() {
+                Some(Cell::Int(id)) if !seen.contains(id) => Some(*id),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+/// A page's rows as stored, those without an id left out.
+fn cells(t: &Table, page: &CollectionPage) -> Vec<Vec<Cell>> {
+    page.rows
+        .iter()
+        .map(|row| {
+            t.columns
+                .iter()
+                .map(|f| cell(f, row.get(f.odata)))
+                .collect::<Vec<_>>()
+        })
+        .filter(|r: &Vec<Cell>| matches!(r.first(), Some(Cell::Int(_))))
+        .collect()
+}
