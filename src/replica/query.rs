@@ -423,6 +423,92 @@ mod tests {
             .unwrap_or_default()
     }
 
+    struct Numbered;
+
+    impl SqlDialect for Numbered {
+        fn param(&self, n: usize, _kind: Kind) -> String {
+            format!("?{n}")
+        }
+        fn column_type(&self, _kind: Kind) -> &'static str {
+            "ANY"
+        }
+        fn month_of_day(&self, day: &str) -> String {
+            format!("month({day})")
+        }
+        fn contains(&self, column: &str, p: &str) -> String {
+            format!("contains({column}, {p})")
+        }
+        fn starts_with(&self, column: &str, p: &str) -> String {
+            format!("starts({column}, {p})")
+        }
+        fn ends_with(&self, column: &str, p: &str) -> String {
+            format!("ends({column}, {p})")
+        }
+    }
+
+    fn events() -> Table {
+        crate::replica::tables::tables(crate::model::ApiVersion::V1_1)
+            .into_iter()
+            .find(|t| t.entity.name == "ReportingEvent")
+            .expect("events")
+    }
+
+    #[test]
+    fn values_are_bound_never_written_into_the_sql() {
+        let t = events();
+        let hostile = "x'); DROP TABLE la_message; --";
+        let filter = Filter::Or(vec![
+            Filter::Compare {
+                property: "name",
+                op: CompareOp::Eq,
+                value: Literal::String(hostile.into()),
+            },
+            Filter::Call {
+                func: StringFn::Contains,
+                property: "name",
+                value: hostile.into(),
+            },
+            Filter::In {
+                property: "user_id",
+                values: vec![Literal::Int(1), Literal::Int(2)],
+            },
+        ]);
+        let mut b = Builder::default();
+        let sql = where_sql(&Numbered, &t, &filter, &mut b).expect("kept columns");
+        let statement = b.finish();
+        assert_eq!(
+            sql,
+            "(name = ?1 OR contains(name, ?2) OR user_id IN (?3, ?4))"
+        );
+        assert!(!sql.contains("DROP"));
+        assert_eq!(statement.params.len(), 4);
+        assert_eq!(statement.params[0].0, Cell::Text(hostile.into()));
+    }
+
+    #[test]
+    fn what_the_replica_lacks_or_cannot_compare_is_not_planned() {
+        let t = events();
+        let mut b = Builder::default();
+        // A column it does not keep, and a value of another type.
+        for filter in [
+            Filter::IsNull {
+                property: "nope",
+                null: true,
+            },
+            Filter::Compare {
+                property: "user_id",
+                op: CompareOp::Eq,
+                value: Literal::String("1".into()),
+            },
+        ] {
+            assert_eq!(
+                where_sql(&Numbered, &t, &filter, &mut b),
+                None,
+                "{filter:?}"
+            );
+        }
+    }
+
     #[test]
     fn offset_changes_are_found_to_the_second() {
         let berlin = Bucketing::new(TimeUnit::Day, "Europe/Berlin").expect("zone");

@@ -206,3 +206,59 @@ pub async fn get_meta(store: &dyn Store, key: &str) -> StoreResult<Option<String
             _ => None,
         }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ApiVersion;
+    use crate::replica::tables::tables;
+
+    struct Question;
+
+    impl SqlDialect for Question {
+        fn param(&self, n: usize, _kind: Kind) -> String {
+            format!("${n}")
+        }
+        fn column_type(&self, _kind: Kind) -> &'static str {
+            "ANY"
+        }
+        fn month_of_day(&self, day: &str) -> String {
+            day.into()
+        }
+        fn contains(&self, column: &str, p: &str) -> String {
+            format!("{column} {p}")
+        }
+        fn starts_with(&self, column: &str, p: &str) -> String {
+            format!("{column} {p}")
+        }
+        fn ends_with(&self, column: &str, p: &str) -> String {
+            format!("{column} {p}")
+        }
+    }
+
+    #[test]
+    fn upserts_are_cut_below_the_parameter_limits() {
+        let all = tables(ApiVersion::V1_1);
+        let t = all
+            .iter()
+            .find(|t| t.entity.name == "Message")
+            .expect("Message");
+        let width = t.columns.len();
+        let rows: Vec<Vec<Cell>> = (0..10_000)
+            .map(|i| (0..width).map(|_| Cell::Int(i)).collect())
+            .collect();
+        let statements = upsert(&Question, t, rows);
+        assert!(statements.len() > 1);
+        assert!(statements.iter().all(|s| s.params.len() <= 30_000));
+        let total: usize = statements.iter().map(|s| s.params.len()).sum();
+        assert_eq!(total, 10_000 * width);
+        assert!(statements[0]
+            .sql
+            .starts_with("INSERT INTO la_message (id, "));
+        assert!(statements[0].sql.ends_with(&format!(
+            "{} = excluded.{}",
+            t.columns[width - 1].odata,
+            t.columns[width - 1].odata
+        )));
+    }
+}
