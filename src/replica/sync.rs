@@ -37,6 +37,9 @@ pub(super) enum SyncError {
 struct State {
     account: Option<i64>,
     synced_at: Option<DateTime<Utc>>,
+    /// Statistics were last gathered (after backfills, then every
+    /// reconcile interval).
+    analyzed_at: Option<DateTime<Utc>>,
     tables: BTreeMap<String, TableState>,
 }
 
@@ -142,10 +145,20 @@ async fn pass(replica: &Replica) -> Result<bool, SyncError> {
     let outcomes = futures::future::join_all(replica.tables.iter().map(|t| sync.table(t))).await;
     let mut state = sync.state();
     let failed = outcomes.into_iter().find_map(Result::err);
-    if failed.is_none() && state.status(&replica.tables).complete {
+    let complete = state.status(&replica.tables).complete;
+    if failed.is_none() && complete {
         state.synced_at = Some(started);
     }
-    store.write(vec![save(store, &state)]).await?;
+    let mut statements = vec![save(store, &state)];
+    let stale_statistics = state.analyzed_at.is_none_or(|at| {
+        (Utc::now() - at).to_std().unwrap_or_default() >= replica.settings.reconcile_interval
+    });
+    if complete && stale_statistics {
+        statements.push(store::analyze());
+        state.analyzed_at = Some(Utc::now());
+        statements[0] = save(store, &state);
+    }
+    store.write(statements).await?;
     replica.set_status(state.status(&replica.tables));
     count_rows(replica, store).await;
     match failed {
