@@ -6,13 +6,16 @@
 use super::store::{SqlDialect, Statement, Store, StoreError, StoreResult};
 use super::tables::{Cell, Kind};
 use async_trait::async_trait;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, RwLock};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row};
 
 pub struct Postgres {
+    url: String,
     writer: Mutex<Client>,
-    reader: Client,
+    /// Shared by concurrent reads (one connection pipelines them); replaced
+    /// when the server closed it.
+    reader: RwLock<Client>,
 }
 
 /// The session lock the replica's leader holds (any fixed number).
@@ -37,9 +40,30 @@ async fn connect(url: &str) -> StoreResult<Client> {
 impl Postgres {
     pub async fn open(url: &str) -> StoreResult<Postgres> {
         Ok(Postgres {
+            url: url.to_string(),
             writer: Mutex::new(connect(url).await?),
-            reader: connect(url).await?,
+            reader: RwLock::new(connect(url).await?),
         })
+    }
+
+    /// The writer, connected again if the server closed it (a restart):
+    /// the sync lock went with the old session, `lead` takes it again.
+    async fn writer(&self) -> StoreResult<tokio::sync::MutexGuard<'_, Client>> {
+        let mut writer = self.writer.lock().await;
+        if writer.is_closed() {
+            *writer = connect(&self.url).await?;
+        }
+        Ok(writer)
+    }
+
+    async fn reader(&self) -> StoreResult<tokio::sync::RwLockReadGuard<'_, Client>> {
+        if self.reader.read().await.is_closed() {
+            let mut reader = self.reader.write().await;
+            if reader.is_closed() {
+                *reader = connect(&self.url).await?;
+            }
+        }
+        Ok(self.reader.read().await)
     }
 }
 
@@ -131,7 +155,7 @@ impl Store for Postgres {
     }
 
     async fn write(&self, statements: Vec<Statement>) -> StoreResult<()> {
-        let mut writer = self.writer.lock().await;
+        let mut writer = self.writer().await?;
         let tx = writer.transaction().await.map_err(fail)?;
         for s in &statements {
             let owned = params(s);
@@ -145,7 +169,8 @@ impl Store for Postgres {
     async fn read(&self, statement: Statement, kinds: Vec<Kind>) -> StoreResult<Vec<Vec<Cell>>> {
         let owned = params(&statement);
         let rows = self
-            .reader
+            .reader()
+            .await?
             .query(statement.sql.as_str(), &refs(&owned))
             .await
             .map_err(fail)?;
@@ -153,7 +178,7 @@ impl Store for Postgres {
     }
 
     async fn lead(&self) -> StoreResult<bool> {
-        let writer = self.writer.lock().await;
+        let writer = self.writer().await?;
         let row = writer
             .query_one("SELECT pg_try_advisory_lock($1)", &[&SYNC_LOCK])
             .await
