@@ -108,14 +108,20 @@ fn read_cell(v: ValueRef<'_>, kind: Kind) -> Cell {
     }
 }
 
+/// The statement's parameters as SQLite values, in order.
+fn params(statement: Statement) -> rusqlite::ParamsFromIter<Vec<Value>> {
+    rusqlite::params_from_iter(
+        statement
+            .params
+            .into_iter()
+            .map(|(c, _)| value(c))
+            .collect(),
+    )
+}
+
 fn run(connection: &Connection, statement: Statement) -> rusqlite::Result<()> {
     let mut prepared = connection.prepare_cached(&statement.sql)?;
-    let params: Vec<Value> = statement
-        .params
-        .into_iter()
-        .map(|(c, _)| value(c))
-        .collect();
-    prepared.execute(rusqlite::params_from_iter(params))?;
+    prepared.execute(params(statement))?;
     Ok(())
 }
 
@@ -125,12 +131,7 @@ fn query(
     kinds: &[Kind],
 ) -> rusqlite::Result<Vec<Vec<Cell>>> {
     let mut prepared = connection.prepare_cached(&statement.sql)?;
-    let params: Vec<Value> = statement
-        .params
-        .into_iter()
-        .map(|(c, _)| value(c))
-        .collect();
-    let mut rows = prepared.query(rusqlite::params_from_iter(params))?;
+    let mut rows = prepared.query(params(statement))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let mut cells = Vec::with_capacity(kinds.len());

@@ -218,34 +218,37 @@ pub async fn get_meta(store: &dyn Store, key: &str) -> StoreResult<Option<String
         }))
 }
 
+/// A dialect whose SQL text shows what was asked, for unit tests.
+#[cfg(test)]
+pub struct Plain;
+
+#[cfg(test)]
+impl SqlDialect for Plain {
+    fn param(&self, n: usize, _kind: Kind) -> String {
+        format!("?{n}")
+    }
+    fn column_type(&self, _kind: Kind) -> &'static str {
+        "ANY"
+    }
+    fn month_of_day(&self, day: &str) -> String {
+        format!("month({day})")
+    }
+    fn contains(&self, column: &str, p: &str) -> String {
+        format!("contains({column}, {p})")
+    }
+    fn starts_with(&self, column: &str, p: &str) -> String {
+        format!("starts({column}, {p})")
+    }
+    fn ends_with(&self, column: &str, p: &str) -> String {
+        format!("ends({column}, {p})")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::ApiVersion;
     use crate::replica::tables::tables;
-
-    struct Question;
-
-    impl SqlDialect for Question {
-        fn param(&self, n: usize, _kind: Kind) -> String {
-            format!("${n}")
-        }
-        fn column_type(&self, _kind: Kind) -> &'static str {
-            "ANY"
-        }
-        fn month_of_day(&self, day: &str) -> String {
-            day.into()
-        }
-        fn contains(&self, column: &str, p: &str) -> String {
-            format!("{column} {p}")
-        }
-        fn starts_with(&self, column: &str, p: &str) -> String {
-            format!("{column} {p}")
-        }
-        fn ends_with(&self, column: &str, p: &str) -> String {
-            format!("{column} {p}")
-        }
-    }
 
     #[test]
     fn upserts_are_cut_below_the_parameter_limits() {
@@ -258,7 +261,7 @@ mod tests {
         let rows: Vec<Vec<Cell>> = (0..10_000)
             .map(|i| (0..width).map(|_| Cell::Int(i)).collect())
             .collect();
-        let statements = upsert(&Question, t, rows);
+        let statements = upsert(&Plain, t, rows);
         assert!(statements.len() > 1);
         assert!(statements.iter().all(|s| s.params.len() <= 30_000));
         let total: usize = statements.iter().map(|s| s.params.len()).sum();

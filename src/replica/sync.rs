@@ -367,6 +367,7 @@ impl Sync<'_> {
         });
         let after = (after > 0).then_some(after);
         let started = Instant::now();
+        let started_at = Utc::now();
         let label = self.metric(t);
         self.pages(t, Filter::True, after, |rows, last| {
             let n = rows.len() as u64;
@@ -388,6 +389,9 @@ impl Sync<'_> {
         .await?;
         let (rows, _) = self.update(t, |s| {
             s.backfilled = true;
+            // A fresh copy: its ids are compared again after the interval
+            // (a deleted conversation's rows go at the next sync anyway).
+            s.reconciled_at.get_or_insert(started_at);
             s.backfill_rows
         });
         tracing::info!(
