@@ -179,6 +179,39 @@ async fn aggregates_scan_and_push_down_within_the_cap() {
     )
     .await;
     assert_eq!(scanned, pushed);
+    // The replica syncs through the capped upstream, in pages within the
+    // cap, and answers the same.
+    let up = capped();
+    let since = up.last_seq().await;
+    let replica = gateway_for(up, replica_config(ReplicaEngine::Sqlite, 60)).await;
+    wait_replica_in_sync(&replica).await;
+    let body = replica.query(Some(ADMIN_1), query, json!({})).await;
+    assert!(replica_synced_at(&body).is_some(), "{body}");
+    assert_eq!(body["data"], scanned);
+    let synced = up.replica_requests_since(since).await;
+    let urls: Vec<String> = synced
+        .iter()
+        .map(|e| e["url"].as_str().unwrap_or_default().replace("%24", "$"))
+        .collect();
+    let full_pages = urls
+        .iter()
+        .filter(|u| u.contains(&format!("$top={CAP}&")))
+        .count();
+    assert!(full_pages > 5, "read in pages of {CAP}: {urls:?}");
+    for (entry, url) in synced.iter().zip(&urls) {
+        let top: u64 = url
+            .split("$top=")
+            .nth(1)
+            .map(|t| {
+                t.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        assert!(top <= CAP, "{url}");
+        assert_eq!(entry["status"].as_u64(), Some(200), "{url}");
+    }
     let count: i64 = scanned["messagesAggregate"]
         .as_array()
         .expect("groups")
