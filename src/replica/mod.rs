@@ -16,6 +16,7 @@ use crate::config::{ReplicaSettings, ReplicaStore};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::model::ApiVersion;
+use crate::odata::{CompareOp, Filter, Literal};
 use crate::upstream::{Caller, Credential, Upstream};
 use account::Accounts;
 use chrono::{DateTime, Utc};
@@ -205,6 +206,23 @@ impl Local for Replica {
             None => None,
         };
         let t = &self.tables[table];
+        // Only the confirmed account's rows, whatever the tables hold while
+        // a sync replaces them.
+        let spec = &match status.account.filter(|_| t.has("account_id")) {
+            Some(account) => Spec {
+                filter: Filter::And(vec![
+                    spec.filter.clone(),
+                    Filter::Compare {
+                        property: "account_id",
+                        op: CompareOp::Eq,
+                        value: Literal::Int(account),
+                    },
+                ])
+                .simplify(),
+                ..spec.clone()
+            },
+            None => spec.clone(),
+        };
         let Some(plan) = query::plan(store.dialect(), t, spec, bounds, max_groups) else {
             return Ok(None);
         };

@@ -102,7 +102,7 @@ pub fn create_tables(dialect: &dyn SqlDialect, tables: &[Table]) -> Vec<Statemen
             &["inbox_id", "created_at"],
             &["conversation_id"],
             &["name", "created_at"],
-            &["status", "assignee_id"],
+            &["status", "assignee_id", "account_id"],
         ] {
             if index.iter().all(|c| t.has(c)) {
                 out.push(plain(format!(

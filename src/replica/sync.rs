@@ -128,6 +128,8 @@ async fn pass(replica: &Replica) -> Result<bool, SyncError> {
     let account = read_account(replica, &caller).await?;
     if state.account.is_some() && account.is_some() && state.account != account {
         tracing::warn!("the replica's token reads another account now; syncing it afresh");
+        // Nobody is answered from the tables while they fill again.
+        replica.set_status(Status::default());
         reset(replica, store).await?;
         state = State::default();
     }
@@ -186,6 +188,8 @@ async fn reset(replica: &Replica, store: &dyn Store) -> Result<(), StoreError> {
     let mut statements = store::drop_tables(&replica.tables);
     statements.extend(store::create_tables(d, &replica.tables));
     statements.push(set_meta(d, "layout", &layout(replica)));
+    // Followers see an empty replica at once, not the old account's state.
+    statements.push(save(store, &State::default()));
     store.write(statements).await
 }
 
