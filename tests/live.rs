@@ -469,13 +469,11 @@ async fn a_changed_row_is_pushed_within_an_interval() {
     let mut sse = Sse::subscribe(&gw, ADMIN_1, query).await;
     let before = next_payload(&ws.next().await, "w");
     assert_eq!(sse.next().await.0, "next");
-    let changed = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{}/_test/update", up.port))
-        .json(&json!({"entity": "Inbox", "id": 1, "set": {"name": "Renamed live"}}))
-        .send()
-        .await
-        .expect("update");
-    assert_eq!(changed.status(), 200);
+    up.post_test(
+        "update",
+        json!({"entity": "Inbox", "id": 1, "set": {"name": "Renamed live"}}),
+    )
+    .await;
     let started = std::time::Instant::now();
     let after = next_payload(
         &ws.within(Duration::from_secs(3)).await.expect("pushed"),

@@ -15,21 +15,6 @@ use std::time::{Duration, Instant};
 const ADMIN_1B: &str = "admin-token-1b";
 const COUNTS: &str = "{ conversationCounts { all open resolved } messagesAggregate { count } }";
 
-async fn post(up: &TestUpstream, route: &str, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{}/_test/{route}", up.port))
-        .json(&body)
-        .send()
-        .await
-        .expect("test route");
-    assert!(
-        response.status().is_success(),
-        "{route}: {}",
-        response.status()
-    );
-    response.json().await.expect("json")
-}
-
 async fn no_cache(gw: &Gateway, token: &str, query: &str) -> Value {
     reqwest::Client::new()
         .post(gw.url())
@@ -88,10 +73,12 @@ async fn inserts_updates_and_deletions_reach_the_replica_within_an_interval() {
 
     let id = 990_001;
     let row = json!({"id": id, "account_id": 1, "inbox_id": 1, "status": 0, "created_at": now(), "updated_at": now()});
-    post(up, "insert", json!({"entity": "Conversation", "row": row})).await;
+    up.post_test("insert", json!({"entity": "Conversation", "row": row}))
+        .await;
     let message = json!({"id": 990_001, "account_id": 1, "inbox_id": 1, "conversation_id": id, "message_type": 1,
         "content": "new", "created_at": now(), "updated_at": now()});
-    post(up, "insert", json!({"entity": "Message", "row": message})).await;
+    up.post_test("insert", json!({"entity": "Message", "row": message}))
+        .await;
     let took = until(&gw, limit, |d| {
         count(d, "/conversationCounts/all") == all + 1
             && count(d, "/conversationCounts/open") == open + 1
@@ -101,8 +88,7 @@ async fn inserts_updates_and_deletions_reach_the_replica_within_an_interval() {
     eprintln!("insert seen after {took:?}");
 
     let set = json!({"status": 1, "updated_at": now()});
-    post(
-        up,
+    up.post_test(
         "update",
         json!({"entity": "Conversation", "id": id, "set": set}),
     )
@@ -114,7 +100,8 @@ async fn inserts_updates_and_deletions_reach_the_replica_within_an_interval() {
     .await;
 
     // The deleted conversation takes its message along.
-    post(up, "delete", json!({"entity": "Conversation", "id": id})).await;
+    up.post_test("delete", json!({"entity": "Conversation", "id": id}))
+        .await;
     until(&gw, limit, |d| {
         count(d, "/conversationCounts/all") == all
             && count(d, "/conversationCounts/resolved") == resolved

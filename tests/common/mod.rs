@@ -250,9 +250,17 @@ impl TestUpstream {
     }
 
     pub async fn set_fault(&self, fault: Value) {
-        let url = format!("http://127.0.0.1:{}/_test/faults", self.port);
-        let r = http().post(url).json(&fault).send().await.expect("fault");
-        assert!(r.status().is_success());
+        self.post_test("faults", fault).await;
+    }
+
+    /// POSTs `body` to the upstream's `/_test/<route>` (faults, and the
+    /// CAP upstream's write hooks `update`, `insert`, `delete`), asserts
+    /// success and returns the JSON answer.
+    pub async fn post_test(&self, route: &str, body: Value) -> Value {
+        let url = format!("http://127.0.0.1:{}/_test/{route}", self.port);
+        let r = http().post(url).json(&body).send().await.expect(route);
+        assert!(r.status().is_success(), "{route}: {}", r.status());
+        r.json().await.expect("test route json")
     }
 
     pub async fn clear_faults(&self) {
