@@ -2,7 +2,40 @@
 
 use async_graphql::ErrorExtensions;
 
-/// An error a client may see. Messages never hold a credential.
+/// Every `extensions.code` the gateway sends. The names are derived from
+/// the variants, so a code is data to match on, never a string to compare.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::Display, strum::EnumIter,
+)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    BadUserInput,
+    /// Not a well-formed GraphQL-over-HTTP request.
+    BadRequest,
+    UpstreamUnavailable,
+    UpstreamTimeout,
+    UpstreamInvalidResponse,
+    QueryTooComplex,
+    ScanLimitExceeded,
+    RateLimited,
+    TooManySubscriptions,
+    SubscriberTooSlow,
+    PersistedQueryNotFound,
+    PersistedQueryNotSupported,
+    InternalServerError,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// An error a client may see. Messages never hold a credential. Each
+/// variant has one code; an upstream HTTP error status becomes one of them
+/// in one place (`GatewayError::from_upstream_status`).
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum GatewayError {
     #[error("{0}")]
@@ -28,65 +61,60 @@ pub enum GatewayError {
     /// Automatic persisted queries are turned off (`apq_cache_bytes = 0`).
     #[error("PersistedQueryNotSupported")]
     PersistedQueryNotSupported,
-    /// The upstream answered with an HTTP error status; the code follows
-    /// from the status (DESIGN.md, "Errors"), which stays readable as data.
-    #[error("{}", upstream_status_display(*.status, .message))]
-    UpstreamStatus { status: u16, message: String },
     /// A fault of the gateway itself. Clients see a generic message; the
     /// detail goes to the log.
     #[error("internal error")]
     Internal(String),
 }
 
-fn upstream_status_display(status: u16, message: &str) -> String {
-    match status_code(status) {
-        "UPSTREAM_UNAVAILABLE" => format!("upstream unavailable: {message}"),
-        "UPSTREAM_INVALID_RESPONSE" => format!("invalid upstream response: {message}"),
-        _ => message.to_string(),
-    }
-}
-
-/// The code of an upstream HTTP error status.
-fn status_code(status: u16) -> &'static str {
-    match status {
-        401 => "UNAUTHENTICATED",
-        403 => "FORBIDDEN",
-        400 | 405 | 406 | 413 | 414 | 422 => "BAD_USER_INPUT",
-        429 | 500..=599 => "UPSTREAM_UNAVAILABLE",
-        _ => "UPSTREAM_INVALID_RESPONSE",
-    }
-}
-
 impl GatewayError {
-    pub fn code(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorCode {
         match self {
-            Self::Unauthenticated(_) => "UNAUTHENTICATED",
-            Self::Forbidden(_) => "FORBIDDEN",
-            Self::BadUserInput(_) => "BAD_USER_INPUT",
-            Self::UpstreamUnavailable(_) => "UPSTREAM_UNAVAILABLE",
-            Self::UpstreamTimeout(_) => "UPSTREAM_TIMEOUT",
-            Self::UpstreamInvalidResponse(_) => "UPSTREAM_INVALID_RESPONSE",
-            Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
-            Self::ScanLimitExceeded(_) => "SCAN_LIMIT_EXCEEDED",
-            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
-            Self::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
-            Self::UpstreamStatus { status, .. } => status_code(*status),
-            Self::Internal(_) => INTERNAL_ERROR_CODE,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::BadUserInput(_) => ErrorCode::BadUserInput,
+            Self::UpstreamUnavailable(_) => ErrorCode::UpstreamUnavailable,
+            Self::UpstreamTimeout(_) => ErrorCode::UpstreamTimeout,
+            Self::UpstreamInvalidResponse(_) => ErrorCode::UpstreamInvalidResponse,
+            Self::QueryTooComplex(_) => ErrorCode::QueryTooComplex,
+            Self::ScanLimitExceeded(_) => ErrorCode::ScanLimitExceeded,
+            Self::PersistedQueryNotFound => ErrorCode::PersistedQueryNotFound,
+            Self::PersistedQueryNotSupported => ErrorCode::PersistedQueryNotSupported,
+            Self::Internal(_) => ErrorCode::InternalServerError,
         }
     }
 
-    /// The upstream's HTTP status, when the error is an upstream answer.
-    pub fn upstream_status(&self) -> Option<u16> {
-        match self {
-            Self::UpstreamStatus { status, .. } => Some(*status),
-            _ => None,
+    /// The code as `extensions.code` spells it.
+    pub fn code(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The error an upstream HTTP error status stands for (the contract's
+    /// "Errors"): 401 and 403 refuse the credential, other 4xx the request,
+    /// 429 and 5xx are the upstream's own trouble; anything else (a 404 on
+    /// a collection, a 3xx) is an answer the gateway cannot use.
+    pub fn from_upstream_status(status: u16, message: String) -> GatewayError {
+        match status {
+            401 => Self::Unauthenticated(message),
+            403 => Self::Forbidden(message),
+            400 | 405 | 406 | 413 | 414 | 422 => Self::BadUserInput(message),
+            429 | 500..=599 => Self::UpstreamUnavailable(message),
+            _ => Self::UpstreamInvalidResponse(message),
         }
     }
 
     /// A fault that may pass (5xx, 429, timeout, connection): worth a
     /// stale answer or another try later.
     pub fn is_transient(&self) -> bool {
-        matches!(self.code(), "UPSTREAM_UNAVAILABLE" | "UPSTREAM_TIMEOUT")
+        matches!(
+            self,
+            Self::UpstreamUnavailable(_) | Self::UpstreamTimeout(_)
+        )
+    }
+
+    /// The credential was refused (upstream 401 or 403, or none given).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Unauthenticated(_) | Self::Forbidden(_))
     }
 
     /// The message without the prefix `Display` adds.
@@ -99,8 +127,7 @@ impl GatewayError {
             | Self::UpstreamTimeout(m)
             | Self::UpstreamInvalidResponse(m)
             | Self::QueryTooComplex(m)
-            | Self::ScanLimitExceeded(m)
-            | Self::UpstreamStatus { message: m, .. } => m.clone(),
+            | Self::ScanLimitExceeded(m) => m.clone(),
             Self::PersistedQueryNotFound | Self::PersistedQueryNotSupported | Self::Internal(_) => {
                 self.to_string()
             }
@@ -127,11 +154,6 @@ impl GatewayError {
         async_graphql::Error::new(self.to_string()).extend_with(|_, ext| ext.set("code", code))
     }
 }
-
-/// Code for errors raised by async-graphql itself: request errors (parse,
-/// validation, variables) have no path; anything else is our own fault.
-pub const REQUEST_ERROR_CODE: &str = "BAD_USER_INPUT";
-pub const INTERNAL_ERROR_CODE: &str = "INTERNAL_SERVER_ERROR";
 
 /// async-graphql's own messages for `limit_depth` and `limit_complexity`,
 /// and the setting each comes from.
@@ -160,15 +182,17 @@ pub fn ensure_codes(errors: &mut [async_graphql::ServerError]) {
                 .find(|(message, _)| err.path.is_empty() && err.message.starts_with(message));
             let code = if let Some((_, key)) = limit {
                 err.message = format!("{} (the limit is the `{key}` setting)", err.message);
-                "QUERY_TOO_COMPLEX"
+                ErrorCode::QueryTooComplex
             } else if err.path.is_empty() {
-                REQUEST_ERROR_CODE
+                // async-graphql's own request errors (parse, validation,
+                // variables) have no path; anything else is our own fault.
+                ErrorCode::BadUserInput
             } else {
-                INTERNAL_ERROR_CODE
+                ErrorCode::InternalServerError
             };
             err.extensions
                 .get_or_insert_with(Default::default)
-                .set("code", code);
+                .set("code", code.as_str());
         }
     }
 }
@@ -188,22 +212,41 @@ mod tests {
     }
 
     #[test]
-    fn upstream_statuses_keep_their_number_and_map_to_codes() {
-        let e = |status| GatewayError::UpstreamStatus {
-            status,
-            message: format!("upstream answered {status}"),
+    fn upstream_statuses_map_to_one_variant_each() {
+        let e = |status| {
+            GatewayError::from_upstream_status(status, format!("upstream answered {status}"))
         };
-        assert_eq!(e(401).code(), "UNAUTHENTICATED");
-        assert_eq!(e(403).code(), "FORBIDDEN");
-        assert_eq!(e(400).code(), "BAD_USER_INPUT");
-        assert_eq!(e(503).code(), "UPSTREAM_UNAVAILABLE");
+        assert_eq!(e(401).kind(), ErrorCode::Unauthenticated);
+        assert_eq!(e(403).kind(), ErrorCode::Forbidden);
+        assert_eq!(e(400).kind(), ErrorCode::BadUserInput);
+        assert_eq!(e(503).kind(), ErrorCode::UpstreamUnavailable);
         assert!(e(503).is_transient() && !e(400).is_transient());
-        assert_eq!(e(501).upstream_status(), Some(501));
-        assert_eq!(e(404).code(), "UPSTREAM_INVALID_RESPONSE");
+        assert!(e(401).is_refusal() && e(403).is_refusal() && !e(400).is_refusal());
+        assert_eq!(e(404).kind(), ErrorCode::UpstreamInvalidResponse);
         assert_eq!(
             e(502).to_string(),
             "upstream unavailable: upstream answered 502"
         );
+    }
+
+    #[test]
+    fn code_names_are_derived_from_the_variants() {
+        use strum::IntoEnumIterator;
+        assert_eq!(
+            ErrorCode::UpstreamInvalidResponse.as_str(),
+            "UPSTREAM_INVALID_RESPONSE"
+        );
+        assert_eq!(
+            ErrorCode::TooManySubscriptions.to_string(),
+            "TOO_MANY_SUBSCRIPTIONS"
+        );
+        for code in ErrorCode::iter() {
+            let name = code.as_str();
+            assert!(
+                name.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                "{name}"
+            );
+        }
     }
 
     #[test]

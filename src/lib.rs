@@ -14,6 +14,7 @@ pub mod odata;
 pub mod plan;
 pub mod playground;
 pub mod replica;
+pub mod report;
 pub mod schema;
 pub mod server;
 pub mod upstream;

@@ -24,6 +24,7 @@ use crate::error::GatewayError;
 use crate::model::{Entity, Field};
 use crate::odata::{Dialect, Filter};
 use crate::plan::residual::split;
+use crate::report::Report;
 use crate::upstream::{Caller, Upstream};
 use std::cmp::Ordering;
 
@@ -78,6 +79,7 @@ pub trait Local: Send + Sync {
     async fn groups(
         &self,
         caller: &Caller,
+        report: &Report,
         spec: &Spec,
         max_groups: u64,
     ) -> Result<Option<Vec<Group>>, GatewayError>;
@@ -88,7 +90,8 @@ pub trait Local: Send + Sync {
 pub struct Source<'a> {
     pub upstream: &'a Upstream,
     pub caller: &'a Caller,
-    pub style: Dialect,
+    pub report: &'a Report,
+    pub dialect: Dialect,
     pub settings: &'a Settings,
     pub local: Option<&'a dyn Local>,
 }
@@ -103,14 +106,19 @@ pub enum Path {
 
 /// The groups of `spec`, sorted and cut to `first`.
 pub async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, GatewayError> {
-    let split = split(&spec.filter, source.style);
+    let split = split(&spec.filter, source.dialect);
     if split.is_false() {
         return Ok(Vec::new());
     }
     // `Cache-Control: no-cache` asks the upstream itself.
     if let Some(local) = source.local.filter(|_| !source.caller.no_cache) {
         if let Some(groups) = local
-            .groups(source.caller, spec, source.settings.max_groups)
+            .groups(
+                source.caller,
+                source.report,
+                spec,
+                source.settings.max_groups,
+            )
             .await?
         {
             tracing::debug!(entity = spec.entity.name, path = ?Path::Replica, groups = groups.len(), "aggregate");

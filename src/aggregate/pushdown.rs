@@ -222,7 +222,7 @@ async fn fetch(
         .apply(apply);
     let page = source
         .upstream
-        .fetch_collection(source.caller, &query, source.style)
+        .fetch_collection(source.caller, source.report, &query, source.dialect)
         .await?;
     if page.rows.len() as u64 > max_groups {
         return Err(super::too_many_groups(spec.entity, max_groups));

@@ -1,21 +1,20 @@
 //! The gateway computes the groups from a scan: only the columns the groups
 //! and metrics need, in id order, `scan_page_size` rows per request. The
-//! first page brings `@odata.count`, so a scan over `max_scan_rows` stops
-//! before reading more; the other pages run `scan_concurrency` at a time and
-//! are folded into the groups as they arrive, so at most that many pages
-//! are held at once.
+//! first page brings `@odata.count` where the upstream counts, so a scan
+//! over `max_scan_rows` stops before reading more; the other pages run up
+//! to `scan_concurrency` at a time and are folded into the groups as they
+//! arrive, so at most that many pages are held at once.
 
 use super::groups::{Accumulator, Group};
 use super::{Source, Spec};
 use crate::error::GatewayError;
 use crate::model::KEY;
-use crate::odata::eval::matches;
-use crate::odata::{CollectionPage, CollectionQuery, OrderBy};
+use crate::odata::{CollectionQuery, OrderBy};
 use crate::plan::add_columns;
-use crate::plan::residual::{describe, Split};
-use crate::upstream::Caller;
+use crate::plan::residual::Split;
+use crate::plan::residual_scan::ResidualScan;
+use crate::upstream::PagePlan;
 use futures::StreamExt;
-use std::sync::Arc;
 
 /// `split`: the spec's filter split for the upstream; the gateway keeps
 /// the rows that match its residual.
@@ -25,90 +24,41 @@ pub(super) async fn run(
     split: &Split,
 ) -> Result<Vec<Group>, GatewayError> {
     let settings = source.settings;
+    let max_rows = settings.max_scan_rows;
     let page_size = settings.scan_page_size.min(source.upstream.page_cap());
-    let base = query(spec, split, page_size);
-    // Scan pages are read once: keep them out of the response cache, so the
-    // scan's memory stays with its groups.
-    let caller = Caller {
-        bypass_cache: true,
-        ..source.caller.clone()
-    };
-    let mut acc = Accumulator::new(spec, settings.max_groups);
-    let (mut seen, mut kept) = (0u64, 0u64);
-    let mut fold = |page: Arc<CollectionPage>| -> Result<(), GatewayError> {
-        seen += page.rows.len() as u64;
-        if seen > settings.max_scan_rows {
-            return Err(limit_error(spec, seen, settings.max_scan_rows));
-        }
-        for row in page.rows.iter().filter(|r| matches(&split.residual, r)) {
-            acc.add(row)?;
-            kept += 1;
-        }
-        Ok(())
-    };
-    let explain = |seen: u64, kept: u64| {
-        if let (Some(explain), true) = (&source.caller.explain, split.has_residual()) {
-            explain.residual(spec.entity.name, describe(&split.residual), seen, kept);
-        }
-    };
-
-    if !source.style.count {
-        // Without a count, pages in order until a short one.
-        let mut pages = std::pin::pin!(source.upstream.pages(
-            &caller,
-            base,
+    let plan = PagePlan {
+        // The first page brings the count: a scan over the limit stops there.
+        count_first: source.dialect.count,
+        ..PagePlan::scan(
+            query(spec, split, page_size),
             page_size,
             settings.scan_concurrency,
-            source.style,
-        ));
-        while let Some(page) = pages.next().await {
-            fold(page?)?;
-        }
-        explain(seen, kept);
-        return Ok(acc.finish());
-    }
-    // The first page brings the count: a scan over the limit stops there.
-    let page = |n: u64| base.clone().skip(n * page_size).count(n == 0);
-    let fetch = |query: CollectionQuery| {
-        let caller = &caller;
-        async move {
-            source
-                .upstream
-                .fetch_collection(caller, &query, source.style)
-                .await
-        }
+        )
     };
-    let first = fetch(page(0)).await?;
-    let total = first.count;
-    if let Some(total) = total {
-        if total.max(0) as u64 > settings.max_scan_rows {
-            return Err(limit_error(spec, total as u64, settings.max_scan_rows));
-        }
-    }
-    let mut last_len = first.rows.len() as u64;
-    fold(first)?;
-    match total {
-        Some(total) => {
-            let pages = (total.max(0) as u64).div_ceil(page_size);
-            let mut stream = futures::stream::iter(1..pages)
-                .map(|n| fetch(page(n)))
-                .buffer_unordered(settings.scan_concurrency);
-            while let Some(next) = stream.next().await {
-                fold(next?)?;
+    // Scan pages are read once: keep them out of the response cache, so the
+    // scan's memory stays with its groups.
+    let caller = source.caller.uncached();
+    let mut pages = source
+        .upstream
+        .pages(&caller, source.report, plan, source.dialect);
+    let mut acc = Accumulator::new(spec, settings.max_groups);
+    let mut scan = ResidualScan::new(spec.entity.name, &split.residual, max_rows);
+    while let Some(page) = pages.next().await {
+        let page = page?;
+        if let Some(total) = page.count {
+            let total = u64::try_from(total).unwrap_or(0);
+            if total > max_rows {
+                return Err(limit_error(spec, total, max_rows));
             }
         }
-        // The upstream sent no count after all: page until a short page.
-        None => {
-            let mut n = 1;
-            while last_len == page_size {
-                let next = fetch(page(n)).await?;
-                last_len = next.rows.len() as u64;
-                fold(next)?;
-                n += 1;
-            }
+        let rows = scan
+            .take(&page.rows)
+            .map_err(|over| limit_error(spec, over.read, max_rows))?;
+        for row in rows {
+            acc.add(row)?;
         }
     }
-    explain(seen, kept);
+    scan.explain(source.report);
     Ok(acc.finish())
 }
 

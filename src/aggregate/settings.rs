@@ -11,10 +11,13 @@ use tokio::sync::OnceCell;
 
 pub use crate::config::Pushdown;
 
-/// The configured limits (read through `Deref`) and the probe's answer.
+/// The configured limits (read through `Deref`), the scan bound and the
+/// probe's answer.
 #[derive(Debug)]
 pub struct Settings {
     limits: AggregateSettings,
+    /// Most rows a scan may read (`max_scan_rows`, shared with lists).
+    pub max_scan_rows: u64,
     probed: OnceCell<bool>,
 }
 
@@ -27,23 +30,25 @@ impl std::ops::Deref for Settings {
 }
 
 impl Settings {
-    pub fn new(config: &AggregateSettings) -> Settings {
+    pub fn new(config: &AggregateSettings, max_scan_rows: u64) -> Settings {
         Settings {
             limits: config.clone(),
+            max_scan_rows,
             probed: OnceCell::new(),
         }
     }
 
-    /// Whether to try `$apply`: never when the dialect lacks it. In `auto`, the first aggregate probes the
-    /// upstream; a clear refusal (400, 404, 501, or an answer that ignores
-    /// `$apply`) is kept for the life of the process, a passing fault
-    /// (timeout, 5xx) means a scan this time and a new probe next time.
+    /// Whether to try `$apply`: never when the dialect lacks it. In
+    /// `auto`, the first aggregate probes the upstream; a clear refusal
+    /// (400, 404, 500, 501, or an answer that ignores `$apply`) is kept for
+    /// the life of the process, a passing fault (timeout, other 5xx) means
+    /// a scan this time and a new probe next time.
     pub(super) async fn pushdown_enabled(
         &self,
         source: &Source<'_>,
         entity: &'static Entity,
     ) -> Result<bool, GatewayError> {
-        if !source.style.apply {
+        if !source.dialect.apply {
             return Ok(false);
         }
         match self.pushdown {
@@ -53,7 +58,7 @@ impl Settings {
         }
         match self.probed.get_or_try_init(|| probe(source, entity)).await {
             Ok(supported) => Ok(*supported),
-            Err(e) if matches!(e.code(), "UNAUTHENTICATED" | "FORBIDDEN") => Err(e),
+            Err(e) if e.is_refusal() => Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, "$apply probe failed; scanning this time");
                 Ok(false)
@@ -71,19 +76,15 @@ async fn probe(source: &Source<'_>, entity: &'static Entity) -> Result<bool, Gat
     });
     let answer = source
         .upstream
-        .fetch_collection(source.caller, &query, source.style)
-        .await;
-    let supported = match answer {
-        Ok(page) => page
-            .rows
+        .probe_query(source.caller, query, source.dialect)
+        .await?;
+    let supported = answer.is_some_and(|page| {
+        page.rows
             .first()
             .and_then(|row| row.get("n"))
             .and_then(lenient_i64)
-            .is_some(),
-        Err(e) if e.upstream_status() == Some(501) => false,
-        Err(e) if matches!(e.code(), "BAD_USER_INPUT" | "UPSTREAM_INVALID_RESPONSE") => false,
-        Err(e) => return Err(e),
-    };
+            .is_some()
+    });
     tracing::info!(supported, "upstream $apply support probed");
     Ok(supported)
 }

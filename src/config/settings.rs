@@ -86,7 +86,6 @@ pub struct CacheSettings {
 #[derive(Debug, Clone)]
 pub struct AggregateSettings {
     pub pushdown: Pushdown,
-    pub max_scan_rows: u64,
     pub scan_page_size: u64,
     pub scan_concurrency: usize,
     pub max_groups: u64,
@@ -98,6 +97,9 @@ pub struct AggregateSettings {
 pub struct QuerySettings {
     pub max_first: u64,
     pub max_relation_rows: u64,
+    /// Most rows a read (a list, a count, an aggregate scan) may go
+    /// through to evaluate what the upstream cannot.
+    pub max_scan_rows: u64,
     pub expose_sign_in_ips: bool,
     pub max_depth: usize,
     pub max_nesting: usize,
@@ -298,7 +300,6 @@ impl Config {
     fn aggregate_settings(&self) -> Result<AggregateSettings, ConfigError> {
         Ok(AggregateSettings {
             pushdown: self.aggregate_pushdown,
-            max_scan_rows: self.max_scan_rows,
             scan_page_size: at_least_one("scan_page_size", self.scan_page_size)?,
             scan_concurrency: at_least_one("scan_concurrency", self.scan_concurrency)?,
             max_groups: at_least_one("max_groups", self.max_groups)?,
@@ -310,6 +311,7 @@ impl Config {
         Ok(QuerySettings {
             max_first: at_least_one("max_first", self.max_first)?,
             max_relation_rows: at_least_one("max_relation_rows", self.max_relation_rows)?,
+            max_scan_rows: self.max_scan_rows,
             expose_sign_in_ips: self.expose_sign_in_ips,
             max_depth: at_least_one("max_depth", self.max_depth)?,
             max_nesting: at_least_one("max_nesting", self.max_nesting)?,

@@ -4,6 +4,7 @@
 
 use crate::error::GatewayError;
 use crate::odata::{CollectionQuery, Dialect, Filter, Literal, Row};
+use crate::report::Report;
 use crate::upstream::{Caller, Upstream};
 use futures::{StreamExt, TryStreamExt};
 use std::sync::Arc;
@@ -15,7 +16,8 @@ const PIECES_IN_FLIGHT: usize = 4;
 pub struct Reader<'a> {
     pub upstream: &'a Upstream,
     pub caller: &'a Caller,
-    pub style: Dialect,
+    pub report: &'a Report,
+    pub dialect: Dialect,
 }
 
 /// How many rows one piece may bring.
@@ -58,7 +60,7 @@ impl Reader<'_> {
                 continue;
             }
             let query = query_for(chunk);
-            if chunk.len() > 1 && !self.upstream.fits(&query.to_relative_url(self.style)) {
+            if chunk.len() > 1 && !self.upstream.fits(&query.to_relative_url(self.dialect)) {
                 let (left, right) = chunk.split_at(chunk.len() / 2);
                 pending.push(right);
                 pending.push(left);
@@ -80,7 +82,7 @@ impl Reader<'_> {
     pub async fn rows(&self, query: &CollectionQuery) -> Result<Vec<Arc<Row>>, GatewayError> {
         let page = self
             .upstream
-            .fetch_collection(self.caller, query, self.style)
+            .fetch_collection(self.caller, self.report, query, self.dialect)
             .await?;
         Ok(page.rows.clone())
     }

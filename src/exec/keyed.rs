@@ -11,6 +11,7 @@ use crate::error::GatewayError;
 use crate::model::KEY;
 use crate::odata::response::lenient_i64;
 use crate::odata::{CollectionQuery, Dialect, Filter, Row};
+use crate::report::Report;
 use crate::upstream::{Caller, Upstream};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use futures::future::BoxFuture;
@@ -31,7 +32,8 @@ pub type KeyColumns = BTreeMap<&'static str, Vec<&'static str>>;
 pub struct RowLoader {
     upstream: Arc<Upstream>,
     caller: Caller,
-    style: Dialect,
+    report: Arc<Report>,
+    dialect: Dialect,
     columns: KeyColumns,
 }
 
@@ -50,7 +52,8 @@ impl Loader<RowKey> for RowLoader {
         let reader = Reader {
             upstream: &self.upstream,
             caller: &self.caller,
-            style: self.style,
+            report: &self.report,
+            dialect: self.dialect,
         };
         let fetches = by_collection.into_iter().map(|(collection, mut ids)| {
             // Sorted: equal id sets give equal URLs (cache keys, logs).
@@ -84,13 +87,15 @@ pub type KeyLoader = DataLoader<RowLoader, HashMapCache>;
 pub fn key_loader(
     upstream: Arc<Upstream>,
     caller: Caller,
-    style: Dialect,
+    report: Arc<Report>,
+    dialect: Dialect,
     columns: KeyColumns,
 ) -> KeyLoader {
     let loader = RowLoader {
         upstream,
         caller,
-        style,
+        report,
+        dialect,
         columns,
     };
     let tasks = ScopedTasks::default();

@@ -12,11 +12,11 @@ use super::node::{Node, Related};
 use super::order::compare_rows;
 use crate::error::GatewayError;
 use crate::model::{Join, Relation, Shape, KEY};
-use crate::odata::eval::keep_matching;
 use crate::odata::response::lenient_i64;
 use crate::odata::{CollectionQuery, Dialect, Row};
-use crate::plan::residual::describe;
+use crate::plan::residual_scan::ResidualScan;
 use crate::plan::{Plan, RelationPlan};
+use crate::report::Report;
 use crate::upstream::{Caller, Upstream};
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -30,7 +30,8 @@ type Level = Result<Vec<Arc<Node>>, GatewayError>;
 pub struct Fetcher {
     upstream: Arc<Upstream>,
     caller: Caller,
-    style: Dialect,
+    report: Arc<Report>,
+    dialect: Dialect,
     max_relation_rows: u64,
     key_columns: KeyColumns,
     keys: KeyLoader,
@@ -42,15 +43,23 @@ impl Fetcher {
     pub fn new(
         upstream: Arc<Upstream>,
         caller: Caller,
-        style: Dialect,
+        report: Arc<Report>,
+        dialect: Dialect,
         max_relation_rows: u64,
         key_columns: KeyColumns,
     ) -> Self {
-        let keys = key_loader(upstream.clone(), caller.clone(), style, key_columns.clone());
+        let keys = key_loader(
+            upstream.clone(),
+            caller.clone(),
+            report.clone(),
+            dialect,
+            key_columns.clone(),
+        );
         Fetcher {
             upstream,
             caller,
-            style,
+            report,
+            dialect,
             max_relation_rows,
             key_columns,
             keys,
@@ -61,7 +70,8 @@ impl Fetcher {
         Reader {
             upstream: &self.upstream,
             caller: &self.caller,
-            style: self.style,
+            report: &self.report,
+            dialect: self.dialect,
         }
     }
 
@@ -293,16 +303,13 @@ impl Fetcher {
         if rows.len() as u64 > cap {
             return Err(too_many(relation.relation, cap));
         }
-        let read = rows.len() as u64;
-        let rows = keep_matching(rows, &relation.filter.residual);
-        if let (Some(explain), true) = (&self.caller.explain, relation.filter.has_residual()) {
-            explain.residual(
-                relation.relation.to,
-                describe(&relation.filter.residual),
-                read,
-                rows.len() as u64,
-            );
-        }
+        // Bounded already by `max_relation_rows`.
+        let mut scan = ResidualScan::new(relation.relation.to, &relation.filter.residual, u64::MAX);
+        let rows: Vec<Arc<Row>> = match scan.take(&rows) {
+            Ok(kept) => kept.into_iter().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        scan.explain(&self.report);
         Ok(self.load(rows, &relation.child).await)
     }
 

@@ -6,11 +6,12 @@
 
 use crate::error::GatewayError;
 use crate::model::KEY;
-use crate::odata::eval::matches;
-use crate::odata::{CollectionQuery, Dialect, Expand, OrderBy, Row};
+use crate::odata::{CollectionQuery, Dialect, Expand, Filter, OrderBy, Row};
 use crate::plan::add_columns;
 use crate::plan::residual::{describe, Split};
-use crate::upstream::{Caller, Upstream};
+use crate::plan::residual_scan::ResidualScan;
+use crate::report::Report;
+use crate::upstream::{with_key_order, Caller, PagePlan, Upstream};
 use futures::StreamExt;
 use std::sync::Arc;
 
@@ -18,6 +19,9 @@ use std::sync::Arc;
 const COUNT_PAGES_IN_FLIGHT: usize = 4;
 /// The smallest upstream page a residual read asks for.
 const MIN_RESIDUAL_PAGE: u64 = 100;
+/// Each page of a residual read that needs more rows is this many times
+/// the one before (up to the page cap).
+const RESIDUAL_PAGE_GROWTH: u64 = 4;
 
 pub struct ListRequest<'a> {
     pub collection: &'static str,
@@ -42,6 +46,7 @@ pub struct ListRows {
 pub struct ListReader<'a> {
     pub upstream: &'a Upstream,
     pub caller: &'a Caller,
+    pub report: &'a Report,
     pub dialect: Dialect,
     pub max_scan_rows: u64,
 }
@@ -62,10 +67,7 @@ impl ListReader<'_> {
                 .skip(request.start)
                 .top(request.first + 1)
                 .count(request.wants_total);
-            let page = self
-                .upstream
-                .fetch_collection(self.caller, &query, self.dialect)
-                .await?;
+            let page = self.fetch(&query).await?;
             rows = page.rows.clone();
             total = page.count;
             // A short page that starts within the result ends it: the total
@@ -81,42 +83,37 @@ impl ListReader<'_> {
         Ok(ListRows { rows, total })
     }
 
+    async fn fetch(
+        &self,
+        query: &CollectionQuery,
+    ) -> Result<Arc<crate::odata::CollectionPage>, GatewayError> {
+        self.upstream
+            .fetch_collection(self.caller, self.report, query, self.dialect)
+            .await
+    }
+
     /// The number of rows the upstream filter matches, counted by reading
     /// their ids (no `$count`, or none came back).
     async fn count(&self, request: &ListRequest<'_>) -> Result<i64, GatewayError> {
+        let ids = CollectionQuery::new(request.collection)
+            .select(vec![KEY])
+            .filter(request.filter.upstream.clone());
         if request.wants_total && !request.wants_rows && self.dialect.count {
-            let query = CollectionQuery::new(request.collection)
-                .select(vec![KEY])
-                .filter(request.filter.upstream.clone())
-                .top(0)
-                .count(true);
-            let page = self
-                .upstream
-                .fetch_collection(self.caller, &query, self.dialect)
-                .await?;
-            if let Some(count) = page.count {
+            if let Some(count) = self.fetch(&ids.clone().top(0).count(true)).await?.count {
                 return Ok(count);
             }
         }
-        let base = CollectionQuery::new(request.collection)
-            .select(vec![KEY])
-            .filter(request.filter.upstream.clone());
-        let page_size = self.upstream.page_cap();
-        let mut pages = std::pin::pin!(self.upstream.pages(
-            self.caller,
-            base,
-            page_size,
-            COUNT_PAGES_IN_FLIGHT,
-            self.dialect
-        ));
-        let mut counted: u64 = 0;
+        let plan = PagePlan::scan(ids, self.upstream.page_cap(), COUNT_PAGES_IN_FLIGHT);
+        let mut pages = self
+            .upstream
+            .pages(self.caller, self.report, plan, self.dialect);
+        let mut counted = ResidualScan::new(request.collection, &Filter::True, self.max_scan_rows);
         while let Some(page) = pages.next().await {
-            counted += page?.rows.len() as u64;
-            if counted > self.max_scan_rows {
-                return Err(count_limit(request, self.max_scan_rows));
-            }
+            counted
+                .take(&page?.rows)
+                .map_err(|_| count_limit(request, self.max_scan_rows))?;
         }
-        Ok(counted as i64)
+        Ok(counted.matched() as i64)
     }
 
     /// Reads upstream pages in the list's order, keeping matching rows.
@@ -130,89 +127,53 @@ impl ListReader<'_> {
             vec![KEY]
         };
         add_columns(&mut select, request.filter.residual_columns());
-        let base = crate::upstream::with_key_order(
+        let base = with_key_order(
             CollectionQuery::new(request.collection)
                 .select(select)
                 .filter(request.filter.upstream.clone())
                 .order_by(request.order_by.clone()),
         );
         let cap = self.upstream.page_cap();
-        let mut kept = Kept::new(&request);
-        if request.wants_total {
-            let mut pages = std::pin::pin!(self.upstream.pages(
-                self.caller,
-                base,
-                cap,
-                COUNT_PAGES_IN_FLIGHT,
-                self.dialect
-            ));
-            while let Some(page) = pages.next().await {
-                kept.add(&page?.rows, self.max_scan_rows)?;
-            }
+        let wanted = request.start + request.first + 1;
+        let plan = if request.wants_total {
+            PagePlan::scan(base, cap, COUNT_PAGES_IN_FLIGHT)
         } else {
-            let mut page_size = (kept.wanted * 2).clamp(MIN_RESIDUAL_PAGE, cap);
-            loop {
-                let query = base.clone().skip(kept.read).top(page_size);
-                let page = self
-                    .upstream
-                    .fetch_collection(self.caller, &query, self.dialect)
-                    .await?;
-                kept.add(&page.rows, self.max_scan_rows)?;
-                if (page.rows.len() as u64) < page_size || kept.matched >= kept.wanted {
-                    break;
-                }
-                page_size = (page_size * 4).min(cap);
+            let first_page = (wanted * 2).clamp(MIN_RESIDUAL_PAGE, cap);
+            PagePlan {
+                grow: RESIDUAL_PAGE_GROWTH,
+                ..PagePlan::scan(base, first_page, 1)
+            }
+        };
+        let residual = &request.filter.residual;
+        let mut scan = ResidualScan::new(request.collection, residual, self.max_scan_rows);
+        let mut rows = Vec::new();
+        let mut pages = self
+            .upstream
+            .pages(self.caller, self.report, plan, self.dialect);
+        while let Some(page) = pages.next().await {
+            let page = page?;
+            let before = scan.matched();
+            let matching = scan
+                .take(&page.rows)
+                .map_err(|_| scan_limit(&request, self.max_scan_rows))?;
+            if request.wants_rows {
+                let in_page = (before..).zip(matching);
+                rows.extend(
+                    in_page
+                        .filter(|(n, _)| *n >= request.start && *n < wanted)
+                        .map(|(_, row)| row.clone()),
+                );
+            }
+            if !request.wants_total && scan.matched() >= wanted {
+                break;
             }
         }
-        if let Some(explain) = &self.caller.explain {
-            let predicate = describe(&request.filter.residual);
-            explain.residual(request.collection, predicate, kept.read, kept.matched);
-        }
+        drop(pages);
+        scan.explain(self.report);
         Ok(ListRows {
-            total: request.wants_total.then_some(kept.matched as i64),
-            rows: kept.rows,
+            total: request.wants_total.then_some(scan.matched() as i64),
+            rows,
         })
-    }
-}
-
-/// The rows a residual read keeps: the matching ones from `start`, up to
-/// `first` + 1, and how many were read and matched.
-struct Kept<'r> {
-    request: &'r ListRequest<'r>,
-    wanted: u64,
-    read: u64,
-    matched: u64,
-    rows: Vec<Arc<Row>>,
-}
-
-impl<'r> Kept<'r> {
-    fn new(request: &'r ListRequest<'r>) -> Self {
-        Kept {
-            request,
-            wanted: request.start + request.first + 1,
-            read: 0,
-            matched: 0,
-            rows: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, page: &[Arc<Row>], max_scan_rows: u64) -> Result<(), GatewayError> {
-        self.read += page.len() as u64;
-        if self.read > max_scan_rows {
-            return Err(scan_limit(self.request, max_scan_rows));
-        }
-        let request = self.request;
-        for row in page
-            .iter()
-            .filter(|row| matches(&request.filter.residual, row))
-        {
-            let in_page = self.matched >= request.start && self.matched < self.wanted;
-            if request.wants_rows && in_page {
-                self.rows.push(row.clone());
-            }
-            self.matched += 1;
-        }
-        Ok(())
     }
 }
 

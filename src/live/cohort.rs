@@ -126,20 +126,15 @@ pub struct Poll {
 /// may take cached answers younger than half the interval (so that the
 /// poller's own previous answers never are), else goes upstream.
 pub async fn run(cohort: Arc<Cohort>, poll: Poll) {
-    let base = Caller {
+    let caller = Caller {
         max_age: Some(poll.interval / 2),
-        explain: None,
         request_id: Some(Arc::from("live")),
         ..poll.caller
     };
     let mut next = Instant::now();
     while !cohort.stopped.load(Ordering::Acquire) {
-        let caller = Caller {
-            served_stale: Arc::default(),
-            replica_synced: Arc::default(),
-            ..base.clone()
-        };
-        let result = (poll.evaluate)(poll.operation.request(), caller).await;
+        // Each evaluation reports afresh (the evaluator makes its report).
+        let result = (poll.evaluate)(poll.operation.request(), caller.clone()).await;
         poll.metrics.live_polls.inc();
         cohort.offer(result, &poll.metrics);
         next += poll.interval;

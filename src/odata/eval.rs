@@ -8,19 +8,10 @@ use super::filter::{CompareOp, Filter, Literal, StringFn};
 use super::response::Row;
 use serde_json::Value as Json;
 use std::cmp::Ordering;
-use std::sync::Arc;
 
 /// Whether `row` matches `filter`.
 pub fn matches(filter: &Filter, row: &Row) -> bool {
     eval(filter, row) == Some(true)
-}
-
-/// The rows that match `residual`, in their order.
-pub fn keep_matching(mut rows: Vec<Arc<Row>>, residual: &Filter) -> Vec<Arc<Row>> {
-    if *residual != Filter::True {
-        rows.retain(|row| matches(residual, row));
-    }
-    rows
 }
 
 /// Three-valued: `None` is unknown.

@@ -51,10 +51,10 @@ impl Expand {
 }
 
 /// Percent-encoded `$expand` value.
-pub fn render_expands(expands: &[Expand], style: Dialect) -> String {
+pub fn render_expands(expands: &[Expand], dialect: Dialect) -> String {
     expands
         .iter()
-        .map(|e| e.render(style))
+        .map(|e| e.render(dialect))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -136,14 +136,14 @@ impl CollectionQuery {
 
     /// Path and query string relative to the service root, e.g.
     /// `Conversation?$select=id&$top=50&$skip=0`.
-    pub fn to_relative_url(&self, style: Dialect) -> String {
+    pub fn to_relative_url(&self, dialect: Dialect) -> String {
         let mut params: Vec<(&str, String)> = Vec::new();
         if let Some(apply) = &self.apply {
-            params.push(("$apply", apply.to_url(style)));
+            params.push(("$apply", apply.to_url(dialect)));
         }
-        params.extend(shape_params(&self.select, &self.expand, style));
+        params.extend(shape_params(&self.select, &self.expand, dialect));
         if let Some(filter) = &self.filter {
-            params.push(("$filter", filter.to_url(style)));
+            params.push(("$filter", filter.to_url(dialect)));
         }
         if !self.order_by.is_empty() {
             params.push(("$orderby", encode(&render_order(&self.order_by))));
@@ -151,7 +151,7 @@ impl CollectionQuery {
         params.push(("$top", self.top.to_string()));
         params.push(("$skip", self.skip.to_string()));
         // A dialect without `$count` ignores or refuses it: never sent.
-        if self.count && style.count {
+        if self.count && dialect.count {
             params.push(("$count", "true".to_string()));
         }
         format!("{}?{}", self.entity_set, join_params(&params))
@@ -169,8 +169,8 @@ pub struct EntityQuery {
 impl EntityQuery {
     /// `Conversation(7)?$select=id,status&$top=1&$skip=0`: Live Agent's own
     /// examples send `$top`/`$skip` on key lookups too.
-    pub fn to_relative_url(&self, style: Dialect) -> String {
-        let mut params = shape_params(&self.select, &self.expand, style);
+    pub fn to_relative_url(&self, dialect: Dialect) -> String {
+        let mut params = shape_params(&self.select, &self.expand, dialect);
         params.push(("$top", "1".into()));
         params.push(("$skip", "0".into()));
         format!("{}({})?{}", self.entity_set, self.key, join_params(&params))
@@ -178,13 +178,17 @@ impl EntityQuery {
 }
 
 /// `$select` and `$expand` (percent-encoded), shared by collection and key requests.
-fn shape_params(select: &[&str], expand: &[Expand], style: Dialect) -> Vec<(&'static str, String)> {
+fn shape_params(
+    select: &[&str],
+    expand: &[Expand],
+    dialect: Dialect,
+) -> Vec<(&'static str, String)> {
     let mut params = Vec::new();
     if !select.is_empty() {
         params.push(("$select", encode(&select.join(","))));
     }
     if !expand.is_empty() {
-        params.push(("$expand", render_expands(expand, style)));
+        params.push(("$expand", render_expands(expand, dialect)));
     }
     params
 }

@@ -6,6 +6,7 @@
 pub mod args;
 pub mod order_arg;
 pub mod residual;
+pub mod residual_scan;
 pub mod selection;
 pub mod where_arg;
 

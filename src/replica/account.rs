@@ -7,6 +7,7 @@ use super::Replica;
 use crate::error::GatewayError;
 use crate::odata::response::lenient_i64;
 use crate::odata::CollectionQuery;
+use crate::report::Report;
 use crate::upstream::{Caller, Fingerprint};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -62,7 +63,7 @@ impl Accounts {
                     a
                 }
                 // A refused credential is refused as it would be upstream.
-                Err(e) if matches!(e.code(), "UNAUTHENTICATED" | "FORBIDDEN") => return Err(e),
+                Err(e) if e.is_refusal() => return Err(e),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot check the caller's account; asking the upstream");
                     return Ok(false);
@@ -76,8 +77,7 @@ impl Accounts {
 fn fresh(caller: &Caller) -> Caller {
     Caller {
         no_cache: true,
-        bypass_cache: true,
-        ..caller.clone()
+        ..caller.uncached()
     }
 }
 
@@ -89,12 +89,15 @@ pub(super) async fn read_account(
 ) -> Result<Option<i64>, GatewayError> {
     let upstream = &replica.upstream;
     let metadata = upstream.metadata(caller).await;
-    let style = upstream.dialect_for(caller, metadata.as_deref()).await;
+    let dialect = upstream.dialect_for(caller, metadata.as_deref()).await;
     for collection in ["Conversation", "Inbox"] {
         let query = CollectionQuery::new(collection)
             .select(vec!["account_id"])
             .top(1);
-        let page = upstream.fetch_collection(caller, &query, style).await?;
+        let report = Report::default();
+        let page = upstream
+            .fetch_collection(caller, &report, &query, dialect)
+            .await?;
         if let Some(account) = page
             .rows
             .first()

@@ -17,6 +17,7 @@ use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::model::ApiVersion;
 use crate::odata::{CompareOp, Filter, Literal};
+use crate::report::Report;
 use crate::upstream::{Caller, Credential, Upstream};
 use account::Accounts;
 use chrono::{DateTime, Utc};
@@ -172,6 +173,7 @@ impl Local for Replica {
     async fn groups(
         &self,
         caller: &Caller,
+        report: &Report,
         spec: &Spec,
         max_groups: u64,
     ) -> Result<Option<Vec<Group>>, GatewayError> {
@@ -179,10 +181,8 @@ impl Local for Replica {
             return Ok(None);
         };
         // A key limited to other collections is refused upstream, as before.
-        if let Some(allowed) = &caller.collections {
-            if !allowed.iter().any(|c| c == spec.entity.name) {
-                return Ok(None);
-            }
+        if !caller.may_read(spec.entity.name) {
+            return Ok(None);
         }
         let Some(table) = self
             .tables
@@ -244,13 +244,11 @@ impl Local for Replica {
             }
         }
         let groups = plan.read(rows, medians);
-        caller.replica_synced.record(synced_at);
+        report.replica_synced(synced_at);
         // Reusable until the next sync may have changed it.
         let next_sync = synced_at + self.settings.sync_interval;
         let fresh_for = (next_sync - Utc::now()).to_std().unwrap_or_default();
-        caller
-            .freshness
-            .record(Instant::now() + fresh_for.max(Duration::from_secs(1)));
+        report.fresh_until(Instant::now() + fresh_for.max(Duration::from_secs(1)));
         self.metrics.replica_answers.inc();
         tracing::debug!(
             entity = spec.entity.name,

@@ -15,9 +15,12 @@ use super::{Replica, Status};
 use crate::error::GatewayError;
 use crate::metrics::{CollectionLabel, ReasonLabel};
 use crate::model::KEY;
-use crate::odata::{CollectionPage, CollectionQuery, CompareOp, Dialect, Filter, Literal, OrderBy};
-use crate::upstream::Caller;
+use crate::odata::response::lenient_i64;
+use crate::odata::{CollectionPage, CollectionQuery, CompareOp, Dialect, Filter, Literal};
+use crate::report::Report;
+use crate::upstream::{Caller, PagePlan};
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -120,7 +123,7 @@ async fn pass(replica: &Replica) -> Result<bool, SyncError> {
     prepare(replica, store).await?;
     let caller = replica.caller();
     let metadata = replica.upstream.metadata(&caller).await;
-    let style = replica
+    let dialect = replica
         .upstream
         .dialect_for(&caller, metadata.as_deref())
         .await;
@@ -139,7 +142,7 @@ async fn pass(replica: &Replica) -> Result<bool, SyncError> {
         replica,
         store,
         caller,
-        style,
+        dialect,
         permits: Semaphore::new(replica.settings.concurrency),
         page: replica.upstream.page_cap().clamp(1, 10_000),
         state: Mutex::new(state),
@@ -249,7 +252,7 @@ struct Sync<'r> {
     replica: &'r Replica,
     store: &'r dyn Store,
     caller: Caller,
-    style: Dialect,
+    dialect: Dialect,
     permits: Semaphore,
     page: u64,
     state: Mutex<State>,
@@ -295,47 +298,49 @@ impl Sync<'_> {
         Ok(())
     }
 
-    /// One page of `t` after `after` (ids ascending), with `columns`.
-    async fn page(
+    /// Every row of `t` matching `filter` with an id above `after`, with
+    /// `columns`, page by page in id order (within the sync's bound on
+    /// upstream requests); `each` takes a page before the next is asked.
+    async fn pages<F, Fut>(
         &self,
         t: &Table,
         filter: Filter,
         after: Option<i64>,
         columns: Vec<&'static str>,
-    ) -> Result<Arc<CollectionPage>, SyncError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| GatewayError::Internal(format!("replica sync permits closed: {e}")))?;
-        let query = CollectionQuery::new(t.entity.name)
+        mut each: F,
+    ) -> Result<(), SyncError>
+    where
+        F: FnMut(Arc<CollectionPage>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), SyncError>>,
+    {
+        let base = CollectionQuery::new(t.entity.name)
             .select(columns)
-            .filter(match after {
-                Some(id) => {
-                    Filter::And(vec![filter, compare(KEY, CompareOp::Gt, Literal::Int(id))])
-                        .simplify()
-                }
-                None => filter,
-            })
-            .order_by(vec![OrderBy {
-                property: KEY,
-                descending: false,
-            }])
-            .top(self.page);
-        Ok(self
-            .replica
-            .upstream
-            .fetch_collection(&self.caller, &query, self.style)
-            .await?)
+            .filter(filter);
+        let plan = PagePlan::keyset(base, after, self.page);
+        // Nobody reads a sync's report.
+        let report = Report::default();
+        let upstream = &self.replica.upstream;
+        let mut pages = upstream.pages(&self.caller, &report, plan, self.dialect);
+        loop {
+            let permit =
+                self.permits.acquire().await.map_err(|e| {
+                    GatewayError::Internal(format!("replica sync permits closed: {e}"))
+                })?;
+            let Some(page) = pages.next().await else {
+                return Ok(());
+            };
+            drop(permit);
+            each(page?).await?;
+        }
     }
 
-    /// Every row of `t` matching `filter` after id `after`, page by page in
-    /// id order; `each` stores a page with the last id it holds.
-    async fn pages<F, Fut>(
+    /// Every row of `t` matching `filter` after id `after`, as stored;
+    /// `each` stores a page with the last id it holds.
+    async fn stored_pages<F, Fut>(
         &self,
         t: &Table,
         filter: Filter,
-        mut after: Option<i64>,
+        after: Option<i64>,
         mut each: F,
     ) -> Result<(), SyncError>
     where
@@ -343,22 +348,21 @@ impl Sync<'_> {
         Fut: std::future::Future<Output = Result<(), SyncError>>,
     {
         let columns: Vec<&'static str> = t.columns.iter().map(|f| f.odata).collect();
-        loop {
-            let page = self.page(t, filter.clone(), after, columns.clone()).await?;
+        self.pages(t, filter, after, columns, |page| {
             let rows = cells(t, &page);
-            let Some(last) = rows.last().and_then(|r| match r.first() {
+            let last = rows.last().and_then(|r| match r.first() {
                 Some(Cell::Int(id)) => Some(*id),
                 _ => None,
-            }) else {
-                return Ok(());
-            };
-            let short = (page.rows.len() as u64) < self.page && page.next_link.is_none();
-            after = Some(after.map_or(last, |a| a.max(last)));
-            each(rows, last).await?;
-            if short {
-                return Ok(());
+            });
+            let stored = last.map(|last| each(rows, last));
+            async move {
+                match stored {
+                    Some(stored) => stored.await,
+                    None => Ok(()),
+                }
             }
-        }
+        })
+        .await
     }
 
     async fn backfill(&self, t: &Table) -> Result<(), SyncError> {
@@ -373,7 +377,7 @@ impl Sync<'_> {
         let started = Instant::now();
         let started_at = Utc::now();
         let label = self.metric(t);
-        self.pages(t, Filter::True, after, |rows, last| {
+        self.stored_pages(t, Filter::True, after, |rows, last| {
             let n = rows.len() as u64;
             let (total, state) = self.update(t, |s| {
                 s.after_id = last;
@@ -415,7 +419,7 @@ impl Sync<'_> {
         let from = DateTime::from_timestamp_micros(from).unwrap_or_default();
         let filter = compare("updated_at", CompareOp::Ge, Literal::DateTime(from));
         let updated_at = t.columns.iter().position(|f| f.odata == "updated_at");
-        self.pages(t, filter, None, |rows, _| {
+        self.stored_pages(t, filter, None, |rows, _| {
             let newest = updated_at.and_then(|i| {
                 rows.iter()
                     .filter_map(|r| match r.get(i) {
@@ -441,7 +445,7 @@ impl Sync<'_> {
     /// A small collection, read whole: upserted, and what is gone deleted.
     async fn whole(&self, t: &Table) -> Result<(), SyncError> {
         let mut all = Vec::new();
-        self.pages(t, Filter::True, None, |rows, _| {
+        self.stored_pages(t, Filter::True, None, |rows, _| {
             all.extend(rows);
             async { Ok(()) }
         })
@@ -469,23 +473,15 @@ impl Sync<'_> {
     /// conversation takes its messages and events along.
     async fn reconcile(&self, t: &Table) -> Result<(), SyncError> {
         let mut seen = HashSet::new();
-        let mut after = None;
-        loop {
-            let page = self.page(t, Filter::True, after, vec![KEY]).await?;
-            let ids: Vec<i64> = page
-                .rows
-                .iter()
-                .filter_map(|r| r.get(KEY).and_then(crate::odata::response::lenient_i64))
-                .collect();
-            let Some(last) = ids.iter().max().copied() else {
-                break;
-            };
-            seen.extend(ids);
-            after = Some(last);
-            if (page.rows.len() as u64) < self.page && page.next_link.is_none() {
-                break;
-            }
-        }
+        self.pages(t, Filter::True, None, vec![KEY], |page| {
+            seen.extend(
+                page.rows
+                    .iter()
+                    .filter_map(|r| r.get(KEY).and_then(lenient_i64)),
+            );
+            async { Ok(()) }
+        })
+        .await?;
         let gone = self.gone(t, &seen).await?;
         let d = self.store.dialect();
         let mut statements = store::delete(d, &t.name, KEY, &gone);

@@ -222,7 +222,7 @@ async fn resolve_lookup(
     };
     let upstream = &scope.gateway.upstream;
     let Some(row) = upstream
-        .fetch_entity(&scope.caller, &query, scope.style)
+        .fetch_entity(&scope.caller, &scope.report, &query, scope.dialect)
         .await?
     else {
         return Ok(None);

@@ -5,6 +5,7 @@ mod aggregate;
 mod aggregate_args;
 mod analytics;
 mod connection;
+mod context;
 mod entity;
 pub mod field_errors;
 mod filter_input;
@@ -14,35 +15,10 @@ pub mod scalars;
 mod scope;
 pub mod subscription;
 
-use crate::error::GatewayError;
+pub use context::{Gateway, RequestContext};
+
 use crate::model::{relations_of, ApiVersion, ALL_ENUMS, ENTITIES};
-use crate::upstream::{Caller, Upstream};
 use async_graphql::dynamic::{Enum, EnumItem, Object, Schema, SchemaBuilder};
-use std::sync::Arc;
-
-/// What resolvers share for the life of the process.
-pub struct Gateway {
-    pub upstream: Arc<Upstream>,
-    pub version: ApiVersion,
-    pub max_first: u64,
-    pub expose_sensitive: bool,
-    /// Most rows one relation may read for all its parents together.
-    pub max_relation_rows: u64,
-    /// Deepest `and`/`or`/`not` nesting of a `where`.
-    pub max_filter_depth: usize,
-    /// Aggregates: pushdown, scan limits, group cap.
-    pub aggregates: crate::aggregate::Settings,
-    /// The analytics replica, when configured.
-    pub replica: Option<Arc<dyn crate::aggregate::Local>>,
-}
-
-/// What resolvers know of one HTTP request: the upstream caller the server
-/// identified, or why the request has none (every field that reads upstream
-/// reports it).
-#[derive(Debug, Clone)]
-pub struct RequestContext {
-    pub caller: Result<Caller, GatewayError>,
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct SchemaOptions {

@@ -1,13 +1,15 @@
 //! The per-request scope every resolver opens first: the gateway, the
-//! caller, the upstream's `$metadata` and the `in` style, built once per
-//! field; the planner, the executor and the aggregate source come from it.
+//! caller and its report, the upstream's `$metadata` and the dialect,
+//! built once per field; the planner, the executor and the aggregate
+//! source come from it.
 
-use super::{Gateway, RequestContext};
+use super::context::{Gateway, RequestContext};
 use crate::aggregate::Source;
 use crate::error::GatewayError;
 use crate::exec::{Fetcher, KeyColumns, ListReader};
 use crate::odata::{Dialect, Metadata};
 use crate::plan::Planner;
+use crate::report::Report;
 use crate::upstream::Caller;
 use async_graphql::dynamic::ResolverContext;
 use std::sync::Arc;
@@ -15,8 +17,9 @@ use std::sync::Arc;
 pub(crate) struct Scope {
     pub gateway: Arc<Gateway>,
     pub caller: Caller,
+    pub report: Arc<Report>,
     pub metadata: Option<Arc<Metadata>>,
-    pub style: Dialect,
+    pub dialect: Dialect,
 }
 
 impl Scope {
@@ -27,21 +30,22 @@ impl Scope {
             .data::<Arc<Gateway>>()
             .map_err(|_| GatewayError::Internal("the schema has no gateway".into()))?
             .clone();
-        let caller = ctx
+        let request = ctx
             .data::<RequestContext>()
-            .map_err(|_| GatewayError::Internal("the request has no caller".into()))?
-            .caller
-            .clone()?;
+            .map_err(|_| GatewayError::Internal("the request has no caller".into()))?;
+        let caller = request.caller.clone()?;
+        let report = request.report.clone();
         let metadata = gateway.upstream.metadata(&caller).await;
-        let style = gateway
+        let dialect = gateway
             .upstream
             .dialect_for(&caller, metadata.as_deref())
             .await;
         Ok(Scope {
             gateway,
             caller,
+            report,
             metadata,
-            style,
+            dialect,
         })
     }
 
@@ -53,8 +57,8 @@ impl Scope {
         Planner {
             version: gateway.version,
             metadata: self.metadata.as_deref(),
-            dialect: self.style,
-            expand: self.caller.collections.is_none() && self.style.expand,
+            dialect: self.dialect,
+            expand: self.caller.collections.is_none() && self.dialect.expand,
             expose_sensitive: gateway.expose_sensitive,
             max_first: gateway.max_first,
             max_relation_rows: gateway.max_relation_rows,
@@ -68,7 +72,8 @@ impl Scope {
         Fetcher::new(
             self.gateway.upstream.clone(),
             self.caller.clone(),
-            self.style,
+            self.report.clone(),
+            self.dialect,
             self.gateway.max_relation_rows,
             key_columns,
         )
@@ -79,8 +84,9 @@ impl Scope {
         ListReader {
             upstream: &self.gateway.upstream,
             caller: &self.caller,
-            dialect: self.style,
-            max_scan_rows: self.gateway.aggregates.max_scan_rows,
+            report: &self.report,
+            dialect: self.dialect,
+            max_scan_rows: self.gateway.max_scan_rows,
         }
     }
 
@@ -88,7 +94,8 @@ impl Scope {
         Source {
             upstream: &self.gateway.upstream,
             caller: &self.caller,
-            style: self.style,
+            report: &self.report,
+            dialect: self.dialect,
             settings: &self.gateway.aggregates,
             local: self.gateway.replica.as_deref(),
         }

@@ -10,6 +10,7 @@ use super::pipeline::{document, execute, identity, respond};
 use super::request_log::{OperationName, Trace};
 use super::AppState;
 use crate::error::GatewayError;
+use crate::report::Report;
 use crate::upstream::Caller;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -65,11 +66,14 @@ async fn serve(
     let outcome = async {
         let params = params::resolve(raw?, &state.persisted).await?;
         let service = state.service.as_deref();
-        let caller = identity::identify(service, headers, uri.query(), request_id, explain);
+        let caller = identity::identify(service, headers, uri.query(), request_id);
         if let Some(limits) = &state.rate_limits {
             limits.check(&caller)?;
         }
-        let reuse = reusable(state, &caller, &params);
+        // Only a request that runs can show its plan.
+        let explain = caller.is_ok() && identity::wants_explain(headers, explain);
+        let report = Arc::new(Report::new(explain));
+        let reuse = reusable(state, &caller, explain, &params);
         if let (Some((responses, key)), Ok(caller)) = (&reuse, &caller) {
             if !caller.no_cache {
                 if let Some(hit) = responses.get(key).await {
@@ -79,14 +83,12 @@ async fn serve(
             }
             state.metrics.response_cache_misses.inc();
         }
-        let freshness = caller.as_ref().ok().map(|c| c.freshness.clone());
         let request = document::prepare(params, &state.documents, &state.limits, &method).await?;
-        let response = execute::run(&state.schema, state.request_timeout, request, caller).await?;
+        let limit = state.request_timeout;
+        let response = execute::run(&state.schema, limit, request, caller, report.clone()).await?;
         let rendered = respond::render(&response);
-        let clean = response.errors.is_empty() && !response.extensions.contains_key("stale");
-        if let (Some((responses, key)), Some(until), true) =
-            (reuse, freshness.and_then(|f| f.until()), clean)
-        {
+        let clean = response.errors.is_empty() && !report.is_stale();
+        if let (Some((responses, key)), Some(until), true) = (reuse, report.freshness(), clean) {
             responses.put(key, &rendered, until).await;
         }
         Ok(rendered)
@@ -107,10 +109,11 @@ async fn serve(
 fn reusable<'a>(
     state: &'a AppState,
     caller: &Result<Caller, GatewayError>,
+    explain: bool,
     params: &Params,
 ) -> Option<(&'a ResponseCache, Key)> {
     let responses = state.responses.as_deref()?;
-    let caller = caller.as_ref().ok().filter(|c| c.explain.is_none())?;
+    let caller = caller.as_ref().ok().filter(|_| !explain)?;
     let client = ClientKey::of(caller, &state.gateway.upstream);
     Some((responses, Key::new(client, params)))
 }

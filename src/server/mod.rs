@@ -90,7 +90,8 @@ fn app_and_live(settings: &Settings) -> Result<(Router, Arc<crate::live::Hub>), 
         expose_sensitive: query.expose_sign_in_ips,
         max_relation_rows: query.max_relation_rows,
         max_filter_depth: query.max_filter_depth,
-        aggregates: crate::aggregate::Settings::new(&settings.aggregates),
+        max_scan_rows: query.max_scan_rows,
+        aggregates: crate::aggregate::Settings::new(&settings.aggregates, query.max_scan_rows),
         replica,
     });
     let mut builder = schema::builder(SchemaOptions {

@@ -139,7 +139,7 @@ impl<V> Expiry<CacheKey, Arc<Stored<V>>> for KeepFor {
     }
 }
 
-pub struct ResponseCache<V> {
+pub struct AnswerCache<V> {
     entries: Cache<CacheKey, Arc<Stored<V>>>,
     max_bytes: u64,
     ttls: Ttls,
@@ -147,9 +147,9 @@ pub struct ResponseCache<V> {
     metrics: Arc<Metrics>,
 }
 
-impl<V> Clone for ResponseCache<V> {
+impl<V> Clone for AnswerCache<V> {
     fn clone(&self) -> Self {
-        ResponseCache {
+        AnswerCache {
             entries: self.entries.clone(),
             max_bytes: self.max_bytes,
             ttls: self.ttls.clone(),
@@ -159,14 +159,14 @@ impl<V> Clone for ResponseCache<V> {
     }
 }
 
-impl<V: Send + Sync + 'static> ResponseCache<V> {
+impl<V: Send + Sync + 'static> AnswerCache<V> {
     /// `None` when the configured capacity is 0 (cache off).
     pub fn new(
         max_bytes: u64,
         ttls: Ttls,
         stale_window: Duration,
         metrics: Arc<Metrics>,
-    ) -> Option<ResponseCache<V>> {
+    ) -> Option<AnswerCache<V>> {
         if max_bytes == 0 {
             return None;
         }
@@ -187,7 +187,7 @@ impl<V: Send + Sync + 'static> ResponseCache<V> {
                 evictions.get_or_create(&ReasonLabel { reason }).inc();
             })
             .build();
-        Some(ResponseCache {
+        Some(AnswerCache {
             entries,
             max_bytes,
             ttls,
@@ -327,7 +327,7 @@ mod tests {
 
     #[tokio::test]
     async fn entries_are_fresh_then_stale_then_gone() {
-        let cache = ResponseCache::new(
+        let cache = AnswerCache::new(
             1 << 20,
             ttls(40),
             Duration::from_millis(80),
@@ -348,7 +348,7 @@ mod tests {
 
     #[tokio::test]
     async fn restored_answers_keep_their_age() {
-        let cache = ResponseCache::new(
+        let cache = AnswerCache::new(
             1 << 20,
             ttls(1000),
             Duration::from_millis(1000),
@@ -375,7 +375,7 @@ mod tests {
     #[tokio::test]
     async fn capacity_is_in_bytes() {
         let metrics = Arc::new(Metrics::new());
-        let cache = ResponseCache::new(3000, ttls(60_000), Duration::ZERO, metrics.clone())
+        let cache = AnswerCache::new(3000, ttls(60_000), Duration::ZERO, metrics.clone())
             .expect("cache on");
         for i in 0..3 {
             cache.put(key(&format!("u{i}")), "Message", i, 1000).await;
@@ -391,6 +391,6 @@ mod tests {
         cache.put(key("big"), "Message", 9, 5000).await;
         assert!(cache.get(&key("big")).await.is_none());
         assert!(cache.get(&key("u2")).await.is_some(), "and evicts nothing");
-        assert!(ResponseCache::<u8>::new(0, ttls(1), Duration::ZERO, metrics).is_none());
+        assert!(AnswerCache::<u8>::new(0, ttls(1), Duration::ZERO, metrics).is_none());
     }
 }

@@ -7,7 +7,7 @@
 //! key, the fingerprint reveals nothing of the token, and without the key
 //! nobody can compute one from a guessed token.
 
-use super::Credential;
+use super::credential::Credential;
 use ring::hmac;
 use ring::rand::SystemRandom;
 use std::fmt;

@@ -1,13 +1,14 @@
 //! Self-verifying probes: tiny queries whose right answer is known, sent
-//! once per process with the first caller's credential. A wrong answer or
-//! a refusal narrows the configured capability set; a probe never widens
-//! it. A passing fault (timeout, 502-504, credentials) leaves the set as
+//! once per process with the first caller's credential, straight to the
+//! upstream (no cache, nobody's explain). A wrong answer or a refusal
+//! narrows the configured capability set; a probe never widens it. A
+//! passing fault (timeout, 502-504, credentials) leaves the set as
 //! configured and probes again on a later request.
 
-use super::{Caller, Upstream};
 use crate::error::GatewayError;
 use crate::model::KEY;
-use crate::odata::{CollectionQuery, CompareOp, Dialect, Filter, Literal};
+use crate::odata::{CollectionPage, CollectionQuery, CompareOp, Dialect, Filter, Literal};
+use std::future::Future;
 
 /// Any collection does; Conversation is the one every account has.
 const PROBED: &str = "Conversation";
@@ -48,12 +49,14 @@ impl Findings {
     }
 }
 
-/// Probes what `dialect` claims. Only capabilities it has are probed.
-pub(super) async fn run(
-    upstream: &Upstream,
-    caller: &Caller,
-    dialect: Dialect,
-) -> Result<Findings, GatewayError> {
+/// Probes what `dialect` claims, each probe sent by `probe` (a page, or
+/// `None` when the upstream refused the construct). Only capabilities the
+/// dialect has are probed.
+pub async fn run<F, Fut>(dialect: Dialect, probe: F) -> Result<Findings, GatewayError>
+where
+    F: Fn(CollectionQuery) -> Fut,
+    Fut: Future<Output = Result<Option<CollectionPage>, GatewayError>>,
+{
     let mut findings = Findings {
         not: true,
         null_literal: true,
@@ -63,14 +66,6 @@ pub(super) async fn run(
     if !(dialect.not || dialect.null_literal || dialect.in_list || dialect.count) {
         return Ok(findings);
     }
-    // Probes read ids only and answer no client: no cache, no key limits,
-    // not in the client's explain output.
-    let caller = Caller {
-        bypass_cache: true,
-        collections: None,
-        explain: None,
-        ..caller.clone()
-    };
     let ids = |filter: Filter, top: u64| {
         CollectionQuery::new(PROBED)
             .select(vec![KEY])
@@ -83,11 +78,8 @@ pub(super) async fn run(
         value: Literal::Int(value),
     };
     let rows = |query: CollectionQuery| {
-        let caller = &caller;
-        async move {
-            let page = upstream.fetch_collection(caller, &query, dialect).await;
-            refused_as_false(page.map(|p| Some(p.rows.len())))
-        }
+        let answer = probe(query);
+        async move { Ok::<_, GatewayError>(answer.await?.map(|p| p.rows.len())) }
     };
     if dialect.not {
         // Nothing has id -1, so `not (id ne -1)` matches no row.
@@ -110,29 +102,71 @@ pub(super) async fn run(
         findings.in_list = rows(ids(probe, 1)).await? == Some(0);
     }
     if dialect.count {
-        let query = ids(Filter::True, 0).count(true);
-        let page = upstream.fetch_collection(&caller, &query, dialect).await;
-        findings.count = refused_as_false(page.map(|p| p.count.map(|_| 0)))?.is_some();
+        let page = probe(ids(Filter::True, 0).count(true)).await?;
+        findings.count = page.is_some_and(|p| p.count.is_some());
     }
     tracing::info!(removed = ?findings.removed(dialect), "upstream capabilities probed");
     Ok(findings)
 }
 
-/// A refusal of the construct (400, 404, 500, 501, or an answer that is
-/// not OData) is an answer: `None`. Faults that pass are errors.
-fn refused_as_false<T>(answer: Result<Option<T>, GatewayError>) -> Result<Option<T>, GatewayError> {
-    match answer {
-        Ok(value) => Ok(value),
-        Err(e) if matches!(e.upstream_status(), Some(400 | 404 | 500 | 501)) => Ok(None),
-        Err(e) if e.code() == "UPSTREAM_INVALID_RESPONSE" => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::odata::DialectName;
+    use crate::odata::{DialectName, Row};
+    use std::sync::Arc;
+
+    fn page(rows: usize, count: Option<i64>) -> Option<CollectionPage> {
+        Some(CollectionPage {
+            rows: (0..rows).map(|_| Arc::new(Row::default())).collect(),
+            count,
+            next_link: None,
+        })
+    }
+
+    /// The minimal dialect as the jaystack libraries answer: `not` dropped
+    /// (every row), `ne null` matching nothing, `in` a parse error, `$count`
+    /// ignored.
+    fn minimal(q: CollectionQuery) -> Option<CollectionPage> {
+        match &q.filter {
+            Some(Filter::Not(_)) => page(1, None),
+            Some(Filter::IsNull { .. }) => page(0, None),
+            Some(Filter::In { .. }) => None,
+            _ => page(q.top.min(1) as usize, None),
+        }
+    }
+
+    /// A complete OData server.
+    fn complete(q: CollectionQuery) -> Option<CollectionPage> {
+        match &q.filter {
+            Some(Filter::Not(_)) | Some(Filter::In { .. }) => page(0, None),
+            _ => page(q.top.min(1) as usize, q.count.then_some(5)),
+        }
+    }
+
+    #[tokio::test]
+    async fn probes_find_what_each_server_does() {
+        let full = DialectName::Odata4.preset();
+        let claimed = Dialect {
+            in_list: true,
+            ..full
+        };
+        let wrong = run(claimed, |q| async move { Ok(minimal(q)) })
+            .await
+            .expect("probed");
+        assert_eq!(
+            wrong.removed(claimed),
+            vec!["not", "null_literal", "count", "in"]
+        );
+        let right = run(claimed, |q| async move { Ok(complete(q)) })
+            .await
+            .expect("probed");
+        assert!(right.removed(claimed).is_empty());
+        let fault = run(claimed, |_| async {
+            Err::<Option<CollectionPage>, _>(GatewayError::timeout(5))
+        })
+        .await;
+        assert!(fault.is_err(), "a passing fault leaves the set for later");
+    }
 
     #[test]
     fn findings_only_narrow() {

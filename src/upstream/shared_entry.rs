@@ -2,7 +2,7 @@
 //! time it was fetched (replicas compute its age, hence its freshness,
 //! from it), decoded back into the very rows the upstream body gave.
 
-use super::Answer;
+use super::answer::Answer;
 use crate::odata::{CollectionPage, Row};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

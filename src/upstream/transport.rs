@@ -5,8 +5,8 @@
 //! them to error codes is `check_status`'s job (mod.rs).
 
 use super::circuit::{CircuitBreaker, CircuitSettings, CircuitState, Transition};
+use super::credential::Credential;
 use super::retry::{self, RetryBudget, RetryPolicy};
-use super::Credential;
 use crate::config::{ConfigError, UpstreamSettings};
 use crate::error::GatewayError;
 use crate::metrics::{CollectionLabel, Metrics, ReasonLabel, RequestLabels};

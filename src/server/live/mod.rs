@@ -13,6 +13,7 @@ mod ws;
 use super::graphql_http;
 use super::AppState;
 use crate::live::Evaluate;
+use crate::report::Report;
 use crate::server::pipeline::execute;
 use async_graphql::dynamic::Schema;
 use axum::body::Bytes;
@@ -59,7 +60,8 @@ pub fn evaluator(schema: Schema, limit: Duration) -> Evaluate {
     Arc::new(move |request, caller| {
         let schema = schema.clone();
         Box::pin(async move {
-            match execute::run(&schema, limit, request, Ok(caller)).await {
+            let report = Arc::new(Report::default());
+            match execute::run(&schema, limit, request, Ok(caller), report).await {
                 Ok(response) => payload::of_response(&response),
                 Err(error) => payload::of_errors(error.into_errors()),
             }

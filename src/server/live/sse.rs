@@ -49,7 +49,7 @@ pub async fn post(
             state.limits.max_nesting,
         )?;
         let service = state.service.as_deref();
-        let caller = identity::identify(service, &headers, uri.query(), trace.id.clone(), false);
+        let caller = identity::identify(service, &headers, uri.query(), trace.id.clone());
         start(&state, raw, caller).await
     }
     .await;

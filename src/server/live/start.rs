@@ -7,6 +7,7 @@ use super::payload;
 use crate::error::GatewayError;
 use crate::live::operation::selected_type;
 use crate::live::{LiveOperation, Subscription};
+use crate::report::Report;
 use crate::server::pipeline::error::RequestError;
 use crate::server::pipeline::params::{self, RawParams};
 use crate::server::pipeline::{document, execute};
@@ -40,7 +41,9 @@ pub async fn start(
         .map_err(|e| RequestError::Invalid(vec![e]))?
         .clone();
     if selected_type(&document, operation_name.as_deref()) != Some(OperationType::Subscription) {
-        let response = execute::run(&state.schema, state.request_timeout, request, caller).await?;
+        let report = Arc::new(Report::default());
+        let limit = state.request_timeout;
+        let response = execute::run(&state.schema, limit, request, caller, report).await?;
         return Ok(Started::Once(payload::of_response(&response)));
     }
     // Every Subscription field reads upstream: no credential, no start.

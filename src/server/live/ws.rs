@@ -262,7 +262,6 @@ impl Connection {
             &headers,
             query.as_deref(),
             self.request_id.clone(),
-            false,
         )
     }
 }

@@ -6,27 +6,30 @@
 
 use super::error::RequestError;
 use crate::error::{ensure_codes, GatewayError};
+use crate::report::Report;
 use crate::schema::field_errors::FieldErrors;
 use crate::schema::RequestContext;
 use crate::upstream::Caller;
 use async_graphql::dynamic::Schema;
 use async_graphql::{Request, Response, Value};
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Runs `request` as `caller`; the response of an operation that ran.
+/// Runs `request` as `caller`; the response of an operation that ran,
+/// with what `report` gathered in its extensions.
 pub async fn run(
     schema: &Schema,
     limit: Duration,
     request: Request,
     caller: Result<Caller, GatewayError>,
+    report: Arc<Report>,
 ) -> Result<Response, RequestError> {
-    let served_stale = caller.as_ref().ok().map(|c| c.served_stale.clone());
-    let explain = caller.as_ref().ok().and_then(|c| c.explain.clone());
-    let replica = caller.as_ref().ok().map(|c| c.replica_synced.clone());
     let field_errors = FieldErrors::default();
     let request = request
-        .data(RequestContext { caller })
+        .data(RequestContext {
+            caller,
+            report: report.clone(),
+        })
         .data(field_errors.clone());
     let mut response = tokio::time::timeout(limit, schema.execute(request))
         .await
@@ -36,12 +39,12 @@ pub async fn run(
     if is_request_error(&response) {
         return Err(RequestError::Invalid(response.errors));
     }
-    if served_stale.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+    if report.is_stale() {
         response
             .extensions
             .insert("stale".into(), Value::Boolean(true));
     }
-    if let Some(synced_at) = replica.and_then(|r| r.get()) {
+    if let Some(synced_at) = report.synced_at() {
         let mut fields = async_graphql::indexmap::IndexMap::new();
         fields.insert(
             async_graphql::Name::new("syncedAt"),
@@ -51,7 +54,7 @@ pub async fn run(
             .extensions
             .insert("replica".into(), Value::Object(fields));
     }
-    if let Some(explain) = explain {
+    if let Some(explain) = report.explain() {
         let rendered = Value::from_json(explain.to_json()).unwrap_or(Value::Null);
         response.extensions.insert("explain".into(), rendered);
     }
@@ -69,9 +72,8 @@ fn is_request_error(response: &Response) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::{Credential, Explain};
+    use crate::upstream::Credential;
     use async_graphql::dynamic::{Field, FieldFuture, Object, TypeRef};
-    use std::sync::Arc;
 
     /// `slow` sleeps, `broken` fails, `stale` marks its answer stale.
     fn schema() -> Schema {
@@ -90,8 +92,8 @@ mod tests {
             .field(Field::new("stale", TypeRef::named(TypeRef::INT), |ctx| {
                 FieldFuture::new(async move {
                     let context = ctx.data::<RequestContext>()?;
-                    let caller = context.caller.clone().map_err(GatewayError::into_graphql)?;
-                    caller.served_stale.store(true, Ordering::Relaxed);
+                    context.caller.clone().map_err(GatewayError::into_graphql)?;
+                    context.report.served_stale();
                     Ok(Some(Value::from(2)))
                 })
             }));
@@ -106,11 +108,21 @@ mod tests {
         query: &str,
         caller: Result<Caller, GatewayError>,
     ) -> Result<Response, RequestError> {
+        run_reporting(query, caller, Report::default()).await
+    }
+
+    async fn run_reporting(
+        query: &str,
+        caller: Result<Caller, GatewayError>,
+        report: Report,
+    ) -> Result<Response, RequestError> {
+        let limit = Duration::from_millis(50);
         run(
             &schema(),
-            Duration::from_millis(50),
+            limit,
             Request::new(query),
             caller,
+            Arc::new(report),
         )
         .await
     }
@@ -165,13 +177,13 @@ mod tests {
 
     #[tokio::test]
     async fn explain_joins_the_other_extensions_when_asked() {
-        let explain = Arc::new(Explain::default());
-        explain.residual("Label", "title eq 'a'".into(), 4, 1);
-        let asked = Caller {
-            explain: Some(explain),
-            ..Caller::new(Credential::Bearer("t".into()))
-        };
-        let response = run_query("{ stale }", Ok(asked)).await.expect("ran");
+        let report = Report::new(true);
+        if let Some(explain) = report.explain() {
+            explain.residual("Label", "title eq 'a'".into(), 4, 1);
+        }
+        let response = run_reporting("{ stale }", caller(), report)
+            .await
+            .expect("ran");
         assert_eq!(
             response.extensions.get("stale"),
             Some(&Value::Boolean(true))

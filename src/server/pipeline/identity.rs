@@ -7,12 +7,12 @@
 //! the refusal goes to every field that would read upstream.
 //!
 //! The caller also carries what the client asked of every upstream call:
-//! `Cache-Control: no-cache`, and an explain record when it sent
-//! `X-Explain: 1` (or `extensions.explain: true`).
+//! `Cache-Control: no-cache`. Whether it asked to see its plan
+//! (`X-Explain: 1`, or `extensions.explain: true`) decides its report.
 
 use crate::error::GatewayError;
 use crate::server::auth::ServiceAuth;
-use crate::upstream::{Caller, Credential, Explain, Fingerprint, Upstream};
+use crate::upstream::{Caller, Credential, Fingerprint, Upstream};
 use axum::http::{header, HeaderMap};
 use std::sync::Arc;
 
@@ -21,14 +21,12 @@ const NO_CREDENTIAL: &str =
 
 const EXPLAIN: &str = "x-explain";
 
-/// The request's caller, or why it has none. `explain_in_body`: the
-/// parameters' `extensions.explain`.
+/// The request's caller, or why it has none.
 pub fn identify(
     service: Option<&ServiceAuth>,
     headers: &HeaderMap,
     query_string: Option<&str>,
     request_id: Arc<str>,
-    explain_in_body: bool,
 ) -> Result<Caller, GatewayError> {
     let caller = match service {
         Some(service) => service.authenticate(headers, query_string)?,
@@ -37,9 +35,20 @@ pub fn identify(
     Ok(Caller {
         no_cache: wants_no_cache(headers),
         request_id: Some(request_id),
-        explain: (explain_in_body || wants_explain(headers)).then(|| Arc::new(Explain::default())),
         ..caller
     })
+}
+
+/// Whether the client asked to see its upstream requests: `X-Explain: 1`
+/// (or `true`), or `extensions.explain: true` (`in_body`).
+pub fn wants_explain(headers: &HeaderMap, in_body: bool) -> bool {
+    in_body
+        || headers
+            .get_all(EXPLAIN)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::trim)
+            .any(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
 /// Who a client is to per-client state (rate buckets, cached responses):
@@ -82,16 +91,6 @@ fn wants_no_cache(headers: &HeaderMap) -> bool {
         .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
 }
 
-/// `X-Explain: 1` (or `true`).
-fn wants_explain(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(EXPLAIN)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::trim)
-        .any(|v| v == "1" || v.eq_ignore_ascii_case("true"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,7 +104,7 @@ mod tests {
     }
 
     fn pass_through_caller(h: &HeaderMap, query: Option<&str>) -> Result<Caller, GatewayError> {
-        identify(None, h, query, Arc::from("req-1"), false)
+        identify(None, h, query, Arc::from("req-1"))
     }
 
     #[test]
@@ -115,7 +114,6 @@ mod tests {
         assert_eq!(caller.credential, Credential::Bearer("tok".into()));
         assert_eq!(caller.request_id.as_deref(), Some("req-1"));
         assert!(caller.collections.is_none() && !caller.no_cache && !caller.bypass_cache);
-        assert!(caller.explain.is_none());
         let caller =
             pass_through_caller(&HeaderMap::new(), Some("query=x&apikey=k")).expect("caller");
         assert_eq!(caller.credential, Credential::ApiKey("k".into()));
@@ -145,12 +143,7 @@ mod tests {
 
     #[test]
     fn explain_is_asked_by_header_or_body() {
-        let asked = |h: &HeaderMap, in_body: bool| {
-            identify(None, h, None, Arc::from("req-1"), in_body)
-                .expect("caller")
-                .explain
-                .is_some()
-        };
+        let asked = |h: &HeaderMap, in_body: bool| wants_explain(h, in_body);
         let bearer = ("authorization", "Bearer tok");
         assert!(asked(&headers(&[bearer, ("x-explain", "1")]), false));
         assert!(asked(&headers(&[bearer, ("x-explain", " True ")]), false));
