@@ -29,7 +29,7 @@ pub enum GatewayError {
     #[error("PersistedQueryNotSupported")]
     PersistedQueryNotSupported,
     /// The upstream answered with an HTTP error status; the code follows
-    /// from the status (DESIGN.md, "Errors"), which stays readable as data.
+    /// from the status (docs/errors.md), which stays readable as data.
     #[error("{}", upstream_status_display(*.status, .message))]
     UpstreamStatus { status: u16, message: String },
     /// A fault of the gateway itself. Clients see a generic message; the

@@ -696,7 +696,8 @@ fn decode<T>(body: &[u8], f: impl Fn(&[u8]) -> Result<T, String>) -> Result<T, G
     f(body).map_err(GatewayError::UpstreamInvalidResponse)
 }
 
-/// Maps an upstream HTTP status to our error codes (DESIGN.md, "Errors").
+/// Maps an upstream HTTP status to our error codes (docs/errors.md, "What
+/// the upstream's statuses become").
 fn check_status(status: StatusCode, body: &[u8], cred: &Credential) -> Result<(), GatewayError> {
     if status.is_success() {
         return Ok(());
