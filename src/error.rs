@@ -35,7 +35,7 @@ impl ErrorCode {
 
 /// An error a client may see. Messages never hold a credential. Each
 /// variant has one code; an upstream HTTP error status becomes one of them
-/// in one place (`GatewayError::from_upstream_status`).
+/// in one place (`GatewayError::from_upstream_status`; docs/errors.md).
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum GatewayError {
     #[error("{0}")]

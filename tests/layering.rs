@@ -1,5 +1,5 @@
 //! Imports point one way: HTTP → schema → plan and execution → OData and
-//! upstream → model (DESIGN.md, "the architecture"). Each module of `src/`
+//! upstream → model (docs/architecture.md, "Layers"). Each module of `src/`
 //! has a layer; its code (tests beside it excepted) may name only modules
 //! of lower layers. A new module must be given a layer here.
 

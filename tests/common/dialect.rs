@@ -1,6 +1,6 @@
 //! What an upstream URL may hold for the minimal dialect of the real Live
-//! Agent service (DESIGN.md, "The real upstream is a minimal OData server"):
-//! no `$count`, `$apply` or `$expand`, no `not`, no `eq null`/`ne null`, no
+//! Agent service (docs/dialect.md): no `$count`, `$apply` or `$expand`, no
+//! `not`, no `eq null`/`ne null`, no
 //! `in (...)`, `$top` within the page cap, string literal contents
 //! percent-encoded to unreserved characters, DateTime literals quoted. Each
 //! of these is either an error or a silently wrong answer there.
