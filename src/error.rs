@@ -89,8 +89,8 @@ impl GatewayError {
         self.kind().as_str()
     }
 
-    /// The error an upstream HTTP error status stands for (the contract's
-    /// "Errors"): 401 and 403 refuse the credential, other 4xx the request,
+    /// The error an upstream HTTP error status stands for (docs/errors.md):
+    /// 401 and 403 refuse the credential, other 4xx the request,
     /// 429 and 5xx are the upstream's own trouble; anything else (a 404 on
     /// a collection, a 3xx) is an answer the gateway cannot use.
     pub fn from_upstream_status(status: u16, message: String) -> GatewayError {
