@@ -1,16 +1,22 @@
 //! One cohort: its members' queues, the last result pushed, and the poller
 //! that evaluates the operation once per interval for all of them.
 
-use super::hub::Evaluate;
-use super::LiveOperation;
+use super::operation::LiveOperation;
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::upstream::Caller;
+use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
+
+/// Evaluates an operation once as `caller`: the execution result as JSON
+/// text (`data`, `errors`, `extensions`). Given by the server, which owns
+/// the execution pipeline.
+pub type Evaluate =
+    Arc<dyn Fn(async_graphql::Request, Caller) -> BoxFuture<'static, Arc<str>> + Send + Sync>;
 
 /// A member's queue: results not yet written to its connection. Bounded:
 /// a member that lets it fill up is dropped rather than buffered.
@@ -36,7 +42,14 @@ pub struct Member {
 }
 
 impl Cohort {
-    pub fn new() -> Cohort {
+    /// A cohort and its poller, running until `stop`.
+    pub fn start(poll: Poll) -> Arc<Cohort> {
+        let cohort = Arc::new(Cohort::new());
+        tokio::spawn(run(cohort.clone(), poll));
+        cohort
+    }
+
+    fn new() -> Cohort {
         Cohort {
             members: Mutex::default(),
             stopped: AtomicBool::new(false),
@@ -125,7 +138,7 @@ pub struct Poll {
 /// Evaluates once per interval until the cohort stops. Each evaluation
 /// may take cached answers younger than half the interval (so that the
 /// poller's own previous answers never are), else goes upstream.
-pub async fn run(cohort: Arc<Cohort>, poll: Poll) {
+async fn run(cohort: Arc<Cohort>, poll: Poll) {
     let caller = Caller {
         max_age: Some(poll.interval / 2),
         request_id: Some(Arc::from("live")),

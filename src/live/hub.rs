@@ -2,23 +2,17 @@
 //! finds or starts a cohort's poller, leaving (dropping the subscription)
 //! stops the poller with the last member.
 
-use super::cohort::{self, Cohort, Member, Poll};
-use super::{LiveError, LiveOperation};
+use super::cohort::{self, Cohort, Evaluate, Member, Poll};
+use super::error::LiveError;
+use super::operation::LiveOperation;
 use crate::config::LiveSettings;
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::upstream::{Caller, Fingerprint, Upstream};
-use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-
-/// Evaluates an operation once as `caller`: the execution result as JSON
-/// text (`data`, `errors`, `extensions`). Given by the server, which owns
-/// the execution pipeline.
-pub type Evaluate =
-    Arc<dyn Fn(async_graphql::Request, Caller) -> BoxFuture<'static, Arc<str>> + Send + Sync>;
 
 /// Whose data a result is: never shared beyond it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -121,55 +115,27 @@ impl Hub {
             interval,
         };
         let mut registry = self.registry();
-        let refused = if registry.open >= self.settings.max_subscriptions {
-            Some(LiveError::TooMany {
-                limit: self.settings.max_subscriptions,
-            })
-        } else if registry.open_by_client.get(&client).copied().unwrap_or(0)
-            >= self.settings.max_per_credential
-        {
-            Some(LiveError::TooManyForCredential {
-                limit: self.settings.max_per_credential,
-            })
-        } else {
-            None
-        };
-        if let Some(refused) = refused {
-            self.metrics
-                .live_refused
-                .get_or_create(&ReasonLabel { reason: "limit" })
-                .inc();
-            return Err(refused);
-        }
-        registry.open += 1;
-        *registry.open_by_client.entry(client.clone()).or_default() += 1;
-        let cohort = match registry.cohorts.get(&key) {
-            Some(cohort) => cohort.clone(),
-            None => {
-                let cohort = Arc::new(Cohort::new());
-                registry.cohorts.insert(key.clone(), cohort.clone());
-                let poll = Poll {
-                    evaluate: self.evaluate.clone(),
-                    metrics: self.metrics.clone(),
-                    caller,
-                    operation,
-                    interval,
-                };
-                tokio::spawn(cohort::run(cohort.clone(), poll));
-                cohort
-            }
-        };
+        self.admit(&mut registry, &client)?;
+        let cohort = registry.cohorts.get(&key).cloned().unwrap_or_else(|| {
+            let poll = Poll {
+                evaluate: self.evaluate.clone(),
+                metrics: self.metrics.clone(),
+                caller,
+                operation,
+                interval,
+            };
+            let cohort = Cohort::start(poll);
+            registry.cohorts.insert(key.clone(), cohort.clone());
+            cohort
+        });
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (queue, results) = mpsc::channel(cohort::QUEUE);
         let too_slow = Arc::new(AtomicBool::new(false));
-        cohort.join(
-            id,
-            Member {
-                queue,
-                too_slow: too_slow.clone(),
-            },
-            &self.metrics,
-        );
+        let member = Member {
+            queue,
+            too_slow: too_slow.clone(),
+        };
+        cohort.join(id, member, &self.metrics);
         self.publish(&registry);
         Ok(Subscription {
             results,
@@ -183,6 +149,35 @@ impl Hub {
                 id,
             },
         })
+    }
+
+    /// Counts one more subscription for `client`, or refuses it past
+    /// `max_subscriptions` or `max_subscriptions_per_credential`.
+    fn admit(&self, registry: &mut Registry, client: &Client) -> Result<(), LiveError> {
+        let limits = &self.settings;
+        let refused = if registry.open >= limits.max_subscriptions {
+            Some(LiveError::TooMany {
+                limit: limits.max_subscriptions,
+            })
+        } else if registry.open_by_client.get(client).copied().unwrap_or(0)
+            >= limits.max_per_credential
+        {
+            Some(LiveError::TooManyForCredential {
+                limit: limits.max_per_credential,
+            })
+        } else {
+            None
+        };
+        if let Some(refused) = refused {
+            self.metrics
+                .live_refused
+                .get_or_create(&ReasonLabel { reason: "limit" })
+                .inc();
+            return Err(refused);
+        }
+        registry.open += 1;
+        *registry.open_by_client.entry(client.clone()).or_default() += 1;
+        Ok(())
     }
 
     fn leave(&self, key: &CohortKey, client: &Client, id: u64) {
@@ -313,7 +308,10 @@ mod tests {
         let mut a1 = hub.subscribe(caller("a"), op.clone()).expect("a1");
         let mut a2 = hub.subscribe(caller("a"), op.clone()).expect("a2");
         let refused = hub.subscribe(caller("a"), op.clone()).err();
-        assert_eq!(refused.map(|e| e.code()), Some("TOO_MANY_SUBSCRIPTIONS"));
+        assert_eq!(
+            refused.map(|e| e.kind()),
+            Some(crate::error::ErrorCode::TooManySubscriptions)
+        );
         let mut b = hub.subscribe(caller("b"), op.clone()).expect("b");
         assert!(matches!(
             hub.subscribe(caller("c"), op.clone()),
