@@ -3,10 +3,10 @@
 //! the normal execution (cache, in-flight sharing, limits included).
 
 use crate::error::GatewayError;
+use crate::schema::operation::selected_mut;
 use crate::schema::subscription::EVERY_SECONDS;
 use async_graphql::parser::types::{
-    Directive, DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
-    Selection, SelectionSet,
+    Directive, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
 use async_graphql::parser::Positioned;
 use async_graphql::{Name, Request, Variables};
@@ -118,33 +118,6 @@ impl LiveOperation {
     }
 }
 
-/// The type of the operation a request with this document would run.
-pub fn selected_type(
-    document: &ExecutableDocument,
-    operation_name: Option<&str>,
-) -> Option<OperationType> {
-    match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        (DocumentOperations::Multiple(_), None) => None,
-    }
-}
-
-fn selected_mut<'a>(
-    operations: &'a mut DocumentOperations,
-    operation_name: Option<&str>,
-) -> Option<&'a mut Positioned<OperationDefinition>> {
-    match (operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get_mut(name),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values_mut().next(),
-        (DocumentOperations::Multiple(_), None) => None,
-    }
-}
-
 fn selection_set_uses(set: &SelectionSet, name: &Name) -> bool {
     set.items.iter().any(|item| match &item.node {
         Selection::Field(f) => {
@@ -184,6 +157,7 @@ fn value_uses(value: &Value, name: &Name) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_graphql::parser::types::{DocumentOperations, OperationDefinition};
     use serde_json::json;
 
     fn live(query: &str, variables: serde_json::Value) -> Result<LiveOperation, GatewayError> {
@@ -250,7 +224,7 @@ mod tests {
             "subscription { __typename }",
         ] {
             let error = live(query, json!({})).expect_err(query);
-            assert_eq!(error.code(), "BAD_USER_INPUT");
+            assert_eq!(error.kind(), crate::error::ErrorCode::BadUserInput);
         }
         let op = live("subscription { a { x } }", json!({})).expect("live");
         assert_eq!(op.every_seconds, None);

@@ -9,6 +9,7 @@ mod context;
 mod entity;
 pub mod field_errors;
 mod filter_input;
+pub mod operation;
 mod order;
 pub mod relation;
 pub mod scalars;

@@ -4,9 +4,8 @@
 //! errors get their code in `error::ensure_codes`.
 
 use crate::error::GatewayError;
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
-};
+use crate::schema::operation::selected;
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use std::collections::HashSet;
 
 #[derive(Debug, Clone, Copy)]
@@ -32,9 +31,9 @@ impl DocumentLimits {
                 self.max_aliases
             )));
         }
-        if let Some(op) = operation(doc, operation_name) {
+        if let Some(op) = selected(&doc.operations, operation_name) {
             let mut seen = HashSet::new();
-            let roots = count_fields(doc, &op.selection_set.node, &mut seen);
+            let roots = count_fields(doc, &op.node.selection_set.node, &mut seen);
             if roots > self.max_root_fields {
                 return Err(GatewayError::QueryTooComplex(format!(
                     "the operation selects {roots} root fields; at most {} are allowed (max_root_fields): split it into several requests",
@@ -43,20 +42,6 @@ impl DocumentLimits {
             }
         }
         Ok(())
-    }
-}
-
-fn operation<'a>(
-    doc: &'a ExecutableDocument,
-    name: Option<&str>,
-) -> Option<&'a OperationDefinition> {
-    match (&doc.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(&op.node),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| &op.node)
-        }
-        (DocumentOperations::Multiple(_), None) => None,
     }
 }
 

@@ -5,9 +5,9 @@
 
 use super::payload;
 use crate::error::GatewayError;
-use crate::live::operation::selected_type;
 use crate::live::{LiveOperation, Subscription};
 use crate::report::Report;
+use crate::schema::operation::selected_type;
 use crate::server::pipeline::error::RequestError;
 use crate::server::pipeline::params::{self, RawParams};
 use crate::server::pipeline::{document, execute};
@@ -40,7 +40,8 @@ pub async fn start(
         .parsed_query()
         .map_err(|e| RequestError::Invalid(vec![e]))?
         .clone();
-    if selected_type(&document, operation_name.as_deref()) != Some(OperationType::Subscription) {
+    let runs = selected_type(&document.operations, operation_name.as_deref());
+    if runs != Some(OperationType::Subscription) {
         let report = Arc::new(Report::default());
         let limit = state.request_timeout;
         let response = execute::run(&state.schema, limit, request, caller, report).await?;
