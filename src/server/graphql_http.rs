@@ -8,7 +8,7 @@ use super::pipeline::params::{self, Params, RawParams};
 use super::pipeline::reuse::{Key, ResponseCache};
 use super::pipeline::{document, execute, identity, respond};
 use super::request_log::{OperationName, Trace};
-use super::AppState;
+use super::state::AppState;
 use crate::error::GatewayError;
 use crate::report::Report;
 use crate::upstream::Caller;

@@ -1,18 +1,16 @@
 //! The HTTP surface: `/graphql`, health, readiness and metrics.
 
-mod auth;
 mod graphql_http;
-mod limits;
 mod listen;
 mod live;
-mod nesting;
-mod persisted;
 mod pipeline;
 mod request_log;
+mod state;
 
 pub use listen::serve_connections;
 
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, HttpSettings, Settings};
+use crate::live::Hub;
 use crate::metrics::{self, Metrics};
 use crate::playground;
 use crate::schema::{self, Gateway, SchemaOptions};
@@ -23,34 +21,10 @@ use axum::http::{header, HeaderName, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use state::AppState;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-
-#[derive(Clone)]
-pub struct AppState {
-    pub schema: Schema,
-    pub gateway: Arc<Gateway>,
-    pub metrics: Arc<Metrics>,
-    /// Root field and alias limits, checked before execution.
-    limits: limits::DocumentLimits,
-    /// Documents kept parsed by their text's hash.
-    documents: Arc<pipeline::document::Documents>,
-    /// Automatic persisted queries.
-    persisted: persisted::PersistedQueries,
-    /// Longest time one GraphQL request may run.
-    request_timeout: Duration,
-    /// Largest POST body, named in the 413 answer.
-    max_body_bytes: usize,
-    /// Service mode; `None`: pass-through.
-    service: Option<Arc<auth::ServiceAuth>>,
-    /// Whole responses reused; `None`: off.
-    responses: Option<Arc<pipeline::reuse::ResponseCache>>,
-    /// Per-client request rates; `None`: unlimited.
-    rate_limits: Option<Arc<pipeline::rate_limit::RateLimits>>,
-    /// Live queries: the cohorts and their limits.
-    live: Arc<crate::live::Hub>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -64,7 +38,7 @@ pub enum StartError {
 
 /// The hex SHA-256 of a client API key, as `api_keys` lists it.
 pub fn hash_key(key: &str) -> String {
-    persisted::sha256_hex(key.as_bytes())
+    pipeline::persisted::sha256_hex(key.as_bytes())
 }
 
 /// Builds the application from checked settings.
@@ -73,17 +47,31 @@ pub fn app(settings: &Settings) -> Result<Router, StartError> {
 }
 
 /// The application and its live-query hub (closed on shutdown).
-fn app_and_live(settings: &Settings) -> Result<(Router, Arc<crate::live::Hub>), StartError> {
+fn app_and_live(settings: &Settings) -> Result<(Router, Arc<Hub>), StartError> {
+    let metrics = Arc::new(Metrics::new());
+    let gateway = gateway(settings, metrics.clone())?;
+    let schema = schema(settings, gateway.clone())?;
+    let live = Arc::new(Hub::new(
+        settings.live.clone(),
+        gateway.upstream.clone(),
+        live::evaluator(schema.clone(), settings.http.request_timeout),
+        metrics.clone(),
+    ));
+    let state = AppState::new(settings, schema, gateway, metrics, live.clone());
+    Ok((router(state, &settings.http), live))
+}
+
+/// What every resolver reads: the upstream, the query settings and the
+/// analytics replica when one is configured.
+fn gateway(settings: &Settings, metrics: Arc<Metrics>) -> Result<Arc<Gateway>, StartError> {
     let version = settings.upstream.version;
     let query = &settings.query;
-    let http = &settings.http;
-    let metrics = Arc::new(Metrics::new());
     let upstream = Arc::new(Upstream::with_metrics(&settings.upstream, metrics.clone())?);
     let replica = settings.replica.as_ref().map(|r| {
-        let replica = crate::replica::Replica::start(r, upstream.clone(), metrics.clone(), version);
+        let replica = crate::replica::Replica::start(r, upstream.clone(), metrics, version);
         replica as Arc<dyn crate::aggregate::Local>
     });
-    let gateway = Arc::new(Gateway {
+    Ok(Arc::new(Gateway {
         upstream,
         version,
         max_first: query.max_first,
@@ -93,12 +81,17 @@ fn app_and_live(settings: &Settings) -> Result<(Router, Arc<crate::live::Hub>), 
         max_scan_rows: query.max_scan_rows,
         aggregates: crate::aggregate::Settings::new(&settings.aggregates, query.max_scan_rows),
         replica,
-    });
+    }))
+}
+
+/// The schema of the configured endpoint version, with `gateway` as data.
+fn schema(settings: &Settings, gateway: Arc<Gateway>) -> Result<Schema, StartError> {
+    let query = &settings.query;
     let mut builder = schema::builder(SchemaOptions {
-        version,
+        version: settings.upstream.version,
         expose_sensitive: query.expose_sign_in_ips,
     })
-    .data(gateway.clone())
+    .data(gateway)
     .limit_depth(query.max_depth)
     // Fragments spreading fragments: bounded like the document's nesting.
     .limit_recursive_depth(query.max_nesting)
@@ -106,40 +99,12 @@ fn app_and_live(settings: &Settings) -> Result<(Router, Arc<crate::live::Hub>), 
     if !query.introspection {
         builder = builder.disable_introspection();
     }
-    let schema = builder
+    builder
         .finish()
-        .map_err(|e| StartError::Schema(e.to_string()))?;
-    let rate_limits = http.rate_limit.map(|limit| {
-        let upstream = gateway.upstream.clone();
-        Arc::new(pipeline::rate_limit::RateLimits::new(limit, upstream))
-    });
-    let live = Arc::new(crate::live::Hub::new(
-        settings.live.clone(),
-        gateway.upstream.clone(),
-        live::evaluator(schema.clone(), http.request_timeout),
-        metrics.clone(),
-    ));
-    let state = AppState {
-        live: live.clone(),
-        schema,
-        gateway,
-        metrics,
-        limits: limits::DocumentLimits {
-            max_root_fields: query.max_root_fields,
-            max_aliases: query.max_aliases,
-            max_nesting: query.max_nesting,
-        },
-        documents: Arc::default(),
-        persisted: persisted::PersistedQueries::new(http.apq_cache_bytes),
-        request_timeout: http.request_timeout,
-        max_body_bytes: http.max_body_bytes,
-        service: settings
-            .service
-            .as_ref()
-            .map(|s| Arc::new(auth::ServiceAuth::new(s))),
-        rate_limits,
-        responses: pipeline::reuse::ResponseCache::new(http.response_cache_bytes).map(Arc::new),
-    };
+        .map_err(|e| StartError::Schema(e.to_string()))
+}
+
+fn router(state: AppState, http: &HttpSettings) -> Router {
     let router = Router::new()
         .route("/", get(playground::page))
         .route("/playground/{name}", get(playground::asset))
@@ -150,11 +115,10 @@ fn app_and_live(settings: &Settings) -> Result<(Router, Arc<crate::live::Hub>), 
         .route("/metrics", get(metrics_text))
         .layer(DefaultBodyLimit::max(http.max_body_bytes))
         .with_state(state);
-    let router = match cors(&http.cors_allowed_origins) {
+    match cors(&http.cors_allowed_origins) {
         Some(layer) => router.layer(layer),
         None => router,
-    };
-    Ok((router, live))
+    }
 }
 
 /// CORS for the configured origins; `None` (no CORS headers at all) when

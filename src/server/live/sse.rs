@@ -3,13 +3,13 @@
 //! execution result); the stream ends with `complete`. A request that
 //! fails before the stream starts gets the same JSON answer as a query.
 
+use super::heartbeat::HEARTBEAT;
 use super::start::{start, Started};
-use super::HEARTBEAT;
 use crate::live::{LiveEvent, Subscription};
 use crate::server::pipeline::negotiate::MediaType;
 use crate::server::pipeline::{identity, params, respond};
 use crate::server::request_log::Trace;
-use crate::server::AppState;
+use crate::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderMap, Method, Uri};

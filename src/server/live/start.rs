@@ -11,7 +11,7 @@ use crate::schema::operation::selected_type;
 use crate::server::pipeline::error::RequestError;
 use crate::server::pipeline::params::{self, RawParams};
 use crate::server::pipeline::{document, execute};
-use crate::server::AppState;
+use crate::server::state::AppState;
 use crate::upstream::Caller;
 use async_graphql::parser::types::OperationType;
 use axum::http::Method;

@@ -8,13 +8,13 @@
 //! 4408 no `connection_init` in time, 4409 duplicate id, 4429 second
 //! `connection_init`); other connections are not affected.
 
+use super::heartbeat::HEARTBEAT;
 use super::start::{start, Started};
-use super::HEARTBEAT;
 use crate::live::LiveEvent;
 use crate::server::pipeline::identity;
 use crate::server::pipeline::params::RawParams;
 use crate::server::request_log::Trace;
-use crate::server::AppState;
+use crate::server::state::AppState;
 use crate::upstream::Caller;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::WebSocketUpgrade;

@@ -3,9 +3,9 @@
 //! gateway's limits (`limits.rs`), and no mutation over GET.
 
 use super::error::RequestError;
+use super::limits::DocumentLimits;
+use super::nesting::{deeper_than, too_deep};
 use super::params::Params;
-use crate::server::limits::DocumentLimits;
-use crate::server::nesting::deeper_than;
 use crate::schema::operation::selected_type;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::Request;
@@ -97,13 +97,6 @@ pub async fn prepare(
     Ok(request)
 }
 
-/// A request nested past `max_nesting`, refused before any parser walks it.
-pub fn too_deep(what: &str, depth: usize, limit: usize) -> crate::error::GatewayError {
-    crate::error::GatewayError::QueryTooComplex(format!(
-        "{what} nests `{{`, `[` or `(` {depth} levels deep or more, above the limit of {limit} (max_nesting)"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,7 +150,9 @@ mod tests {
     #[tokio::test]
     async fn limits_and_syntax_errors_fail_the_request() {
         match prepared("{ a b c }", None, Method::POST).await {
-            Err(RequestError::Refused(e)) => assert_eq!(e.code(), "QUERY_TOO_COMPLEX"),
+            Err(RequestError::Refused(e)) => {
+                assert_eq!(e.kind(), crate::error::ErrorCode::QueryTooComplex)
+            }
             other => panic!("{other:?}"),
         }
         match prepared("{ a", None, Method::POST).await {

@@ -1,7 +1,7 @@
 //! Stage 3: who the request acts as upstream, as the one `Caller` every
 //! upstream call of the request gets. Pass-through (the default): the
 //! client's own Live Agent credential. Service mode: one of the gateway's
-//! API keys (`auth.rs`) stands for the gateway's own token.
+//! API keys (`service_auth.rs`) stands for the gateway's own token.
 //!
 //! A request without an identity still runs (introspection needs none):
 //! the refusal goes to every field that would read upstream.
@@ -10,8 +10,8 @@
 //! `Cache-Control: no-cache`. Whether it asked to see its plan
 //! (`X-Explain: 1`, or `extensions.explain: true`) decides its report.
 
+use super::service_auth::ServiceAuth;
 use crate::error::GatewayError;
-use crate::server::auth::ServiceAuth;
 use crate::upstream::{Caller, Credential, Fingerprint, Upstream};
 use axum::http::{header, HeaderMap};
 use std::sync::Arc;
@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn no_credential_is_unauthenticated() {
         let refusal = pass_through_caller(&HeaderMap::new(), Some("query=x")).expect_err("refused");
-        assert_eq!(refusal.code(), "UNAUTHENTICATED");
+        assert_eq!(refusal.kind(), crate::error::ErrorCode::Unauthenticated);
         assert!(refusal.to_string().contains("Authorization"), "{refusal}");
     }
 

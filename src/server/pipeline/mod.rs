@@ -1,17 +1,24 @@
 //! The life of a GraphQL request over HTTP, one file per stage, in order:
-//! `negotiate` (the response's media type), `params` (the GET or POST
-//! parameters, persisted queries), `identity` (the upstream caller),
-//! `rate_limit` (the client's token bucket, before any parsing), `reuse`
-//! (a whole response still fresh, answered as bytes), `document` (parsed once, limits, no mutation over GET), `execute`
-//! (timeout, field errors, codes) and `respond` (body, status, metrics).
-//! `error` is why a request fails as a whole: its code and its status.
+//! `negotiate` (the response's media type), `params` (the GET or
+//! POST parameters, with `persisted` queries), `identity` (the upstream
+//! caller, with `service_auth` for the gateway's API keys), `rate_limit`
+//! (the client's token bucket, before any parsing), `reuse` (a whole
+//! response still fresh, answered as bytes), `document` (parsed once,
+//! within `limits`, no mutation over GET), `execute` (timeout, field
+//! errors, codes) and `respond` (body, status, metrics). `nesting` measures
+//! a text before anything parses it. `error` is why a request fails as a
+//! whole: its code and its status.
 
 pub mod document;
 pub mod error;
 pub mod execute;
 pub mod identity;
+pub mod limits;
 pub mod negotiate;
+pub mod nesting;
 pub mod params;
+pub mod persisted;
 pub mod rate_limit;
 pub mod respond;
 pub mod reuse;
+pub mod service_auth;

@@ -1,10 +1,9 @@
 //! Stage 1: the GraphQL parameters, from a POST JSON body or a GET query
 //! string, then checked and with the persisted query resolved.
 
-use super::document::too_deep;
 use super::error::RequestError;
-use crate::server::nesting::deeper_than;
-use crate::server::persisted::PersistedQueries;
+use super::nesting::{deeper_than, too_deep};
+use super::persisted::PersistedQueries;
 use async_graphql::Variables;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;

@@ -88,6 +88,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
     use serde_json::json;
 
     fn ext(hash: &str) -> Value {
@@ -121,17 +122,17 @@ mod tests {
             .resolve(Some("{ a }".into()), Some(&ext(&wrong)))
             .await
             .expect_err("mismatch");
-        assert_eq!(err.code(), "BAD_USER_INPUT");
+        assert_eq!(err.kind(), ErrorCode::BadUserInput);
         let v2 = json!({"persistedQuery": {"version": 2, "sha256Hash": wrong}});
         assert_eq!(
-            apq.resolve(None, Some(&v2)).await.map_err(|e| e.code()),
-            Err("BAD_USER_INPUT")
+            apq.resolve(None, Some(&v2)).await.map_err(|e| e.kind()),
+            Err(ErrorCode::BadUserInput)
         );
         assert_eq!(
             apq.resolve(None, Some(&ext("xyz")))
                 .await
-                .map_err(|e| e.code()),
-            Err("BAD_USER_INPUT")
+                .map_err(|e| e.kind()),
+            Err(ErrorCode::BadUserInput)
         );
     }
 

@@ -4,6 +4,15 @@
 //! walk nested values recursively; a request nested past the limit is
 //! refused before it reaches them.
 
+use crate::error::GatewayError;
+
+/// A request nested past `max_nesting`, refused before any parser walks it.
+pub fn too_deep(what: &str, depth: usize, limit: usize) -> GatewayError {
+    GatewayError::QueryTooComplex(format!(
+        "{what} nests `{{`, `[` or `(` {depth} levels deep or more, above the limit of {limit} (max_nesting)"
+    ))
+}
+
 /// `Some(depth)` at the first point the text nests deeper than `limit`.
 pub fn deeper_than(text: &str, limit: usize) -> Option<usize> {
     let bytes = text.as_bytes();

@@ -114,7 +114,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::config::{ApiKeyConfig, Config};
-    use crate::server::persisted::sha256_hex;
+    use crate::error::ErrorCode;
+    use crate::server::pipeline::persisted::sha256_hex;
 
     fn service() -> ServiceAuth {
         let config = Config {
@@ -176,7 +177,7 @@ mod tests {
             s.authenticate(&HeaderMap::new(), None),
         ] {
             let refusal = result.map(|c| c.credential).expect_err("refused");
-            assert_eq!(refusal.code(), "UNAUTHENTICATED");
+            assert_eq!(refusal.kind(), ErrorCode::Unauthenticated);
         }
         assert!(!format!("{s:?}").contains("upstream-admin"));
     }
