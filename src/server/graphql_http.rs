@@ -1,9 +1,13 @@
-//! GraphQL over HTTP: the `/graphql` handlers. Each request goes through
-//! the stages of `pipeline/` in order, as `serve` reads.
+//! GraphQL over HTTP: the `/graphql` handlers. The negotiate stage decides
+//! how the answer goes back: a WebSocket or an event stream goes to the
+//! live transports (`live/`), a browser gets the playground page, and any
+//! other request goes through the stages of `pipeline/` in order, as
+//! `serve` reads.
 
+use super::live::{sse, ws};
 use super::pipeline::error::RequestError;
 use super::pipeline::identity::ClientKey;
-use super::pipeline::negotiate::{negotiate, MediaType};
+use super::pipeline::negotiate::{self, Answer, MediaType};
 use super::pipeline::params::{self, Params, RawParams};
 use super::pipeline::reuse::{Key, ResponseCache};
 use super::pipeline::{document, execute, identity, respond};
@@ -14,10 +18,21 @@ use crate::report::Report;
 use crate::upstream::Caller;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let answer = negotiate::for_get(&headers, uri.query(), upgrade.ok());
+    answer_as(answer, state, headers, uri, Sent::QueryString).await
+}
 
 pub async fn post(
     State(state): State<AppState>,
@@ -25,39 +40,76 @@ pub async fn post(
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let trace = Trace::start(&headers);
-    let read = || {
-        params::from_post(
-            &headers,
-            body,
-            state.max_body_bytes,
-            state.limits.max_nesting,
-        )
-    };
-    let response = serve(&state, Method::POST, &headers, &uri, trace.id.clone(), read).await;
-    trace.finish(Method::POST, response)
+    let answer = negotiate::for_post(&headers);
+    answer_as(answer, state, headers, uri, Sent::Body(body)).await
 }
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    if crate::playground::wants_page(&headers, uri.query()) {
-        return crate::playground::page().await.into_response();
+/// Where the client put the GraphQL parameters.
+enum Sent {
+    QueryString,
+    Body(Result<Bytes, BytesRejection>),
+}
+
+impl Sent {
+    fn method(&self) -> Method {
+        match self {
+            Sent::QueryString => Method::GET,
+            Sent::Body(_) => Method::POST,
+        }
     }
-    let trace = Trace::start(&headers);
-    let read = || params::from_get(uri.query(), state.limits.max_nesting);
-    let response = serve(&state, Method::GET, &headers, &uri, trace.id.clone(), read).await;
-    trace.finish(Method::GET, response)
+
+    fn read(
+        self,
+        state: &AppState,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<RawParams, RequestError> {
+        let max_nesting = state.limits.max_nesting;
+        match self {
+            Sent::QueryString => params::from_get(uri.query(), max_nesting),
+            Sent::Body(body) => params::from_post(headers, body, state.max_body_bytes, max_nesting),
+        }
+    }
+}
+
+async fn answer_as(
+    answer: Answer,
+    state: AppState,
+    headers: HeaderMap,
+    uri: Uri,
+    sent: Sent,
+) -> Response {
+    let method = sent.method();
+    match answer {
+        Answer::WebSocket(upgrade) => ws::upgrade(state, headers, uri, upgrade),
+        Answer::Page => crate::playground::page().await.into_response(),
+        Answer::EventStream => {
+            let trace = Trace::start(&headers);
+            let raw = sent.read(&state, &headers, &uri);
+            let response = sse::stream(&state, &headers, &uri, trace.id.clone(), raw).await;
+            trace.finish(method, response)
+        }
+        Answer::Response(media) => {
+            let trace = Trace::start(&headers);
+            let read = || sent.read(&state, &headers, &uri);
+            let id = trace.id.clone();
+            let response = serve(&state, media, &method, &headers, &uri, id, read).await;
+            trace.finish(method, response)
+        }
+    }
 }
 
 /// One GraphQL request, stage by stage; `read` gets its parameters.
 async fn serve(
     state: &AppState,
-    method: Method,
+    media: Option<MediaType>,
+    method: &Method,
     headers: &HeaderMap,
     uri: &Uri,
     request_id: Arc<str>,
     read: impl FnOnce() -> Result<RawParams, RequestError>,
 ) -> Response {
-    let Some(media) = negotiate(headers) else {
+    let Some(media) = media else {
         return respond::failed(&state.metrics, MediaType::Json, RequestError::NotAcceptable);
     };
     let raw = read();
@@ -83,7 +135,7 @@ async fn serve(
             }
             state.metrics.response_cache_misses.inc();
         }
-        let request = document::prepare(params, &state.documents, &state.limits, &method).await?;
+        let request = document::prepare(params, &state.documents, &state.limits, method).await?;
         let limit = state.request_timeout;
         let response = execute::run(&state.schema, limit, request, caller, report.clone()).await?;
         let rendered = respond::render(&response);

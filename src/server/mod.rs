@@ -108,7 +108,7 @@ fn router(state: AppState, http: &HttpSettings) -> Router {
     let router = Router::new()
         .route("/", get(playground::page))
         .route("/playground/{name}", get(playground::asset))
-        .route("/graphql", get(live::get).post(live::post))
+        .route("/graphql", get(graphql_http::get).post(graphql_http::post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/capabilities", get(capabilities))

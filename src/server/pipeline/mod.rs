@@ -1,5 +1,6 @@
 //! The life of a GraphQL request over HTTP, one file per stage, in order:
-//! `negotiate` (the response's media type), `params` (the GET or
+//! `negotiate` (how the answer goes back: a WebSocket, an event stream,
+//! the playground page, or a body in a media type), `params` (the GET or
 //! POST parameters, with `persisted` queries), `identity` (the upstream
 //! caller, with `service_auth` for the gateway's API keys), `rate_limit`
 //! (the client's token bucket, before any parsing), `reuse` (a whole

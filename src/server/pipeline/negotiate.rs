@@ -1,10 +1,65 @@
-//! Stage 0: the response's media type, from `Accept`, before anything
-//! else (a client that accepts neither type gets 406 whatever it sent).
+//! Stage 0: how the answer goes back, before anything else. A GET that
+//! asks to upgrade gets a WebSocket (`graphql-transport-ws`); a browser's
+//! GET without a query the playground page; a POST that accepts
+//! `text/event-stream` an event stream (GraphQL over SSE). Anything else
+//! gets one GraphQL response in a media type from `Accept` (a client that
+//! accepts neither type gets 406 whatever it sent).
 
+use axum::extract::WebSocketUpgrade;
 use axum::http::{header, HeaderMap};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
+const EVENT_STREAM: &str = "text/event-stream";
+
+/// How a request to `/graphql` is answered.
+pub enum Answer {
+    /// GraphQL over WebSocket, on the connection the GET upgrades.
+    WebSocket(WebSocketUpgrade),
+    /// The GraphiQL page.
+    Page,
+    /// GraphQL over SSE: the operation's results as events.
+    EventStream,
+    /// One GraphQL response in this media type; `None`: the client accepts
+    /// neither (406).
+    Response(Option<MediaType>),
+}
+
+/// A GET: a WebSocket when the request upgrades (`upgrade`: axum found a
+/// valid upgrade request), the page for a browser, else a response.
+pub fn for_get(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    upgrade: Option<WebSocketUpgrade>,
+) -> Answer {
+    match upgrade {
+        Some(upgrade) => Answer::WebSocket(upgrade),
+        None if crate::playground::wants_page(headers, query) => Answer::Page,
+        None => Answer::Response(negotiate(headers)),
+    }
+}
+
+/// A POST: an event stream when `Accept` lists `text/event-stream` (at
+/// any quality), else a response.
+pub fn for_post(headers: &HeaderMap) -> Answer {
+    if accepts_event_stream(headers) {
+        Answer::EventStream
+    } else {
+        Answer::Response(negotiate(headers))
+    }
+}
+
+fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let essence = t.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case(EVENT_STREAM)
+        })
+}
 
 /// The two media types of GraphQL over HTTP; they differ in the status
 /// of a request that fails as a whole (see `RequestError::status`).
@@ -25,7 +80,7 @@ impl MediaType {
 
 /// Picks the response type from `Accept` (no header: `application/json`);
 /// `None` when nothing fits.
-pub fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Some(MediaType::Json);
     };
@@ -88,6 +143,36 @@ mod tests {
         assert_eq!(accept("*/*"), Some(MediaType::Json));
         assert_eq!(accept("application/*"), Some(MediaType::Json));
         assert_eq!(accept("text/plain"), None);
+    }
+
+    #[test]
+    fn event_streams_are_asked_by_accept_on_a_post() {
+        let post = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT, v.parse().expect("header"));
+            matches!(for_post(&h), Answer::EventStream)
+        };
+        assert!(post("text/event-stream"));
+        assert!(post("application/json, Text/Event-Stream; charset=utf-8"));
+        assert!(!post("application/json"));
+        assert!(matches!(
+            for_post(&HeaderMap::new()),
+            Answer::Response(Some(MediaType::Json))
+        ));
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_static(EVENT_STREAM));
+        assert!(matches!(for_get(&h, None, None), Answer::Response(None)));
+    }
+
+    #[test]
+    fn browsers_get_the_page_without_a_query() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_static("text/html,*/*"));
+        assert!(matches!(for_get(&h, None, None), Answer::Page));
+        assert!(matches!(
+            for_get(&h, Some("query=%7B+a+%7D"), None),
+            Answer::Response(Some(MediaType::Json))
+        ));
     }
 
     #[test]
