@@ -155,21 +155,11 @@ impl GatewayError {
     }
 }
 
-/// async-graphql's own messages for `limit_depth` and `limit_complexity`,
-/// and the setting each comes from.
-/// Limit errors async-graphql reports, by the start of their message.
-const LIMIT_MESSAGES: [(&str, &str); 3] = [
-    ("Query is nested too deep.", "max_depth"),
-    ("Query is too complex.", "max_complexity"),
-    (
-        "The recursion depth of the query cannot be greater than",
-        "max_nesting",
-    ),
-];
-
-/// Gives every error of a response an `extensions.code`: depth and
-/// complexity limits become QUERY_TOO_COMPLEX naming their setting, other
-/// request errors BAD_USER_INPUT, anything else INTERNAL_SERVER_ERROR.
+/// Gives every error of a response an `extensions.code`: async-graphql's
+/// own request errors (parse, validation, variables), which have no path,
+/// BAD_USER_INPUT; anything else, an error of the gateway itself,
+/// INTERNAL_SERVER_ERROR. Limits are refused before validation with their
+/// own code (`server/pipeline/limits.rs`).
 pub fn ensure_codes(errors: &mut [async_graphql::ServerError]) {
     for err in errors {
         let has_code = err
@@ -177,15 +167,7 @@ pub fn ensure_codes(errors: &mut [async_graphql::ServerError]) {
             .as_ref()
             .is_some_and(|ext| ext.get("code").is_some());
         if !has_code {
-            let limit = LIMIT_MESSAGES
-                .iter()
-                .find(|(message, _)| err.path.is_empty() && err.message.starts_with(message));
-            let code = if let Some((_, key)) = limit {
-                err.message = format!("{} (the limit is the `{key}` setting)", err.message);
-                ErrorCode::QueryTooComplex
-            } else if err.path.is_empty() {
-                // async-graphql's own request errors (parse, validation,
-                // variables) have no path; anything else is our own fault.
+            let code = if err.path.is_empty() {
                 ErrorCode::BadUserInput
             } else {
                 ErrorCode::InternalServerError
@@ -257,26 +239,35 @@ mod tests {
     }
 
     #[test]
-    fn depth_and_complexity_errors_are_query_too_complex() {
+    fn errors_without_a_code_get_one_by_their_path() {
         let code = |e: &async_graphql::ServerError| {
             e.extensions
                 .as_ref()
                 .and_then(|x| x.get("code").cloned())
                 .unwrap_or_default()
         };
+        let mut located = async_graphql::ServerError::new("resolver failed", None);
+        located.path = vec![async_graphql::PathSegment::Field("labels".into())];
+        let mut coded = async_graphql::ServerError::new("kept", None);
+        coded
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", ErrorCode::QueryTooComplex.as_str());
         let mut errors = vec![
-            async_graphql::ServerError::new("Query is nested too deep.", None),
             async_graphql::ServerError::new("Unknown field", None),
+            located,
+            coded,
         ];
         ensure_codes(&mut errors);
+        let codes: Vec<_> = errors.iter().map(code).collect();
         assert_eq!(
-            code(&errors[0]),
-            async_graphql::Value::from("QUERY_TOO_COMPLEX")
-        );
-        assert!(errors[0].message.contains("max_depth"));
-        assert_eq!(
-            code(&errors[1]),
-            async_graphql::Value::from("BAD_USER_INPUT")
+            codes,
+            [
+                "BAD_USER_INPUT",
+                "INTERNAL_SERVER_ERROR",
+                "QUERY_TOO_COMPLEX"
+            ]
+            .map(async_graphql::Value::from)
         );
     }
 }

@@ -92,8 +92,10 @@ fn schema(settings: &Settings, gateway: Arc<Gateway>) -> Result<Schema, StartErr
         expose_sensitive: query.expose_sign_in_ips,
     })
     .data(gateway)
+    // The document stage refuses past these limits first, naming the
+    // setting (`pipeline/limits.rs`); async-graphql's own checks of the
+    // same limits stay as a backstop.
     .limit_depth(query.max_depth)
-    // Fragments spreading fragments: bounded like the document's nesting.
     .limit_recursive_depth(query.max_nesting)
     .limit_complexity(query.max_complexity);
     if !query.introspection {

@@ -21,7 +21,7 @@ pub struct AppState {
     pub schema: Schema,
     pub gateway: Arc<Gateway>,
     pub metrics: Arc<Metrics>,
-    /// Root field and alias limits, checked before execution.
+    /// Limits on the document, checked before execution.
     pub limits: DocumentLimits,
     /// Documents kept parsed by their text's hash.
     pub documents: Arc<Documents>,
@@ -64,6 +64,8 @@ impl AppState {
                 max_root_fields: query.max_root_fields,
                 max_aliases: query.max_aliases,
                 max_nesting: query.max_nesting,
+                max_depth: query.max_depth,
+                max_complexity: query.max_complexity,
             },
             documents: Arc::default(),
             persisted: PersistedQueries::new(http.apq_cache_bytes),

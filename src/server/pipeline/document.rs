@@ -83,12 +83,13 @@ pub async fn prepare(
     }
     let document = documents.parse(&params.query).await?;
     limits
-        .check(&document, operation_name)
+        .check_fields(&document, operation_name)
         .map_err(RequestError::Refused)?;
     let runs = selected_type(&document.operations, operation_name);
     if method == Method::GET && runs == Some(OperationType::Mutation) {
         return Err(RequestError::MutationOverGet);
     }
+    limits.check_selections(&document)?;
     let mut request = Request::new(params.query).variables(params.variables);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -106,6 +107,8 @@ mod tests {
         max_root_fields: 2,
         max_aliases: 1,
         max_nesting: 64,
+        max_depth: 15,
+        max_complexity: 100,
     };
 
     async fn prepared(

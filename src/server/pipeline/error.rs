@@ -5,17 +5,10 @@
 
 use super::negotiate::MediaType;
 use crate::config::RateLimit;
-use crate::error::{ensure_codes, GatewayError};
+use crate::error::{ensure_codes, ErrorCode, GatewayError};
 use async_graphql::ServerError;
 use axum::http::StatusCode;
 use std::time::Duration;
-
-/// `extensions.code` of a request that is not well-formed GraphQL over HTTP.
-const BAD_REQUEST: &str = "BAD_REQUEST";
-/// `extensions.code` of a request past `request_timeout_ms`.
-const UPSTREAM_TIMEOUT: &str = "UPSTREAM_TIMEOUT";
-/// `extensions.code` of a request past the client's rate.
-const RATE_LIMITED: &str = "RATE_LIMITED";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -41,8 +34,9 @@ pub enum RequestError {
     /// Refused by the gateway before execution: a persisted query, a limit.
     #[error(transparent)]
     Refused(GatewayError),
-    /// async-graphql's request errors (syntax, validation, variables); their
-    /// codes come from `ensure_codes`.
+    /// Errors located in the document: async-graphql's request errors
+    /// (syntax, validation, variables), their codes from `ensure_codes`,
+    /// and selection sets nested past `max_nesting`.
     #[error("{}", messages(.0))]
     Invalid(Vec<ServerError>),
     /// The client used up its rate (`rate_limit_per_second`).
@@ -93,21 +87,22 @@ impl RequestError {
                 ensure_codes(&mut errors);
                 return errors;
             }
-            Self::Refused(ref error) => error.code(),
-            Self::TimedOut { .. } => UPSTREAM_TIMEOUT,
-            Self::RateLimited { .. } => RATE_LIMITED,
+            Self::Refused(ref error) => error.kind(),
+            // Not well-formed GraphQL over HTTP.
             Self::NotAcceptable
             | Self::BodyTooLarge { .. }
             | Self::UnreadableBody { .. }
             | Self::UnsupportedMediaType
             | Self::MalformedParams(_)
-            | Self::MutationOverGet => BAD_REQUEST,
+            | Self::MutationOverGet => ErrorCode::BadRequest,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::TimedOut { .. } => ErrorCode::UpstreamTimeout,
         };
         let mut error = ServerError::new(self.to_string(), None);
         error
             .extensions
             .get_or_insert_with(Default::default)
-            .set("code", code);
+            .set("code", code.as_str());
         vec![error]
     }
 

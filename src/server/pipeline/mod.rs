@@ -7,14 +7,15 @@
 //! response still fresh, answered as bytes), `document` (parsed once,
 //! within `limits`, no mutation over GET), `execute` (timeout, field
 //! errors, codes) and `respond` (body, status, metrics). `nesting` measures
-//! a text before anything parses it. `error` is why a request fails as a
-//! whole: its code and its status.
+//! a text before anything parses it; `measures` a parsed document. `error`
+//! is why a request fails as a whole: its code and its status.
 
 pub mod document;
 pub mod error;
 pub mod execute;
 pub mod identity;
 pub mod limits;
+pub mod measures;
 pub mod negotiate;
 pub mod nesting;
 pub mod params;
