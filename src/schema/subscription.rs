@@ -2,11 +2,12 @@
 //! arguments and type, plus `everySeconds`. Derived from the Query root as
 //! the schema prints it, so that a new Query field is live at once.
 //!
-//! Its resolvers never run: the live transports (`server/live`) evaluate a
-//! subscription as the same operation over Query, once per interval for
-//! every subscriber of the same cohort (`live/`).
+//! Its fields yield nothing: the live transports (`server/live`) run a
+//! subscription on this root only to have async-graphql validate it (the
+//! stream then ends at once), and evaluate it as the same operation over
+//! Query, once per interval for every subscriber of the same cohort
+//! (`live/`).
 
-use crate::error::GatewayError;
 use async_graphql::dynamic::{
     InputValue, Subscription, SubscriptionField, SubscriptionFieldFuture, TypeRef,
 };
@@ -38,7 +39,7 @@ pub fn root_from_query_sdl(query_sdl: &str) -> Option<Subscription> {
         let mut live = SubscriptionField::new(
             field.name.node.to_string(),
             type_ref(&field.ty.node),
-            |_| SubscriptionFieldFuture::new(not_over_this_transport()),
+            |_| SubscriptionFieldFuture::new(nothing()),
         );
         if let Some(description) = field.description {
             live = live.description(description.node);
@@ -65,16 +66,9 @@ pub fn root_from_query_sdl(query_sdl: &str) -> Option<Subscription> {
     Some(root)
 }
 
-/// The resolver of a Subscription field: reached only by executing a
-/// subscription outside the live transports.
-async fn not_over_this_transport(
-) -> async_graphql::Result<futures::stream::Empty<async_graphql::Result<Value>>> {
-    Err(GatewayError::BadUserInput(
-        "subscriptions are served over WebSocket (graphql-transport-ws) or SSE \
-         (`Accept: text/event-stream`)"
-            .into(),
-    )
-    .into_graphql())
+/// The resolver of every Subscription field: an empty stream.
+async fn nothing() -> async_graphql::Result<futures::stream::Empty<async_graphql::Result<Value>>> {
+    Ok(futures::stream::empty())
 }
 
 fn type_ref(ty: &Type) -> TypeRef {

@@ -13,13 +13,12 @@ use crate::server::pipeline::params::{self, RawParams};
 use crate::server::pipeline::{document, execute};
 use crate::server::state::AppState;
 use crate::upstream::Caller;
+use async_graphql::dynamic::Schema;
 use async_graphql::parser::types::OperationType;
+use async_graphql::Request;
 use axum::http::Method;
+use futures::StreamExt;
 use std::sync::Arc;
-
-/// async-graphql's answer to a valid subscription executed as a request:
-/// reaching it means validation passed.
-const VALID_SUBSCRIPTION: &str = "Subscriptions are not supported on this transport.";
 
 pub enum Started {
     Live(Subscription),
@@ -51,16 +50,7 @@ pub async fn start(
     let caller = caller.map_err(RequestError::Refused)?;
     let query = request.query.clone();
     let variables = request.variables.clone();
-    let checked = state.schema.execute(request).await;
-    let mut errors: Vec<_> = checked
-        .errors
-        .into_iter()
-        .filter(|e| e.message != VALID_SUBSCRIPTION)
-        .collect();
-    if !errors.is_empty() {
-        crate::error::ensure_codes(&mut errors);
-        return Err(RequestError::Invalid(errors));
-    }
+    validate(&state.schema, request).await?;
     let operation = LiveOperation::from_subscription(query, operation_name, variables, document)
         .map_err(RequestError::Refused)?;
     state
@@ -68,4 +58,18 @@ pub async fn start(
         .subscribe(caller, operation)
         .map(Started::Live)
         .map_err(|e| RequestError::Invalid(vec![e.into_server_error()]))
+}
+
+/// async-graphql's validation of a subscription, by running it on the
+/// Subscription root: its fields yield nothing (`schema/subscription.rs`),
+/// so the stream ends at once when the request is valid and answers its
+/// request errors otherwise.
+async fn validate(schema: &Schema, request: Request) -> Result<(), RequestError> {
+    let responses: Vec<_> = schema.execute_stream(request).collect().await;
+    let errors: Vec<_> = responses.into_iter().flat_map(|r| r.errors).collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(RequestError::Invalid(errors))
+    }
 }
