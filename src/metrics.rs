@@ -2,12 +2,13 @@
 //! (OpenMetrics) text format. Label values are collection names, status
 //! codes, error codes and fixed words only: never a token, never a URL.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{Metric, Registry, Unit};
 
 /// The media type of [`Metrics::render`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -84,10 +85,261 @@ pub struct Metrics {
     pub replica_backfill_rows: Family<CollectionLabel, Gauge>,
     pub replica_lag_seconds: Gauge,
     pub replica_in_sync: Gauge,
-    /// Sync passes by outcome: `ok`, `error`, `follower` (another replica
+    /// Sync passes by outcome: `ok`, `error`, `follower` (another instance
     /// of the gateway syncs).
     pub replica_syncs: Family<ReasonLabel, Counter>,
     pub replica_answers: Counter,
+}
+
+/// The handle of [`Metrics`] that holds a family's values.
+type Handle = fn(&Metrics) -> Erased;
+
+/// Every series family, in the order `/metrics` lists them: its name
+/// (after the `gateway_` prefix), help text, unit and handle.
+const FAMILIES: &[(&str, &str, Option<Unit>, Handle)] = &[
+    (
+        "upstream_requests",
+        "Upstream HTTP requests (each attempt) by collection and status",
+        None,
+        |m| Erased::of(&m.upstream_requests),
+    ),
+    (
+        "upstream_request_duration",
+        "Upstream request latency by collection",
+        Some(Unit::Seconds),
+        |m| Erased::of(&m.upstream_duration),
+    ),
+    (
+        "upstream_retries",
+        "Upstream requests retried after a connect error or a 502/503/504",
+        None,
+        |m| Erased::of(&m.upstream_retries),
+    ),
+    (
+        "upstream_retries_refused",
+        "Retries not sent because the retry budget was spent",
+        None,
+        |m| Erased::of(&m.upstream_retries_refused),
+    ),
+    (
+        "upstream_retry_window_retries",
+        "Retries sent in the current window (the retry budget's spending)",
+        None,
+        |m| Erased::of(&m.retry_window_retries),
+    ),
+    (
+        "upstream_rejected",
+        "Upstream requests not sent: circuit_open or queue_timeout",
+        None,
+        |m| Erased::of(&m.upstream_rejected),
+    ),
+    (
+        "upstream_shared",
+        "Requests that joined an identical upstream request already in flight",
+        None,
+        |m| Erased::of(&m.upstream_shared),
+    ),
+    (
+        "upstream_active_requests",
+        "Upstream requests in flight now",
+        None,
+        |m| Erased::of(&m.upstream_active),
+    ),
+    (
+        "upstream_circuit_state",
+        "Upstream circuit breaker: 0 closed, 1 open, 2 half-open",
+        None,
+        |m| Erased::of(&m.circuit_state),
+    ),
+    (
+        "upstream_circuit_window_requests",
+        "Upstream requests judged by the circuit breaker in the current window",
+        None,
+        |m| Erased::of(&m.circuit_window_requests),
+    ),
+    (
+        "upstream_circuit_window_failures",
+        "Of those, the failed ones",
+        None,
+        |m| Erased::of(&m.circuit_window_failures),
+    ),
+    (
+        "cache_hits",
+        "Answers served fresh from the response cache",
+        None,
+        |m| Erased::of(&m.cache_hits),
+    ),
+    (
+        "cache_misses",
+        "Cache lookups that went upstream (no entry, expired, or no-cache)",
+        None,
+        |m| Erased::of(&m.cache_misses),
+    ),
+    (
+        "cache_l2_hits",
+        "Answers served fresh from the shared cache (Redis) after a local miss",
+        None,
+        |m| Erased::of(&m.cache_l2_hits),
+    ),
+    (
+        "cache_l2_misses",
+        "Shared cache lookups that found no fresh answer (or failed)",
+        None,
+        |m| Erased::of(&m.cache_l2_misses),
+    ),
+    (
+        "cache_l2_coalesced",
+        "Answers another replica fetched while this one waited on its lease",
+        None,
+        |m| Erased::of(&m.cache_l2_coalesced),
+    ),
+    (
+        "redis_errors",
+        "Redis commands that failed or timed out (the request went on without)",
+        None,
+        |m| Erased::of(&m.redis_errors),
+    ),
+    (
+        "redis_command_duration",
+        "Redis command latency",
+        Some(Unit::Seconds),
+        |m| Erased::of(&m.redis_duration),
+    ),
+    (
+        "cache_stale_served",
+        "Expired answers served because the upstream failed (stale-if-error)",
+        None,
+        |m| Erased::of(&m.cache_stale_served),
+    ),
+    (
+        "cache_evictions",
+        "Cache entries removed, by reason: size or expired",
+        None,
+        |m| Erased::of(&m.cache_evictions),
+    ),
+    (
+        "cache",
+        "Weighed size of the response cache",
+        Some(Unit::Bytes),
+        |m| Erased::of(&m.cache_bytes),
+    ),
+    (
+        "cache_entries",
+        "Entries in the response cache",
+        None,
+        |m| Erased::of(&m.cache_entries),
+    ),
+    (
+        "graphql_requests",
+        "GraphQL operations executed",
+        None,
+        |m| Erased::of(&m.graphql_requests),
+    ),
+    (
+        "graphql_errors",
+        "GraphQL errors by extensions.code",
+        None,
+        |m| Erased::of(&m.graphql_errors),
+    ),
+    (
+        "response_cache_hits",
+        "GraphQL responses answered whole from the response cache",
+        None,
+        |m| Erased::of(&m.response_cache_hits),
+    ),
+    (
+        "response_cache_misses",
+        "GraphQL requests executed because no cached response was fresh",
+        None,
+        |m| Erased::of(&m.response_cache_misses),
+    ),
+    (
+        "not_modified",
+        "GraphQL responses answered 304 Not Modified (If-None-Match)",
+        None,
+        |m| Erased::of(&m.not_modified),
+    ),
+    ("live_subscriptions", "Live subscriptions open", None, |m| {
+        Erased::of(&m.live_subscriptions)
+    }),
+    (
+        "live_cohorts",
+        "Live cohorts: pollers, one per credential, document and variables",
+        None,
+        |m| Erased::of(&m.live_cohorts),
+    ),
+    ("live_polls", "Evaluations of live cohorts", None, |m| {
+        Erased::of(&m.live_polls)
+    }),
+    (
+        "live_pushes",
+        "Results pushed to live subscribers",
+        None,
+        |m| Erased::of(&m.live_pushes),
+    ),
+    (
+        "live_refused",
+        "Live subscriptions refused at the start (limit) or dropped (slow)",
+        None,
+        |m| Erased::of(&m.live_refused),
+    ),
+    (
+        "replica_rows",
+        "Rows in the analytics replica, per collection",
+        None,
+        |m| Erased::of(&m.replica_rows),
+    ),
+    (
+        "replica_backfill_rows",
+        "Rows the replica's backfill has read so far, per collection",
+        None,
+        |m| Erased::of(&m.replica_backfill_rows),
+    ),
+    (
+        "replica_lag_seconds",
+        "Seconds since the start of the replica's last complete sync",
+        None,
+        |m| Erased::of(&m.replica_lag_seconds),
+    ),
+    (
+        "replica_in_sync",
+        "1 while the replica answers aggregates (backfilled and synced lately), else 0",
+        None,
+        |m| Erased::of(&m.replica_in_sync),
+    ),
+    (
+        "replica_syncs",
+        "Replica sync passes by outcome (ok, error, follower)",
+        None,
+        |m| Erased::of(&m.replica_syncs),
+    ),
+    (
+        "replica_answers",
+        "Aggregates answered from the analytics replica",
+        None,
+        |m| Erased::of(&m.replica_answers),
+    ),
+];
+
+/// A family's handle as the registry keeps it.
+#[derive(Debug)]
+struct Erased(Box<dyn Metric>);
+
+impl Erased {
+    /// A handle sharing its values with `metric`.
+    fn of(metric: &(impl Metric + Clone)) -> Erased {
+        Erased(Box::new(metric.clone()))
+    }
+}
+
+impl EncodeMetric for Erased {
+    fn encode(&self, encoder: MetricEncoder) -> std::fmt::Result {
+        self.0.encode(encoder)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        self.0.metric_type()
+    }
 }
 
 impl Default for Metrics {
@@ -140,200 +392,15 @@ impl Metrics {
             replica_answers: Counter::default(),
             registry: Registry::with_prefix("gateway"),
         };
-        let r = &mut m.registry;
-        r.register(
-            "upstream_requests",
-            "Upstream HTTP requests (each attempt) by collection and status",
-            m.upstream_requests.clone(),
-        );
-        r.register_with_unit(
-            "upstream_request_duration",
-            "Upstream request latency by collection",
-            Unit::Seconds,
-            m.upstream_duration.clone(),
-        );
-        r.register(
-            "upstream_retries",
-            "Upstream requests retried after a connect error or a 502/503/504",
-            m.upstream_retries.clone(),
-        );
-        r.register(
-            "upstream_retries_refused",
-            "Retries not sent because the retry budget was spent",
-            m.upstream_retries_refused.clone(),
-        );
-        r.register(
-            "upstream_retry_window_retries",
-            "Retries sent in the current window (the retry budget's spending)",
-            m.retry_window_retries.clone(),
-        );
-        r.register(
-            "upstream_rejected",
-            "Upstream requests not sent: circuit_open or queue_timeout",
-            m.upstream_rejected.clone(),
-        );
-        r.register(
-            "upstream_shared",
-            "Requests that joined an identical upstream request already in flight",
-            m.upstream_shared.clone(),
-        );
-        r.register(
-            "upstream_active_requests",
-            "Upstream requests in flight now",
-            m.upstream_active.clone(),
-        );
-        r.register(
-            "upstream_circuit_state",
-            "Upstream circuit breaker: 0 closed, 1 open, 2 half-open",
-            m.circuit_state.clone(),
-        );
-        r.register(
-            "upstream_circuit_window_requests",
-            "Upstream requests judged by the circuit breaker in the current window",
-            m.circuit_window_requests.clone(),
-        );
-        r.register(
-            "upstream_circuit_window_failures",
-            "Of those, the failed ones",
-            m.circuit_window_failures.clone(),
-        );
-        r.register(
-            "cache_hits",
-            "Answers served fresh from the response cache",
-            m.cache_hits.clone(),
-        );
-        r.register(
-            "cache_misses",
-            "Cache lookups that went upstream (no entry, expired, or no-cache)",
-            m.cache_misses.clone(),
-        );
-        r.register(
-            "cache_l2_hits",
-            "Answers served fresh from the shared cache (Redis) after a local miss",
-            m.cache_l2_hits.clone(),
-        );
-        r.register(
-            "cache_l2_misses",
-            "Shared cache lookups that found no fresh answer (or failed)",
-            m.cache_l2_misses.clone(),
-        );
-        r.register(
-            "cache_l2_coalesced",
-            "Answers another replica fetched while this one waited on its lease",
-            m.cache_l2_coalesced.clone(),
-        );
-        r.register(
-            "redis_errors",
-            "Redis commands that failed or timed out (the request went on without)",
-            m.redis_errors.clone(),
-        );
-        r.register_with_unit(
-            "redis_command_duration",
-            "Redis command latency",
-            Unit::Seconds,
-            m.redis_duration.clone(),
-        );
-        r.register(
-            "cache_stale_served",
-            "Expired answers served because the upstream failed (stale-if-error)",
-            m.cache_stale_served.clone(),
-        );
-        r.register(
-            "cache_evictions",
-            "Cache entries removed, by reason: size or expired",
-            m.cache_evictions.clone(),
-        );
-        r.register_with_unit(
-            "cache",
-            "Weighed size of the response cache",
-            Unit::Bytes,
-            m.cache_bytes.clone(),
-        );
-        r.register(
-            "cache_entries",
-            "Entries in the response cache",
-            m.cache_entries.clone(),
-        );
-        r.register(
-            "graphql_requests",
-            "GraphQL operations executed",
-            m.graphql_requests.clone(),
-        );
-        r.register(
-            "graphql_errors",
-            "GraphQL errors by extensions.code",
-            m.graphql_errors.clone(),
-        );
-        r.register(
-            "response_cache_hits",
-            "GraphQL responses answered whole from the response cache",
-            m.response_cache_hits.clone(),
-        );
-        r.register(
-            "response_cache_misses",
-            "GraphQL requests executed because no cached response was fresh",
-            m.response_cache_misses.clone(),
-        );
-        r.register(
-            "not_modified",
-            "GraphQL responses answered 304 Not Modified (If-None-Match)",
-            m.not_modified.clone(),
-        );
-        r.register(
-            "live_subscriptions",
-            "Live subscriptions open",
-            m.live_subscriptions.clone(),
-        );
-        r.register(
-            "live_cohorts",
-            "Live cohorts: pollers, one per credential, document and variables",
-            m.live_cohorts.clone(),
-        );
-        r.register(
-            "live_polls",
-            "Evaluations of live cohorts",
-            m.live_polls.clone(),
-        );
-        r.register(
-            "live_pushes",
-            "Results pushed to live subscribers",
-            m.live_pushes.clone(),
-        );
-        r.register(
-            "live_refused",
-            "Live subscriptions refused at the start (limit) or dropped (slow)",
-            m.live_refused.clone(),
-        );
-        r.register(
-            "replica_rows",
-            "Rows in the analytics replica, per collection",
-            m.replica_rows.clone(),
-        );
-        r.register(
-            "replica_backfill_rows",
-            "Rows the replica's backfill has read so far, per collection",
-            m.replica_backfill_rows.clone(),
-        );
-        r.register(
-            "replica_lag_seconds",
-            "Seconds since the start of the replica's last complete sync",
-            m.replica_lag_seconds.clone(),
-        );
-        r.register(
-            "replica_in_sync",
-            "1 while the replica answers aggregates (backfilled and synced lately), else 0",
-            m.replica_in_sync.clone(),
-        );
-        r.register(
-            "replica_syncs",
-            "Replica sync passes by outcome (ok, error, follower)",
-            m.replica_syncs.clone(),
-        );
-        r.register(
-            "replica_answers",
-            "Aggregates answered from the analytics replica",
-            m.replica_answers.clone(),
-        );
+        for (name, help, unit, handle) in FAMILIES {
+            let metric = handle(&m);
+            match unit {
+                Some(unit) => m
+                    .registry
+                    .register_with_unit(*name, *help, unit.clone(), metric),
+                None => m.registry.register(*name, *help, metric),
+            }
+        }
         m
     }
 
