@@ -5,8 +5,10 @@
 //! to `scan_concurrency` at a time and are folded into the groups as they
 //! arrive, so at most that many pages are held at once.
 
-use super::groups::{Accumulator, Group};
-use super::{Source, Spec};
+use super::fold::Accumulator;
+use super::group::Group;
+use super::source::Source;
+use super::spec::Spec;
 use crate::error::GatewayError;
 use crate::model::KEY;
 use crate::odata::{CollectionQuery, OrderBy};

@@ -2,8 +2,8 @@
 //! readers, each on a blocking thread so the async workers never wait on
 //! the disk.
 
-use super::store::{SqlDialect, Statement, Store, StoreError, StoreResult};
-use super::tables::{Cell, Kind};
+use super::store::{Store, StoreError, StoreResult};
+use crate::sql::{Cell, Kind, SqlDialect, Statement};
 use async_trait::async_trait;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags};
@@ -72,6 +72,10 @@ impl SqlDialect for Dialect {
         format!(
             "(CAST(strftime('%Y', ({day}) * 86400, 'unixepoch') AS INTEGER) * 12 + CAST(strftime('%m', ({day}) * 86400, 'unixepoch') AS INTEGER) - 1)"
         )
+    }
+
+    fn greatest(&self, a: &str, b: &str) -> String {
+        format!("max({a}, {b})")
     }
 
     fn contains(&self, column: &str, p: &str) -> String {

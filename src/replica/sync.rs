@@ -9,15 +9,15 @@
 //! and the others read its progress.
 
 use super::account::read_account;
-use super::store::{self, get_meta, set_meta, Statement, Store, StoreError};
-use super::tables::{cell, Cell, Kind, Table};
-use super::{Replica, Status};
+use super::state::{Replica, Status};
+use super::store::{self, get_meta, set_meta, Store, StoreError};
 use crate::error::GatewayError;
 use crate::metrics::{CollectionLabel, ReasonLabel};
 use crate::model::KEY;
 use crate::odata::response::lenient_i64;
 use crate::odata::{CollectionPage, CollectionQuery, CompareOp, Dialect, Filter, Literal};
 use crate::report::Report;
+use crate::sql::{cell, Cell, Kind, Statement, Table};
 use crate::upstream::{Caller, PagePlan};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -128,7 +128,7 @@ async fn pass(replica: &Replica) -> Result<bool, SyncError> {
         .dialect_for(&caller, metadata.as_deref())
         .await;
     let mut state = load(store).await?.unwrap_or_default();
-    let account = read_account(replica, &caller).await?;
+    let account = read_account(&replica.upstream, &caller).await?;
     if state.account.is_some() && account.is_some() && state.account != account {
         tracing::warn!("the replica's token reads another account now; syncing it afresh");
         // Nobody is answered from the tables while they fill again.

@@ -80,7 +80,7 @@ fn app_and_live(settings: &Settings) -> Result<(Router, Arc<crate::live::Hub>), 
     let metrics = Arc::new(Metrics::new());
     let upstream = Arc::new(Upstream::with_metrics(&settings.upstream, metrics.clone())?);
     let replica = settings.replica.as_ref().map(|r| {
-        let replica = crate::replica::Replica::start(r, upstream.clone(), metrics.clone(), version);
+        let replica = crate::replica::start(r, upstream.clone(), metrics.clone(), version);
         replica as Arc<dyn crate::aggregate::Local>
     });
     let gateway = Arc::new(Gateway {
