@@ -95,7 +95,7 @@ fn value(rng: &mut Rng, field: &Field) -> Json {
 /// An instant within three hours of one of `AROUND`, at a whole minute or
 /// with sub-millisecond digits.
 fn instant(rng: &mut Rng) -> DateTime<Utc> {
-    let around: &str = rng.pick(&AROUND);
+    let around = rng.pick::<&str>(&AROUND);
     let base = at(around);
     let minutes = rng.below(360) as i64 - 180;
     let micros = if rng.chance(20) {
@@ -215,7 +215,7 @@ fn spec(rng: &mut Rng, table: &Table) -> Spec {
     let mut spec = Spec::grouped(table.entity, filter(rng, table, 3), group_by);
     if !times.is_empty() && rng.chance(60) {
         let units = TimeUnit::ALL.map(|(u, _)| u);
-        let zone: &str = rng.pick(&ZONES);
+        let zone = rng.pick::<&str>(&ZONES);
         let bucketing = Bucketing::new(*rng.pick(&units), zone);
         spec.bucket = bucketing.map(|b| (*rng.pick(&times), b));
     }
