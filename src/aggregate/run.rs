@@ -12,7 +12,8 @@ use crate::plan::residual::split;
 
 /// The groups of `spec`, sorted and cut to `first`.
 pub async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, GatewayError> {
-    let split = split(&spec.filter, source.dialect);
+    let integers = source.metadata.and_then(|m| m.integers(spec.entity.name));
+    let split = split(&spec.filter, source.dialect, integers);
     if split.is_false() {
         return Ok(Vec::new());
     }

@@ -6,7 +6,7 @@ use super::group::Group;
 use super::settings::Settings;
 use super::spec::Spec;
 use crate::error::GatewayError;
-use crate::odata::Dialect;
+use crate::odata::{Dialect, Metadata};
 use crate::report::Report;
 use crate::upstream::{Caller, Upstream};
 
@@ -31,6 +31,8 @@ pub struct Source<'a> {
     pub caller: &'a Caller,
     pub report: &'a Report,
     pub dialect: Dialect,
+    /// The upstream's `$metadata`, when it could be read.
+    pub metadata: Option<&'a Metadata>,
     pub settings: &'a Settings,
     pub local: Option<&'a dyn Local>,
 }

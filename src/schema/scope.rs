@@ -96,6 +96,7 @@ impl Scope {
             caller: &self.caller,
             report: &self.report,
             dialect: self.dialect,
+            metadata: self.metadata.as_deref(),
             settings: &self.gateway.aggregates,
             local: self.gateway.replica.as_deref(),
         }
