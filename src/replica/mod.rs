@@ -7,6 +7,7 @@
 mod account;
 mod answer;
 mod postgres;
+mod progress;
 mod sqlite;
 mod state;
 mod store;

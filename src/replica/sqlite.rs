@@ -87,7 +87,11 @@ impl SqlDialect for Dialect {
     }
 
     fn ends_with(&self, column: &str, p: &str) -> String {
-        format!("(length({p}) = 0 OR substr({column}, -length({p})) = {p})")
+        // `substr(x, -0)` is all of x: an empty suffix is tested apart, and
+        // `x = x` keeps a null column unknown there as everywhere.
+        format!(
+            "(substr({column}, -length({p})) = {p} OR (length({p}) = 0 AND {column} = {column}))"
+        )
     }
 }
 

@@ -8,7 +8,9 @@ use super::statement::{Cell, Kind};
 use crate::model::{entity, ApiVersion, Doc, Entity, Field, FieldType, KEY};
 use crate::odata::dates::parse_date_time;
 use crate::odata::response::{lenient_f64, lenient_i64};
+use crate::odata::Row;
 use serde_json::Value as Json;
+use std::sync::Arc;
 
 pub fn kind(field: &Field) -> Option<Kind> {
     match field.ty {
@@ -75,6 +77,20 @@ impl Table {
 
     pub fn has(&self, odata: &str) -> bool {
         self.column(odata).is_some()
+    }
+
+    /// Upstream rows as stored, in `columns` order; those without an id
+    /// left out.
+    pub fn stored(&self, rows: &[Arc<Row>]) -> Vec<Vec<Cell>> {
+        rows.iter()
+            .map(|row| {
+                self.columns
+                    .iter()
+                    .map(|f| cell(f, row.get(f.odata)))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|r| matches!(r.first(), Some(Cell::Int(_))))
+            .collect()
     }
 }
 
@@ -147,5 +163,17 @@ mod tests {
         );
         assert_eq!(cell(f("created_at"), Some(&json!("garbage"))), Cell::Null);
         assert_eq!(cell(f("sender_id"), None), Cell::Null);
+        let table = tables(ApiVersion::V1_1)
+            .into_iter()
+            .find(|t| t.entity.name == "Message")
+            .expect("Message");
+        let rows: Vec<Arc<Row>> = [json!({"id": "3", "private": false}), json!({"id": null})]
+            .iter()
+            .filter_map(|r| r.as_object().cloned().map(Arc::new))
+            .collect();
+        let stored = table.stored(&rows);
+        assert_eq!(stored.len(), 1, "a row without an id is left out");
+        assert_eq!(stored[0][0], Cell::Int(3));
+        assert_eq!(stored[0].len(), table.columns.len());
     }
 }
