@@ -1,7 +1,8 @@
 //! The shared cache of several replicas: where Redis is, how long to wait
 //! for it, and the key that makes their credential fingerprints agree.
 
-use super::{invalid, Config, ConfigError};
+use super::error::{invalid, ConfigError};
+use super::keys::Config;
 use std::time::Duration;
 
 /// A shorter key would make fingerprints guessable by brute force.
