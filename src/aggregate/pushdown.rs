@@ -6,7 +6,7 @@
 //! buckets, or a median (which needs every value), leave it to the scan.
 
 use super::group::{Group, KeyPart};
-use super::settings::Pushdown;
+use super::policy::Pushdown;
 use super::source::Source;
 use super::spec::{too_many_groups, NumOp, Spec};
 use crate::error::GatewayError;
@@ -34,12 +34,12 @@ pub(super) async fn enabled(
     if !source.dialect.apply {
         return Ok(false);
     }
-    match source.settings.pushdown {
+    match source.policy.pushdown {
         Pushdown::On => return Ok(true),
         Pushdown::Off => return Ok(false),
         Pushdown::Auto => {}
     }
-    let probed = source.settings.apply_probed();
+    let probed = source.policy.apply_probed();
     match probed.get_or_try_init(|| probe(source, entity)).await {
         Ok(supported) => Ok(*supported),
         Err(e) if e.is_refusal() => Err(e),
@@ -91,7 +91,7 @@ pub(super) async fn run(
     let mut buckets = Vec::new();
     let mut start = bucketing.start(lo);
     while start <= hi {
-        if buckets.len() as u64 >= source.settings.max_pushdown_buckets {
+        if buckets.len() as u64 >= source.policy.max_pushdown_buckets {
             return Ok(None);
         }
         let end = bucketing.next(start);
@@ -108,12 +108,12 @@ pub(super) async fn run(
             .simplify();
             fetch_groups(source, spec, filter, Some(start))
         })
-        .buffered(source.settings.scan_concurrency)
+        .buffered(source.policy.scan_concurrency)
         .try_collect()
         .await?;
     let groups: Vec<Group> = per_bucket.into_iter().flatten().collect();
-    if groups.len() as u64 > source.settings.max_groups {
-        return Err(too_many_groups(spec.entity, source.settings.max_groups));
+    if groups.len() as u64 > source.policy.max_groups {
+        return Err(too_many_groups(spec.entity, source.policy.max_groups));
     }
     Ok(Some(groups))
 }
@@ -256,7 +256,7 @@ async fn fetch(
     apply: Apply,
     order_by: Vec<OrderBy>,
 ) -> Result<Vec<Arc<Row>>, GatewayError> {
-    let max_groups = source.settings.max_groups;
+    let max_groups = source.policy.max_groups;
     // One more than allowed tells that there are too many.
     let query = CollectionQuery::new(spec.entity.name)
         .order_by(order_by)

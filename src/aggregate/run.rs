@@ -19,7 +19,7 @@ pub async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, Gateway
     }
     // `Cache-Control: no-cache` asks the upstream itself.
     if let Some(local) = source.local.filter(|_| !source.caller.no_cache) {
-        let max_groups = source.settings.max_groups;
+        let max_groups = source.policy.max_groups;
         let answer = local
             .groups(source.caller, source.report, spec, max_groups)
             .await?;

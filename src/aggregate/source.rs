@@ -3,7 +3,7 @@
 //! point one way), else the upstream, as one caller.
 
 use super::group::Group;
-use super::settings::Settings;
+use super::policy::Policy;
 use super::spec::Spec;
 use crate::error::GatewayError;
 use crate::odata::{Dialect, Metadata};
@@ -33,7 +33,7 @@ pub struct Source<'a> {
     pub dialect: Dialect,
     /// The upstream's `$metadata`, when it could be read.
     pub metadata: Option<&'a Metadata>,
-    pub settings: &'a Settings,
+    pub policy: &'a Policy,
     pub local: Option<&'a dyn Local>,
 }
 

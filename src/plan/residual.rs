@@ -46,14 +46,6 @@ impl Split {
         columns(&self.residual, &mut out);
         out
     }
-
-    /// Adds a condition the upstream evaluates exactly (a parent key).
-    pub fn and_upstream(&self, filter: Filter) -> Split {
-        Split {
-            upstream: Filter::And(vec![filter, self.upstream.clone()]).simplify(),
-            residual: self.residual.clone(),
-        }
-    }
 }
 
 /// Splits a simplified filter for `dialect`; `integers`: the properties

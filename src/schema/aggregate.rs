@@ -6,6 +6,7 @@
 use super::aggregate_args::{enum_name, parse_spec};
 use super::filter_input::{filter_input_name, value_type_name};
 use super::order::SORT_DIRECTION;
+use super::scalars::DATE_TIME;
 use super::scope::Scope;
 use crate::aggregate::{self, Group, NumOp, Spec, TimeUnit};
 use crate::error::GatewayError;
@@ -146,7 +147,7 @@ fn key_object(entity: &'static Entity, columns: &[&'static Column]) -> Object {
         key = key.field(key_field(entity, column));
     }
     key.field(
-        Field::new("bucket", TypeRef::named("DateTime"), |ctx| {
+        Field::new("bucket", TypeRef::named(DATE_TIME), |ctx| {
             let view = ctx.parent_value.downcast_ref::<GroupView>();
             let start = view
                 .and_then(|v| v.group.bucket)

@@ -97,7 +97,7 @@ impl Scope {
             report: &self.report,
             dialect: self.dialect,
             metadata: self.metadata.as_deref(),
-            settings: &self.gateway.aggregates,
+            policy: &self.gateway.aggregates,
             local: self.gateway.replica.as_deref(),
         }
     }

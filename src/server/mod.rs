@@ -91,7 +91,7 @@ fn app_and_live(settings: &Settings) -> Result<(Router, Arc<crate::live::Hub>), 
         max_relation_rows: query.max_relation_rows,
         max_filter_depth: query.max_filter_depth,
         max_scan_rows: query.max_scan_rows,
-        aggregates: crate::aggregate::Settings::new(&settings.aggregates, query.max_scan_rows),
+        aggregates: crate::aggregate::Policy::new(&settings.aggregates, query.max_scan_rows),
         replica,
     });
     let mut builder = schema::builder(SchemaOptions {

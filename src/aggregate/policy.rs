@@ -1,5 +1,5 @@
-//! Aggregate settings from the config, and whether the upstream takes
-//! `$apply` once probed.
+//! How aggregates are answered: the configured limits and pushdown mode,
+//! the scan bound, and whether the upstream takes `$apply` once probed.
 
 use crate::config::AggregateSettings;
 use tokio::sync::OnceCell;
@@ -7,16 +7,16 @@ use tokio::sync::OnceCell;
 pub use crate::config::Pushdown;
 
 /// The configured limits (read through `Deref`), the scan bound and the
-/// probe's answer.
+/// `$apply` probe's answer.
 #[derive(Debug)]
-pub struct Settings {
+pub struct Policy {
     limits: AggregateSettings,
     /// Most rows a scan may read (`max_scan_rows`, shared with lists).
     pub max_scan_rows: u64,
     probed: OnceCell<bool>,
 }
 
-impl std::ops::Deref for Settings {
+impl std::ops::Deref for Policy {
     type Target = AggregateSettings;
 
     fn deref(&self) -> &AggregateSettings {
@@ -24,9 +24,9 @@ impl std::ops::Deref for Settings {
     }
 }
 
-impl Settings {
-    pub fn new(config: &AggregateSettings, max_scan_rows: u64) -> Settings {
-        Settings {
+impl Policy {
+    pub fn new(config: &AggregateSettings, max_scan_rows: u64) -> Policy {
+        Policy {
             limits: config.clone(),
             max_scan_rows,
             probed: OnceCell::new(),
