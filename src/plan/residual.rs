@@ -350,6 +350,7 @@ pub fn describe(filter: &Filter) -> String {
 mod tests {
     use super::*;
     use crate::odata::eval::matches;
+    use crate::odata::random::Lcg;
     use crate::odata::{DialectName, Row};
     use serde_json::{json, Value as Json};
 
@@ -512,14 +513,7 @@ mod tests {
         let integers: HashSet<String> = ["a".to_string()].into();
         let mut rng = Lcg(11);
         let rows = rows();
-        let ops = [
-            CompareOp::Eq,
-            CompareOp::Ne,
-            CompareOp::Gt,
-            CompareOp::Ge,
-            CompareOp::Lt,
-            CompareOp::Le,
-        ];
+        let ops = CompareOp::ALL;
         for _ in 0..2000 {
             // Numbers with and without fractions on the integer column `a`.
             let leaf = |rng: &mut Lcg| Filter::Compare {
@@ -577,28 +571,8 @@ mod tests {
         }
     }
 
-    /// A small deterministic generator: no extra dependency.
-    struct Lcg(u64);
-
-    impl Lcg {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (self.0 >> 33) % n
-        }
-    }
-
     fn random_filter(rng: &mut Lcg, depth: u32) -> Filter {
-        let ops = [
-            CompareOp::Eq,
-            CompareOp::Ne,
-            CompareOp::Gt,
-            CompareOp::Ge,
-            CompareOp::Lt,
-            CompareOp::Le,
-        ];
+        let ops = CompareOp::ALL;
         let kind = if depth == 0 {
             4 + rng.below(5)
         } else {

@@ -15,6 +15,7 @@ use super::store::{self, Store};
 use crate::aggregate::{Accumulator, Bucketing, Group, NumOp, Spec, TimeUnit};
 use crate::model::{ApiVersion, Field, FieldType, KEY};
 use crate::odata::eval::matches;
+use crate::odata::random::Lcg;
 use crate::odata::{CompareOp, Filter, Literal, Row, StringFn};
 use crate::sql::{cell, tables, Cell, Statement, Table};
 use chrono::{DateTime, Duration, Utc};
@@ -48,27 +49,6 @@ const AROUND: [&str; 8] = [
     "2026-12-31T22:30:00Z",
 ];
 
-/// A small deterministic generator: a case is its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n.max(1)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
@@ -76,7 +56,7 @@ fn at(text: &str) -> DateTime<Utc> {
 }
 
 /// A value of `field` as the upstream sends it; sometimes null.
-fn value(rng: &mut Rng, field: &Field) -> Json {
+fn value(rng: &mut Lcg, field: &Field) -> Json {
     if field.odata != KEY && rng.chance(15) {
         return Json::Null;
     }
@@ -94,7 +74,7 @@ fn value(rng: &mut Rng, field: &Field) -> Json {
 
 /// An instant within three hours of one of `AROUND`, at a whole minute or
 /// with sub-millisecond digits.
-fn instant(rng: &mut Rng) -> DateTime<Utc> {
+fn instant(rng: &mut Lcg) -> DateTime<Utc> {
     let around = rng.pick::<&str>(&AROUND);
     let base = at(around);
     let minutes = rng.below(360) as i64 - 180;
@@ -106,7 +86,7 @@ fn instant(rng: &mut Rng) -> DateTime<Utc> {
     base + Duration::minutes(minutes) + Duration::microseconds(micros)
 }
 
-fn rows(rng: &mut Rng, table: &Table) -> Vec<Row> {
+fn rows(rng: &mut Lcg, table: &Table) -> Vec<Row> {
     (0..rng.below(60))
         .map(|i| {
             let mut row = Row::new();
@@ -125,7 +105,7 @@ fn rows(rng: &mut Rng, table: &Table) -> Vec<Row> {
 
 /// A literal of the column's kind; numbers sometimes of the other numeric
 /// type than the column's.
-fn literal(rng: &mut Rng, field: &Field) -> Literal {
+fn literal(rng: &mut Lcg, field: &Field) -> Literal {
     match field.ty {
         FieldType::Int | FieldType::Enum(_) | FieldType::Float if rng.chance(25) => {
             Literal::Float(*rng.pick(&[0.5, 1.0, 2.25, 72.25, -1.5]))
@@ -137,17 +117,10 @@ fn literal(rng: &mut Rng, field: &Field) -> Literal {
     }
 }
 
-fn leaf(rng: &mut Rng, table: &Table) -> Filter {
+fn leaf(rng: &mut Lcg, table: &Table) -> Filter {
     let field = *rng.pick(&table.columns);
     let property = field.odata;
-    let ops = [
-        CompareOp::Eq,
-        CompareOp::Ne,
-        CompareOp::Gt,
-        CompareOp::Ge,
-        CompareOp::Lt,
-        CompareOp::Le,
-    ];
+    let ops = CompareOp::ALL;
     match rng.below(5) {
         0 => Filter::IsNull {
             property,
@@ -170,11 +143,11 @@ fn leaf(rng: &mut Rng, table: &Table) -> Filter {
     }
 }
 
-fn filter(rng: &mut Rng, table: &Table, depth: u32) -> Filter {
+fn filter(rng: &mut Lcg, table: &Table, depth: u32) -> Filter {
     if depth == 0 || rng.chance(40) {
         return leaf(rng, table);
     }
-    let parts = |rng: &mut Rng| {
+    let parts = |rng: &mut Lcg| {
         (0..2 + rng.below(2))
             .map(|_| filter(rng, table, depth - 1))
             .collect()
@@ -186,7 +159,7 @@ fn filter(rng: &mut Rng, table: &Table, depth: u32) -> Filter {
     }
 }
 
-fn spec(rng: &mut Rng, table: &Table) -> Spec {
+fn spec(rng: &mut Lcg, table: &Table) -> Spec {
     let groupable: Vec<&'static Field> = table
         .columns
         .iter()
@@ -390,7 +363,7 @@ fn summary(spec: &Spec) -> String {
 
 fn check(seed: u64) -> Result<(), TestCaseError> {
     let engines = engines();
-    let mut rng = Rng(seed);
+    let mut rng = Lcg(seed);
     let entities = ["ReportingEvent", "Conversation", "Message", "User"];
     let name = *rng.pick(&entities);
     let Some(table) = engines.tables.iter().find(|t| t.entity.name == name) else {

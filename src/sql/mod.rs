@@ -7,7 +7,8 @@
 mod statement;
 mod table;
 
-#[cfg(test)]
-pub use statement::Plain;
 pub use statement::{Builder, Cell, Kind, SqlDialect, Statement};
 pub use table::{cell, kind, tables, Table};
+
+#[cfg(test)]
+pub use statement::Plain;

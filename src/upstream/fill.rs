@@ -168,14 +168,7 @@ mod tests {
 
     fn cache() -> AnswerCache<Answer> {
         let d = Duration::from_secs(60);
-        let ttls = Ttls {
-            conversation: d,
-            message: d,
-            reporting_event: d,
-            inbox: d,
-            label: d,
-            user: d,
-        };
+        let ttls = Ttls::uniform(d);
         AnswerCache::new(1 << 20, ttls, Duration::ZERO, Arc::new(Metrics::new())).expect("cache")
     }
 
