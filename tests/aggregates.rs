@@ -160,6 +160,16 @@ fn bucket_sql(unit: &str, zone: &str, column: &str) -> String {
     format!("strftime('%Y-%m-%dT%H:%M:%S.000Z', {start}, {to_utc})")
 }
 
+/// The `bucket` keys of an aggregate's groups, in order.
+fn bucket_keys(groups: &Value) -> Vec<&str> {
+    groups
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g["key"]["bucket"].as_str())
+        .collect()
+}
+
 #[tokio::test]
 async fn conversations_per_inbox_per_day_match_sql() {
     let data = both(
@@ -220,12 +230,7 @@ async fn every_unit_in_utc_and_berlin_across_dst_matches_sql() {
              bucket: {field: CREATED_AT, unit: HOUR, timeZone: "Europe/Berlin"}) { key { bucket } count } }"#,
     )
     .await;
-    let buckets: Vec<&str> = data["conversationsAggregate"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|g| g["key"]["bucket"].as_str())
-        .collect();
+    let buckets = bucket_keys(&data["conversationsAggregate"]);
     // 02:30 CEST and 02:30 CET: the repeated hour is two buckets.
     assert_eq!(
         buckets,
@@ -281,13 +286,11 @@ async fn half_hour_changes_split_their_hour_in_every_engine() {
                key {{ bucket }} count }} }}"#
         ))
         .await;
-        let buckets: Vec<&str> = data["conversationsAggregate"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|g| g["key"]["bucket"].as_str())
-            .collect();
-        assert_eq!(buckets, starts, "{data}");
+        assert_eq!(
+            bucket_keys(&data["conversationsAggregate"]),
+            starts,
+            "{data}"
+        );
     }
     // Offsets of +05:30 and +05:45, and Lord Howe's days: the engines agree.
     for zone in ["Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe"] {

@@ -275,44 +275,40 @@ mod tests {
         // Fall-back on 2026-04-05: 02:00 at +11:00 (15:00Z) becomes 01:30
         // at +10:30. The hour 01:00-02:00 (+11) is whole; the half hour
         // 01:30-02:00 (+10:30) after the change is a bucket of its own.
-        assert_eq!(
-            hour.start(at("2026-04-04T14:45:00Z")),
-            at("2026-04-04T14:00:00Z")
-        );
-        assert_eq!(
-            hour.start(at("2026-04-04T15:15:00Z")),
-            at("2026-04-04T15:00:00Z")
-        );
-        assert_eq!(
-            hour.start(at("2026-04-04T15:45:00Z")),
-            at("2026-04-04T15:30:00Z")
-        );
-        assert_eq!(
-            hour.next(at("2026-04-04T14:00:00Z")),
-            at("2026-04-04T15:00:00Z")
-        );
-        assert_eq!(
-            hour.next(at("2026-04-04T15:00:00Z")),
-            at("2026-04-04T15:30:00Z")
-        );
         // Spring forward on 2026-10-04: 02:00 at +10:30 (15:30Z) becomes
         // 02:30 at +11; the hour 02:00-03:00 (+11) starts at the change.
-        assert_eq!(
-            hour.start(at("2026-10-03T15:20:00Z")),
-            at("2026-10-03T14:30:00Z")
-        );
-        assert_eq!(
-            hour.start(at("2026-10-03T15:45:00Z")),
-            at("2026-10-03T15:30:00Z")
-        );
-        assert_eq!(
-            hour.next(at("2026-10-03T14:30:00Z")),
-            at("2026-10-03T15:30:00Z")
-        );
-        assert_eq!(
-            hour.next(at("2026-10-03T15:30:00Z")),
-            at("2026-10-03T16:00:00Z")
-        );
+        // (an instant, the start of its bucket, the next start)
+        let cases = [
+            (
+                "2026-04-04T14:45:00Z",
+                "2026-04-04T14:00:00Z",
+                "2026-04-04T15:00:00Z",
+            ),
+            (
+                "2026-04-04T15:15:00Z",
+                "2026-04-04T15:00:00Z",
+                "2026-04-04T15:30:00Z",
+            ),
+            (
+                "2026-04-04T15:45:00Z",
+                "2026-04-04T15:30:00Z",
+                "2026-04-04T16:30:00Z",
+            ),
+            (
+                "2026-10-03T15:20:00Z",
+                "2026-10-03T14:30:00Z",
+                "2026-10-03T15:30:00Z",
+            ),
+            (
+                "2026-10-03T15:45:00Z",
+                "2026-10-03T15:30:00Z",
+                "2026-10-03T16:00:00Z",
+            ),
+        ];
+        for (t, start, next) in cases {
+            assert_eq!(hour.start(at(t)), at(start), "{t}");
+            assert_eq!(hour.next(at(start)), at(next), "{t}");
+        }
         // Every instant of the two days is in the bucket that starts at
         // or before it and whose next start is after it.
         for day in ["2026-04-04T10:00:00Z", "2026-10-03T10:00:00Z"] {
