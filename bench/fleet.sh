@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A fleet behind a load balancer: what sharing one Redis buys. Against the
 # release build, in one run, nginx balances round-robin over
-#   one       a single gateway replica
-#   two       two replicas, each with its own cache only
-#   shared    two replicas sharing a Redis (redis_url, cache_key_secret)
+#   one       a single gateway instance
+#   two       two instances, each with its own cache only
+#   shared    two instances sharing a Redis (redis_url, cache_key_secret)
 # and wrk sends, at 32 connections for 10 s each, the 20-row list with 400
 # different offsets (so the fleet must fill 400 cache keys), with the whole
 # response cache off so every request reaches the upstream layer. Printed:
@@ -35,7 +35,7 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$
 pids+=($!)
 for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
-# Replicas; the whole response cache is off so every request reaches the
+# Instances; the whole response cache is off so every request reaches the
 # upstream layer, where the shared cache sits.
 start_gateway --response-cache-bytes 0; one=$gw_port
 start_gateway --response-cache-bytes 0; two_a=$gw_port
@@ -107,7 +107,7 @@ balancer "$shared_a" "$shared_b"; run shared "$lb_port"
 
 python3 - "$work/results" <<'PY'
 import sys
-labels = {"one": "one replica", "two": "two replicas, own caches", "shared": "two replicas sharing Redis"}
+labels = {"one": "one instance", "two": "two instances, own caches", "shared": "two instances sharing Redis"}
 print(f"\n{'fleet behind nginx':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'upstream requests':>18}")
 for line in open(sys.argv[1]):
     name, rps, p50, p99, bad, sent = line.split()

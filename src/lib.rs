@@ -17,4 +17,5 @@ pub mod replica;
 pub mod report;
 pub mod schema;
 pub mod server;
+pub mod sql;
 pub mod upstream;

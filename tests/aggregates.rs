@@ -160,6 +160,16 @@ fn bucket_sql(unit: &str, zone: &str, column: &str) -> String {
     format!("strftime('%Y-%m-%dT%H:%M:%S.000Z', {start}, {to_utc})")
 }
 
+/// The `bucket` keys of an aggregate's groups, in order.
+fn bucket_keys(groups: &Value) -> Vec<&str> {
+    groups
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g["key"]["bucket"].as_str())
+        .collect()
+}
+
 #[tokio::test]
 async fn conversations_per_inbox_per_day_match_sql() {
     let data = both(
@@ -220,12 +230,7 @@ async fn every_unit_in_utc_and_berlin_across_dst_matches_sql() {
              bucket: {field: CREATED_AT, unit: HOUR, timeZone: "Europe/Berlin"}) { key { bucket } count } }"#,
     )
     .await;
-    let buckets: Vec<&str> = data["conversationsAggregate"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|g| g["key"]["bucket"].as_str())
-        .collect();
+    let buckets = bucket_keys(&data["conversationsAggregate"]);
     // 02:30 CEST and 02:30 CET: the repeated hour is two buckets.
     assert_eq!(
         buckets,
@@ -247,6 +252,63 @@ async fn every_unit_in_utc_and_berlin_across_dst_matches_sql() {
         .unwrap_or_default();
     // 00:59:59.999Z (01:59 CET) and 01:00Z (03:00 CEST) are both on the 23-hour 29th.
     assert!(day["count"].as_u64().unwrap_or(0) >= 2, "{data}");
+}
+
+/// Lord Howe falls back from +11:00 to +10:30 at 15:00Z on 2026-04-04 and
+/// springs forward at 15:30Z on 2026-10-03: an hour holding such a change
+/// is split there, in every engine (docs/aggregates.md).
+#[tokio::test]
+async fn half_hour_changes_split_their_hour_in_every_engine() {
+    let cases = [
+        (
+            "2026-04-04T14:00:00Z",
+            "2026-04-04T16:00:00Z",
+            [
+                "2026-04-04T14:00:00.000Z",
+                "2026-04-04T15:00:00.000Z",
+                "2026-04-04T15:30:00.000Z",
+            ],
+        ),
+        (
+            "2026-10-03T14:30:00Z",
+            "2026-10-03T17:00:00Z",
+            [
+                "2026-10-03T14:30:00.000Z",
+                "2026-10-03T15:30:00.000Z",
+                "2026-10-03T16:00:00.000Z",
+            ],
+        ),
+    ];
+    for (from, to, starts) in cases {
+        let data = both(&format!(
+            r#"{{ conversationsAggregate(where: {{createdAt: {{gte: "{from}", lt: "{to}"}}}},
+                 bucket: {{field: CREATED_AT, unit: HOUR, timeZone: "Australia/Lord_Howe"}}) {{
+               key {{ bucket }} count }} }}"#
+        ))
+        .await;
+        assert_eq!(
+            bucket_keys(&data["conversationsAggregate"]),
+            starts,
+            "{data}"
+        );
+    }
+    // Offsets of +05:30 and +05:45, and Lord Howe's days: the engines agree.
+    for zone in ["Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe"] {
+        for (unit, from, to) in [
+            ("HOUR", "2026-04-04T00:00:00Z", "2026-04-05T12:00:00Z"),
+            ("DAY", "2026-03-25T00:00:00Z", "2026-04-15T00:00:00Z"),
+            ("WEEK", "2026-09-01T00:00:00Z", "2026-11-01T00:00:00Z"),
+        ] {
+            let data = both(&format!(
+                r#"{{ messagesAggregate(where: {{createdAt: {{gte: "{from}", lt: "{to}"}}}},
+                     bucket: {{field: CREATED_AT, unit: {unit}, timeZone: "{zone}"}}) {{
+                   key {{ bucket }} count }} }}"#
+            ))
+            .await;
+            let groups = data["messagesAggregate"].as_array().map_or(0, Vec::len);
+            assert!(groups > 0, "{unit} {zone}: {data}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -1,9 +1,9 @@
-//! Several replicas sharing one Redis (the L2 cache) over HTTP: an answer
-//! one replica fetched is the other's without an upstream request, never
+//! Several instances sharing one Redis (the L2 cache) over HTTP: an answer
+//! one instance fetched is the other's without an upstream request, never
 //! another credential's; a Redis that stops fails no request (and shows in
 //! /metrics); once it is back it is used again; identical cold queries sent
 //! to both at once go upstream once. Each test starts its own
-//! `redis-server` on a free port, and each replica is its own gateway
+//! `redis-server` on a free port, and each instance is its own gateway
 //! process.
 
 mod common;
@@ -71,9 +71,9 @@ impl Drop for Redis {
     }
 }
 
-/// A replica: the whole-response cache off (it would hide the upstream
+/// An instance: the whole-response cache off (it would hide the upstream
 /// layer), a generous Redis timeout (a loaded test machine is slow).
-fn replica(up: &TestUpstream, redis: &Redis) -> Config {
+fn instance(up: &TestUpstream, redis: &Redis) -> Config {
     Config {
         redis_url: Some(redis.url()),
         cache_key_secret: Some(SECRET.to_string().into()),
@@ -110,8 +110,8 @@ async fn written() {
 async fn an_answer_of_one_replica_is_the_others_and_only_for_its_credential() {
     let redis = Redis::start();
     let up = private_upstream("fleet_shared");
-    let a = gateway_process(replica(up, &redis)).await;
-    let b = gateway_process(replica(up, &redis)).await;
+    let a = gateway_process(instance(up, &redis)).await;
+    let b = gateway_process(instance(up, &redis)).await;
     let query = labels(5);
     let from_a = a.data(ADMIN_1, &query, json!({})).await;
     written().await;
@@ -139,8 +139,8 @@ async fn an_answer_of_one_replica_is_the_others_and_only_for_its_credential() {
 async fn a_redis_that_stops_fails_no_request_and_is_used_again_once_back() {
     let mut redis = Redis::start();
     let up = private_upstream("fleet_redis_down");
-    let a = gateway_process(replica(up, &redis)).await;
-    let b = gateway_process(replica(up, &redis)).await;
+    let a = gateway_process(instance(up, &redis)).await;
+    let b = gateway_process(instance(up, &redis)).await;
     let query = labels(4);
     let first = a.data(ADMIN_1, &query, json!({})).await;
     written().await;
@@ -158,7 +158,7 @@ async fn a_redis_that_stops_fails_no_request_and_is_used_again_once_back() {
     assert!(metric(&b, "gateway_redis_errors_total").await >= 1.0);
 
     redis.restart();
-    // Each replica rests a little after its errors: within seconds, an
+    // Each instance rests a little after its errors: within seconds, an
     // answer A fetches is B's again.
     let deadline = Instant::now() + Duration::from_secs(15);
     for first in 6.. {
@@ -177,7 +177,7 @@ async fn a_redis_that_stops_fails_no_request_and_is_used_again_once_back() {
     }
 }
 
-/// Answers both replicas took from Redis: waiting on a lease, or found.
+/// Answers both instances took from Redis: waiting on a lease, or found.
 async fn from_redis(a: &Gateway, b: &Gateway) -> f64 {
     let mut sum = 0.0;
     for gw in [a, b] {
@@ -191,9 +191,9 @@ async fn from_redis(a: &Gateway, b: &Gateway) -> f64 {
 async fn identical_cold_queries_to_two_replicas_go_upstream_once() {
     let redis = Redis::start();
     let up = private_upstream("fleet_coalescing");
-    let a = gateway_process(replica(up, &redis)).await;
-    let b = gateway_process(replica(up, &redis)).await;
-    // Warm both replicas' connections (and nothing else).
+    let a = gateway_process(instance(up, &redis)).await;
+    let b = gateway_process(instance(up, &redis)).await;
+    // Warm both instances' connections (and nothing else).
     a.data(ADMIN_2, &labels(1), json!({})).await;
     b.data(ADMIN_2, &labels(1), json!({})).await;
     let query = labels(7);
@@ -207,7 +207,7 @@ async fn identical_cold_queries_to_two_replicas_go_upstream_once() {
     assert_eq!(
         up.data_requests_since(since).await.len(),
         1,
-        "one replica fetched, the other waited for its answer"
+        "one instance fetched, the other waited for its answer"
     );
     // The other took it from Redis: on its lease, or just after the write.
     assert_eq!(from_redis(&a, &b).await - before, 1.0);
@@ -220,7 +220,7 @@ async fn an_upstream_failure_is_answered_stale_from_the_other_replicas_answer() 
     let config = || Config {
         cache_ttl_label_ms: 300,
         upstream_retries: 0,
-        ..replica(up, &redis)
+        ..instance(up, &redis)
     };
     let a = gateway_process(config()).await;
     let b = gateway_process(config()).await;

@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("upstream", 3),
     ("config", 2),
     ("metrics", 2),
+    ("sql", 2),
     ("odata", 1),
     ("report", 1),
     ("model", 1),

@@ -3,34 +3,31 @@
 //! plain aggregate, so it takes the pushdown or the scan path like any
 //! other; only the median first reply needs the values, hence a scan.
 
-use super::{run, Bucketing, Group, KeyPart, NumOp, Source, Spec};
+use super::bucket::Bucketing;
+use super::group::{Group, KeyPart};
+use super::run::run;
+use super::source::Source;
+use super::spec::{NumOp, Spec};
 use crate::error::GatewayError;
-use crate::model::{entity, Entity, Field};
+use crate::model::{entity, Entity, Field, CONVERSATION_STATUS, MESSAGE_TYPE};
 use crate::odata::{CompareOp, Filter, Literal};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
+/// A column the figures read: its absence is the gateway's own fault.
 fn model(
     entity_name: &str,
     column: &str,
 ) -> Result<(&'static Entity, &'static Field), GatewayError> {
     let e = entity(entity_name);
-    e.and_then(|e| Some((e, e.field(column)?))).ok_or_else(|| {
-        GatewayError::UpstreamInvalidResponse(format!("the model lacks {entity_name}.{column}"))
-    })
+    e.and_then(|e| Some((e, e.field(column)?)))
+        .ok_or_else(|| GatewayError::Internal(format!("the model lacks {entity_name}.{column}")))
 }
 
-fn spec(entity: &'static Entity, filter: Filter, group_by: Vec<&'static Field>) -> Spec {
-    Spec {
-        entity,
-        filter: filter.simplify(),
-        group_by,
-        bucket: None,
-        distinct: Vec::new(),
-        numbers: Vec::new(),
-        order: Vec::new(),
-        first: None,
-    }
+/// The upstream number of an enum value the figures name.
+fn number(def: &crate::model::EnumDef, name: &str) -> Result<i64, GatewayError> {
+    def.number_of(name)
+        .ok_or_else(|| GatewayError::Internal(format!("the model lacks {}.{name}", def.name)))
 }
 
 fn eq(property: &'static str, value: Literal) -> Filter {
@@ -60,15 +57,19 @@ pub async fn conversation_counts(
 ) -> Result<ConversationCounts, GatewayError> {
     let (conversation, status) = model("Conversation", "status")?;
     let (_, assignee) = model("Conversation", "assignee_id")?;
-    let groups = run(source, &spec(conversation, filter, vec![status, assignee])).await?;
+    let spec = Spec::grouped(conversation, filter, vec![status, assignee]);
+    let groups = run(source, &spec).await?;
+    let status_of = |name| number(&CONVERSATION_STATUS, name).map(KeyPart::Int);
+    let (open, resolved) = (status_of("OPEN")?, status_of("RESOLVED")?);
+    let (pending, snoozed) = (status_of("PENDING")?, status_of("SNOOZED")?);
     let mut counts = ConversationCounts::default();
     for g in &groups {
         counts.all += g.count;
         match g.key.first() {
-            Some(KeyPart::Int(0)) => counts.open += g.count,
-            Some(KeyPart::Int(1)) => counts.resolved += g.count,
-            Some(KeyPart::Int(2)) => counts.pending += g.count,
-            Some(KeyPart::Int(3)) => counts.snoozed += g.count,
+            Some(k) if *k == open => counts.open += g.count,
+            Some(k) if *k == resolved => counts.resolved += g.count,
+            Some(k) if *k == pending => counts.pending += g.count,
+            Some(k) if *k == snoozed => counts.snoozed += g.count,
             _ => {}
         }
         match g.key.get(1) {
@@ -116,8 +117,6 @@ pub struct ActivityRow {
 pub const ASSIGNED: &str = "assignee_changed";
 pub const RESOLVED: &str = "conversation_resolved";
 pub const FIRST_REPLY: &str = "first_reply_created";
-/// `Message.message_type` of an outgoing message.
-const OUTGOING: i64 = 1;
 
 /// Agent activity from ReportingEvent and Message, rows ordered by bucket
 /// and user id. Up to three aggregates run at once: assignment and
@@ -168,6 +167,8 @@ struct Activity<'r> {
     messages: &'static Entity,
     message_time: &'static Field,
     sender: &'static Field,
+    /// `Message.message_type` of an outgoing message.
+    outgoing: i64,
 }
 
 impl<'r> Activity<'r> {
@@ -185,6 +186,7 @@ impl<'r> Activity<'r> {
             messages,
             message_time,
             sender: model("Message", "sender_id")?.1,
+            outgoing: number(&MESSAGE_TYPE, "OUTGOING")?,
         })
     }
 
@@ -244,7 +246,7 @@ impl<'r> Activity<'r> {
             values: names,
         });
         filter.push(self.has_user());
-        let mut s = spec(self.events, Filter::And(filter), vec![self.user, self.name]);
+        let mut s = Spec::grouped(self.events, Filter::And(filter), vec![self.user, self.name]);
         s.distinct = vec![self.conversation];
         if w.avg_resolution {
             s.numbers = vec![(NumOp::Avg, self.value)];
@@ -257,7 +259,7 @@ impl<'r> Activity<'r> {
         let mut filter = self.common(self.event_time);
         filter.push(eq(self.name.odata, Literal::String(FIRST_REPLY.into())));
         filter.push(self.has_user());
-        let mut s = spec(self.events, Filter::And(filter), vec![self.user]);
+        let mut s = Spec::grouped(self.events, Filter::And(filter), vec![self.user]);
         if w.avg_first_reply {
             s.numbers.push((NumOp::Avg, self.value));
         }
@@ -269,10 +271,10 @@ impl<'r> Activity<'r> {
 
     fn messages_sent(&self) -> Spec {
         let mut filter = self.common(self.message_time);
-        filter.push(eq("message_type", Literal::Int(OUTGOING)));
+        filter.push(eq("message_type", Literal::Int(self.outgoing)));
         filter.push(eq("sender_type", Literal::String("User".into())));
         filter.push(eq("private", Literal::Bool(false)));
-        let s = spec(self.messages, Filter::And(filter), vec![self.sender]);
+        let s = Spec::grouped(self.messages, Filter::And(filter), vec![self.sender]);
         self.bucketed(s, self.message_time)
     }
 }

@@ -5,12 +5,14 @@
 //! bounds come from the zone's rules, so any time zone works. Too many
 //! buckets, or a median (which needs every value), leave it to the scan.
 
-use super::groups::{lenient_f64, Group, KeyPart};
-use super::{NumOp, Source, Spec};
+use super::group::{Group, KeyPart};
+use super::policy::Pushdown;
+use super::source::Source;
+use super::spec::{too_many_groups, NumOp, Spec};
 use crate::error::GatewayError;
-use crate::model::Field;
+use crate::model::{Entity, Field};
 use crate::odata::dates::parse_date_time;
-use crate::odata::response::lenient_i64;
+use crate::odata::response::{lenient_f64, lenient_i64};
 use crate::odata::{
     Aggregate, Apply, CollectionQuery, CompareOp, Filter, Literal, Method, OrderBy, Row,
 };
@@ -20,12 +22,62 @@ use std::sync::Arc;
 
 const COUNT: &str = "n";
 
+/// Whether to try `$apply`: never when the dialect lacks it. In
+/// `auto`, the first aggregate probes the upstream; a clear refusal
+/// (400, 404, 500, 501, or an answer that ignores `$apply`) is kept for
+/// the life of the process, a passing fault (timeout, other 5xx) means
+/// a scan this time and a new probe next time.
+pub(super) async fn enabled(
+    source: &Source<'_>,
+    entity: &'static Entity,
+) -> Result<bool, GatewayError> {
+    if !source.dialect.apply {
+        return Ok(false);
+    }
+    match source.policy.pushdown {
+        Pushdown::On => return Ok(true),
+        Pushdown::Off => return Ok(false),
+        Pushdown::Auto => {}
+    }
+    let probed = source.policy.apply_probed();
+    match probed.get_or_try_init(|| probe(source, entity)).await {
+        Ok(supported) => Ok(*supported),
+        Err(e) if e.is_refusal() => Err(e),
+        Err(e) => {
+            tracing::warn!(error = %e, "$apply probe failed; scanning this time");
+            Ok(false)
+        }
+    }
+}
+
+async fn probe(source: &Source<'_>, entity: &'static Entity) -> Result<bool, GatewayError> {
+    let query = CollectionQuery::new(entity.name).top(1).apply(Apply {
+        filter: None,
+        group_by: Vec::new(),
+        count_alias: Some("n".into()),
+        aggregates: Vec::new(),
+    });
+    let answer = source
+        .upstream
+        .probe_query(source.caller, query, source.dialect)
+        .await?;
+    let supported = answer.is_some_and(|page| {
+        page.rows
+            .first()
+            .and_then(|row| row.get("n"))
+            .and_then(lenient_i64)
+            .is_some()
+    });
+    tracing::info!(supported, "upstream $apply support probed");
+    Ok(supported)
+}
+
 /// `None` when `$apply` cannot express the aggregate.
 pub(super) async fn run(
     source: &Source<'_>,
     spec: &Spec,
 ) -> Result<Option<Vec<Group>>, GatewayError> {
-    if spec.numbers.iter().any(|(op, _)| *op == NumOp::Median) {
+    if spec.numbers.iter().any(|(op, _)| op.needs_values()) {
         return Ok(None);
     }
     let Some((field, bucketing)) = &spec.bucket else {
@@ -39,7 +91,7 @@ pub(super) async fn run(
     let mut buckets = Vec::new();
     let mut start = bucketing.start(lo);
     while start <= hi {
-        if buckets.len() as u64 >= source.settings.max_pushdown_buckets {
+        if buckets.len() as u64 >= source.policy.max_pushdown_buckets {
             return Ok(None);
         }
         let end = bucketing.next(start);
@@ -56,15 +108,12 @@ pub(super) async fn run(
             .simplify();
             fetch_groups(source, spec, filter, Some(start))
         })
-        .buffered(source.settings.scan_concurrency)
+        .buffered(source.policy.scan_concurrency)
         .try_collect()
         .await?;
     let groups: Vec<Group> = per_bucket.into_iter().flatten().collect();
-    if groups.len() as u64 > source.settings.max_groups {
-        return Err(super::too_many_groups(
-            spec.entity,
-            source.settings.max_groups,
-        ));
+    if groups.len() as u64 > source.policy.max_groups {
+        return Err(too_many_groups(spec.entity, source.policy.max_groups));
     }
     Ok(Some(groups))
 }
@@ -115,14 +164,7 @@ fn aggregate(field: &'static Field, method: Method, alias: &str) -> Aggregate {
 }
 
 fn alias(op: NumOp, field: &Field) -> String {
-    let op = match op {
-        NumOp::Sum => "sum",
-        NumOp::Avg => "avg",
-        NumOp::Min => "min",
-        NumOp::Max => "max",
-        NumOp::Median => "median",
-    };
-    format!("{op}_{}", field.odata)
+    format!("{}_{}", op.name(), field.odata)
 }
 
 fn distinct_alias(field: &Field) -> String {
@@ -214,7 +256,7 @@ async fn fetch(
     apply: Apply,
     order_by: Vec<OrderBy>,
 ) -> Result<Vec<Arc<Row>>, GatewayError> {
-    let max_groups = source.settings.max_groups;
+    let max_groups = source.policy.max_groups;
     // One more than allowed tells that there are too many.
     let query = CollectionQuery::new(spec.entity.name)
         .order_by(order_by)
@@ -225,7 +267,7 @@ async fn fetch(
         .fetch_collection(source.caller, source.report, &query, source.dialect)
         .await?;
     if page.rows.len() as u64 > max_groups {
-        return Err(super::too_many_groups(spec.entity, max_groups));
+        return Err(too_many_groups(spec.entity, max_groups));
     }
     Ok(page.rows.clone())
 }

@@ -5,8 +5,10 @@
 //! to `scan_concurrency` at a time and are folded into the groups as they
 //! arrive, so at most that many pages are held at once.
 
-use super::groups::{Accumulator, Group};
-use super::{Source, Spec};
+use super::fold::Accumulator;
+use super::group::Group;
+use super::source::Source;
+use super::spec::Spec;
 use crate::error::GatewayError;
 use crate::model::KEY;
 use crate::odata::{CollectionQuery, OrderBy};
@@ -23,16 +25,16 @@ pub(super) async fn run(
     spec: &Spec,
     split: &Split,
 ) -> Result<Vec<Group>, GatewayError> {
-    let settings = source.settings;
-    let max_rows = settings.max_scan_rows;
-    let page_size = settings.scan_page_size.min(source.upstream.page_cap());
+    let policy = source.policy;
+    let max_rows = policy.max_scan_rows;
+    let page_size = policy.scan_page_size.min(source.upstream.page_cap());
     let plan = PagePlan {
         // The first page brings the count: a scan over the limit stops there.
         count_first: source.dialect.count,
         ..PagePlan::scan(
             query(spec, split, page_size),
             page_size,
-            settings.scan_concurrency,
+            policy.scan_concurrency,
         )
     };
     // Scan pages are read once: keep them out of the response cache, so the
@@ -41,7 +43,7 @@ pub(super) async fn run(
     let mut pages = source
         .upstream
         .pages(&caller, source.report, plan, source.dialect);
-    let mut acc = Accumulator::new(spec, settings.max_groups);
+    let mut acc = Accumulator::new(spec, policy.max_groups);
     let mut scan = ResidualScan::new(spec.entity.name, &split.residual, max_rows);
     while let Some(page) = pages.next().await {
         let page = page?;

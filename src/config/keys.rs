@@ -144,16 +144,16 @@ config_keys! {
     /// How long after expiry a cached answer may still be served, marked
     /// stale, when the upstream fails; 0 never serves stale answers.
     stale_if_error_ms: u64 = 300_000, flag u64, env "STALE_IF_ERROR_MS";
-    /// A Redis shared by several replicas as a second cache tier behind
+    /// A Redis shared by several instances as a second cache tier behind
     /// each one's own (`redis://host:6379/0`); needs `cache_key_secret`.
     redis_url: Option<String> = None, flag String, env "REDIS_URL";
     /// Longest wait for one Redis command, in milliseconds; a request then
     /// goes on without the shared cache.
     redis_timeout_ms: u64 = 50, flag u64, env "REDIS_TIMEOUT_MS";
-    /// How long one replica's claim to fetch an answer the others wait for
-    /// lasts, in milliseconds (cross-replica coalescing).
+    /// How long one instance's claim to fetch an answer the others wait for
+    /// lasts, in milliseconds (cross-instance coalescing).
     redis_lease_ms: u64 = 5_000, flag u64, env "REDIS_LEASE_MS";
-    /// The key of credential fingerprints; replicas sharing a Redis must
+    /// The key of credential fingerprints; instances sharing a Redis must
     /// share it. Unset: a random key at start, and no shared cache.
     cache_key_secret: Option<Secret> = None, flag Secret,
         env "CACHE_KEY_SECRET", hide_env_values = true;

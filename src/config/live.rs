@@ -1,7 +1,8 @@
 //! Live queries (subscriptions): the interval bounds and the limits on
 //! open subscriptions.
 
-use super::{invalid, Config, ConfigError};
+use super::error::{invalid, ConfigError};
+use super::keys::Config;
 use std::time::Duration;
 
 /// No interval longer than a day: a poller that never polls is a leak.

@@ -5,6 +5,7 @@
 //! Imports point one way: the layers (upstream, aggregates, server) take
 //! their settings from here; nothing here knows them.
 
+mod error;
 mod keys;
 mod live;
 mod replica;
@@ -13,6 +14,7 @@ mod settings;
 mod shared_cache;
 mod values;
 
+pub use error::ConfigError;
 pub use keys::{Config, Overrides};
 pub use live::LiveSettings;
 pub use replica::{ReplicaSettings, ReplicaStore};
@@ -25,23 +27,6 @@ pub use shared_cache::{RedisSettings, SharedCacheSettings};
 pub use values::{ApiKeyConfig, InOperator, LogFormat, Pushdown, Secret};
 
 use std::path::Path;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {reason}")]
-    File { path: String, reason: String },
-    #[error("invalid config key `{key}`: {reason}")]
-    Key { key: &'static str, reason: String },
-    #[error("cannot start: {0}")]
-    System(String),
-}
-
-fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Key {
-        key,
-        reason: reason.into(),
-    }
-}
 
 /// The file (or the defaults), overridden by flags and the environment,
 /// checked.

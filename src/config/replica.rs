@@ -1,7 +1,9 @@
 //! The analytics replica: where it is stored, how often it syncs, and the
 //! gateway's own upstream token it syncs with.
 
-use super::{invalid, Config, ConfigError, Secret};
+use super::error::{invalid, ConfigError};
+use super::keys::Config;
+use super::values::Secret;
 use std::path::PathBuf;
 use std::time::Duration;
 

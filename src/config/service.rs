@@ -2,7 +2,9 @@
 //! here, once) and the decoded client key hashes. A half-configured service
 //! mode stops the start naming the missing key.
 
-use super::{invalid, Config, ConfigError, Secret};
+use super::error::{invalid, ConfigError};
+use super::keys::Config;
+use super::values::Secret;
 
 /// Service mode: the upstream token and the client keys.
 #[derive(Debug, Clone)]

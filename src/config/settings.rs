@@ -1,11 +1,13 @@
 //! The configuration checked once into typed settings, grouped by the
 //! layer that takes them. Every check names the key it refuses.
 
+use super::error::{invalid, ConfigError};
+use super::keys::Config;
 use super::live::LiveSettings;
 use super::replica::ReplicaSettings;
-use super::{
-    invalid, Config, ConfigError, InOperator, LogFormat, Pushdown, ServiceMode, SharedCacheSettings,
-};
+use super::service::ServiceMode;
+use super::shared_cache::SharedCacheSettings;
+use super::values::{InOperator, LogFormat, Pushdown};
 use crate::model::ApiVersion;
 use crate::odata::Dialect;
 use std::net::SocketAddr;
@@ -193,58 +195,8 @@ impl Config {
             Some(u) => Some(check_upstream(u)?),
             None => None,
         };
-        let configured_version =
-            match &self.upstream_version {
-                Some(v) => Some(ApiVersion::parse(v).ok_or_else(|| {
-                    invalid("upstream_version", format!("`{v}` is not 1.0 or 1.1"))
-                })?),
-                None => None,
-            };
-        let version = configured_version
-            .or_else(|| {
-                let url = url::Url::parse(self.upstream.as_deref()?).ok()?;
-                ApiVersion::from_url_path(url.path())
-            })
-            .unwrap_or(ApiVersion::V1_1);
-        if self.max_url_length < 256 {
-            return Err(invalid("max_url_length", "must be at least 256 bytes"));
-        }
-        if self.upstream_retries > 10 {
-            return Err(invalid("upstream_retries", "must be at most 10"));
-        }
-        if self.retry_backoff_ms > self.retry_max_delay_ms {
-            return Err(invalid(
-                "retry_backoff_ms",
-                "must not exceed retry_max_delay_ms",
-            ));
-        }
-        if !(1..=10_000).contains(&self.max_concurrent_upstream) {
-            return Err(invalid(
-                "max_concurrent_upstream",
-                "must be between 1 and 10000",
-            ));
-        }
-        if self.upstream_queue_timeout_ms == 0 {
-            return Err(invalid("upstream_queue_timeout_ms", "must be above 0"));
-        }
-        if self.circuit_failure_threshold > 0 && self.circuit_cooldown_ms == 0 {
-            return Err(invalid(
-                "circuit_cooldown_ms",
-                "must be above 0 while the circuit breaker is on",
-            ));
-        }
-        if self.circuit_failure_rate > 100 {
-            return Err(invalid(
-                "circuit_failure_rate",
-                "must be at most 100 (percent)",
-            ));
-        }
-        if self.circuit_half_open_requests == 0 {
-            return Err(invalid("circuit_half_open_requests", "must be above 0"));
-        }
-        if self.retry_budget_percent > 1_000 {
-            return Err(invalid("retry_budget_percent", "must be at most 1000"));
-        }
+        let (configured_version, version) = self.upstream_version()?;
+        self.check_upstream_limits()?;
         Ok(UpstreamSettings {
             url,
             configured_version,
@@ -277,23 +229,100 @@ impl Config {
                 .and_then(|_| above_zero("circuit_window_ms", self.circuit_window_ms))?,
             circuit_cooldown: at_most_a_day("circuit_cooldown_ms", self.circuit_cooldown_ms)?,
             circuit_half_open_requests: self.circuit_half_open_requests,
-            cache: CacheSettings {
-                max_bytes: self.cache_max_bytes,
-                ttl_conversation: at_most_a_day(
-                    "cache_ttl_conversation_ms",
-                    self.cache_ttl_conversation_ms,
-                )?,
-                ttl_message: at_most_a_day("cache_ttl_message_ms", self.cache_ttl_message_ms)?,
-                ttl_reporting_event: at_most_a_day(
-                    "cache_ttl_reporting_event_ms",
-                    self.cache_ttl_reporting_event_ms,
-                )?,
-                ttl_inbox: at_most_a_day("cache_ttl_inbox_ms", self.cache_ttl_inbox_ms)?,
-                ttl_label: at_most_a_day("cache_ttl_label_ms", self.cache_ttl_label_ms)?,
-                ttl_user: at_most_a_day("cache_ttl_user_ms", self.cache_ttl_user_ms)?,
-                stale_if_error: at_most_a_day("stale_if_error_ms", self.stale_if_error_ms)?,
-            },
+            cache: self.cache_settings()?,
             shared_cache: self.shared_cache_settings()?,
+        })
+    }
+
+    /// `upstream_version` as set, and the version in force: set, else read
+    /// from the upstream's path, else 1.1.
+    fn upstream_version(&self) -> Result<(Option<ApiVersion>, ApiVersion), ConfigError> {
+        let configured =
+            match &self.upstream_version {
+                Some(v) => Some(ApiVersion::parse(v).ok_or_else(|| {
+                    invalid("upstream_version", format!("`{v}` is not 1.0 or 1.1"))
+                })?),
+                None => None,
+            };
+        let version = configured
+            .or_else(|| {
+                let url = url::Url::parse(self.upstream.as_deref()?).ok()?;
+                ApiVersion::from_url_path(url.path())
+            })
+            .unwrap_or(ApiVersion::V1_1);
+        Ok((configured, version))
+    }
+
+    /// The upstream client's bounds, checked in order; the first one broken
+    /// is named.
+    fn check_upstream_limits(&self) -> Result<(), ConfigError> {
+        let checks = [
+            (
+                "max_url_length",
+                self.max_url_length >= 256,
+                "must be at least 256 bytes",
+            ),
+            (
+                "upstream_retries",
+                self.upstream_retries <= 10,
+                "must be at most 10",
+            ),
+            (
+                "retry_backoff_ms",
+                self.retry_backoff_ms <= self.retry_max_delay_ms,
+                "must not exceed retry_max_delay_ms",
+            ),
+            (
+                "max_concurrent_upstream",
+                (1..=10_000).contains(&self.max_concurrent_upstream),
+                "must be between 1 and 10000",
+            ),
+            (
+                "upstream_queue_timeout_ms",
+                self.upstream_queue_timeout_ms > 0,
+                "must be above 0",
+            ),
+            (
+                "circuit_cooldown_ms",
+                self.circuit_failure_threshold == 0 || self.circuit_cooldown_ms > 0,
+                "must be above 0 while the circuit breaker is on",
+            ),
+            (
+                "circuit_failure_rate",
+                self.circuit_failure_rate <= 100,
+                "must be at most 100 (percent)",
+            ),
+            (
+                "circuit_half_open_requests",
+                self.circuit_half_open_requests > 0,
+                "must be above 0",
+            ),
+            (
+                "retry_budget_percent",
+                self.retry_budget_percent <= 1_000,
+                "must be at most 1000",
+            ),
+        ];
+        match checks.into_iter().find(|(_, ok, _)| !ok) {
+            Some((key, _, why)) => Err(invalid(key, why)),
+            None => Ok(()),
+        }
+    }
+
+    fn cache_settings(&self) -> Result<CacheSettings, ConfigError> {
+        let ttl = |key, ms| at_most_a_day(key, ms);
+        Ok(CacheSettings {
+            max_bytes: self.cache_max_bytes,
+            ttl_conversation: ttl("cache_ttl_conversation_ms", self.cache_ttl_conversation_ms)?,
+            ttl_message: ttl("cache_ttl_message_ms", self.cache_ttl_message_ms)?,
+            ttl_reporting_event: ttl(
+                "cache_ttl_reporting_event_ms",
+                self.cache_ttl_reporting_event_ms,
+            )?,
+            ttl_inbox: ttl("cache_ttl_inbox_ms", self.cache_ttl_inbox_ms)?,
+            ttl_label: ttl("cache_ttl_label_ms", self.cache_ttl_label_ms)?,
+            ttl_user: ttl("cache_ttl_user_ms", self.cache_ttl_user_ms)?,
+            stale_if_error: ttl("stale_if_error_ms", self.stale_if_error_ms)?,
         })
     }
 

@@ -1,7 +1,8 @@
-//! The shared cache of several replicas: where Redis is, how long to wait
+//! The shared cache of several instances: where Redis is, how long to wait
 //! for it, and the key that makes their credential fingerprints agree.
 
-use super::{invalid, Config, ConfigError};
+use super::error::{invalid, ConfigError};
+use super::keys::Config;
 use std::time::Duration;
 
 /// A shorter key would make fingerprints guessable by brute force.
@@ -39,7 +40,7 @@ impl Config {
         let redis = match &self.redis_url {
             None => None,
             Some(_) if key_secret.is_none() => {
-                // The contract: without a shared key, replicas could not
+                // The contract: without a shared key, instances could not
                 // read each other's entries; run with the local cache only.
                 tracing::warn!(
                     "redis_url is set but cache_key_secret is not: the shared cache is off"

@@ -2,9 +2,9 @@
 //! and 1.1. Secret User columns (see `SECRET_COLUMNS`) are deliberately absent.
 
 use super::enums::{CONVERSATION_STATUS, MESSAGE_CONTENT_TYPE, MESSAGE_STATUS, MESSAGE_TYPE};
-use super::{Entity, Field, FieldType::*};
+use super::types::{Entity, Field, FieldType, FieldType::*};
 
-const fn f(odata: &'static str, ty: super::FieldType, description: &'static str) -> Field {
+const fn f(odata: &'static str, ty: FieldType, description: &'static str) -> Field {
     Field::new(odata, ty, description)
 }
 
@@ -346,3 +346,7 @@ const REPORTING_EVENT: Entity = Entity {
         f("user_id", Int, "User (agent) of the event.").groupable(),
     ],
 };
+
+pub fn entity(name: &str) -> Option<&'static Entity> {
+    ENTITIES.iter().find(|e| e.name == name)
+}

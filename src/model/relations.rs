@@ -2,7 +2,8 @@
 //! loaders, or `$expand` when the upstream declares the navigation property)
 //! serves every row of this table.
 
-use super::{entity, ApiVersion, Entity};
+use super::entities::{entity, ENTITIES};
+use super::types::{ApiVersion, Entity, KEY};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Join {
@@ -216,18 +217,18 @@ pub static RELATIONS: &[Relation] = &[
 
 impl Relation {
     pub fn source(&self) -> &'static Entity {
-        entity(self.from).unwrap_or(&super::ENTITIES[0])
+        entity(self.from).unwrap_or(&ENTITIES[0])
     }
 
     pub fn target(&self) -> &'static Entity {
-        entity(self.to).unwrap_or(&super::ENTITIES[0])
+        entity(self.to).unwrap_or(&ENTITIES[0])
     }
 
     /// Columns of the source row the join reads.
     pub fn local_columns(&self) -> Vec<&'static str> {
         let mut columns = match self.join {
             Join::ToOne { local } | Join::KeysInList { local } => vec![local],
-            Join::ToMany { .. } | Join::ListHoldsKey { .. } => vec![super::KEY],
+            Join::ToMany { .. } | Join::ListHoldsKey { .. } => vec![KEY],
         };
         if let Some((column, _)) = self.only_when {
             columns.push(column);
@@ -238,8 +239,8 @@ impl Relation {
     /// Columns of the target rows the join reads.
     pub fn remote_columns(&self) -> Vec<&'static str> {
         match self.join {
-            Join::ToOne { .. } | Join::KeysInList { .. } => vec![super::KEY],
-            Join::ToMany { remote } | Join::ListHoldsKey { remote } => vec![super::KEY, remote],
+            Join::ToOne { .. } | Join::KeysInList { .. } => vec![KEY],
+            Join::ToMany { remote } | Join::ListHoldsKey { remote } => vec![KEY, remote],
         }
     }
 

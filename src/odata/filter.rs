@@ -337,6 +337,15 @@ pub fn date_time_literal(d: &DateTime<Utc>) -> String {
 }
 
 impl CompareOp {
+    pub const ALL: [CompareOp; 6] = [
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Lt,
+        CompareOp::Le,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CompareOp::Eq => "eq",

@@ -299,14 +299,7 @@ fn property() -> impl Strategy<Value = &'static str> {
 }
 
 fn filter() -> impl Strategy<Value = Filter> {
-    let ops = prop::sample::select(vec![
-        CompareOp::Eq,
-        CompareOp::Ne,
-        CompareOp::Gt,
-        CompareOp::Ge,
-        CompareOp::Lt,
-        CompareOp::Le,
-    ]);
+    let ops = prop::sample::select(CompareOp::ALL.to_vec());
     let funcs = prop::sample::select(vec![
         StringFn::Contains,
         StringFn::StartsWith,

@@ -8,6 +8,9 @@ use std::collections::{HashMap, HashSet};
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct EntitySetInfo {
     pub properties: HashSet<String>,
+    /// Properties of an integer type (`Edm.Int32` …): a literal with a
+    /// fraction is refused there, whatever the model says of the column.
+    pub integers: HashSet<String>,
     pub navigation: HashSet<String>,
 }
 
@@ -37,6 +40,12 @@ impl Metadata {
             .is_none_or(|set| set.properties.contains(property))
     }
 
+    /// The properties of an entity set the upstream declares as integers
+    /// (none when the set is unknown).
+    pub fn integers(&self, entity_set: &str) -> Option<&HashSet<String>> {
+        self.entity_sets.get(entity_set).map(|set| &set.integers)
+    }
+
     pub fn parse(xml: &str) -> Result<Metadata, String> {
         let mut reader = Reader::from_str(xml);
         let mut version = String::new();
@@ -61,6 +70,9 @@ impl Metadata {
                             if let (Some(ty), Some(name)) = (&current_type, attr(tag, b"Name")) {
                                 let info = types.entry(ty.clone()).or_default();
                                 if tag.local_name().as_ref() == b"Property" {
+                                    if attr(tag, b"Type").is_some_and(|t| is_integer(&t)) {
+                                        info.integers.insert(name.clone());
+                                    }
                                     info.properties.insert(name);
                                 } else {
                                     info.navigation.insert(name);
@@ -99,6 +111,13 @@ impl Metadata {
     }
 }
 
+fn is_integer(edm_type: &str) -> bool {
+    matches!(
+        edm_type,
+        "Edm.Byte" | "Edm.SByte" | "Edm.Int16" | "Edm.Int32" | "Edm.Int64"
+    )
+}
+
 fn attr(tag: &BytesStart, name: &[u8]) -> Option<String> {
     tag.attributes()
         .flatten()
@@ -121,6 +140,7 @@ mod tests {
         <Key><PropertyRef Name="id"/></Key>
         <Property Name="id" Type="Edm.Int32" Nullable="false"/>
         <Property Name="status" Type="Edm.Int32"/>
+        <Property Name="value" Type="Edm.Double"/>
         <NavigationProperty Name="inbox" Type="V11.Inbox"/>
       </EntityType>
     </Schema>
@@ -137,6 +157,8 @@ mod tests {
         assert!(conv.navigation.contains("inbox"));
         assert!(md.has_property("Conversation", "id"));
         assert!(!md.has_property("Conversation", "campaign_id"));
+        let integers = md.integers("Conversation").cloned().unwrap_or_default();
+        assert!(integers.contains("status") && !integers.contains("value"));
     }
 
     #[test]

@@ -6,8 +6,6 @@ pub mod dates;
 pub mod dialect;
 pub mod eval;
 pub mod filter;
-#[cfg(test)]
-mod filter_fuzz;
 pub mod metadata;
 pub mod query;
 pub mod response;
@@ -18,3 +16,10 @@ pub use filter::{CompareOp, Filter, Literal, StringFn};
 pub use metadata::Metadata;
 pub use query::{CollectionQuery, EntityQuery, Expand, OrderBy};
 pub use response::{decode_collection, decode_entity, error_message, CollectionPage, Row};
+
+/// The randomised tests' generator.
+#[cfg(test)]
+pub(crate) mod random;
+
+#[cfg(test)]
+mod filter_fuzz;

@@ -295,6 +295,13 @@ impl Planner<'_> {
         }
     }
 
+    /// A filter split for the upstream, against its dialect and the
+    /// columns its `$metadata` declares as integers.
+    pub fn split(&self, entity: &Entity, filter: &Filter) -> Split {
+        let integers = self.metadata.and_then(|m| m.integers(entity.name));
+        split(filter, self.dialect, integers)
+    }
+
     /// Reads list arguments. Root lists and relation connections default
     /// `first` in the schema; relation lists without `first` mean every row.
     pub fn list_args(
@@ -303,7 +310,7 @@ impl Planner<'_> {
         args: &Args,
         shape: Shape,
     ) -> Result<ListArgs, GatewayError> {
-        let filter = split(&self.filter(entity, args.get("where"))?, self.dialect);
+        let filter = self.split(entity, &self.filter(entity, args.get("where"))?);
         let columns = self.columns(entity);
         let available = |c: &Field| self.available(entity, c);
         let order_by = parse_order(entity, &columns, args.get("orderBy"), &available)?;

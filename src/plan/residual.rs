@@ -7,6 +7,7 @@
 
 use crate::odata::{CompareOp, Dialect, Filter, Literal, StringFn};
 use chrono::{DateTime, Duration, Utc};
+use std::collections::HashSet;
 
 /// What goes upstream and what stays in the gateway. `residual` is
 /// `Filter::True` when the upstream answers exactly.
@@ -45,19 +46,13 @@ impl Split {
         columns(&self.residual, &mut out);
         out
     }
-
-    /// Adds a condition the upstream evaluates exactly (a parent key).
-    pub fn and_upstream(&self, filter: Filter) -> Split {
-        Split {
-            upstream: Filter::And(vec![filter, self.upstream.clone()]).simplify(),
-            residual: self.residual.clone(),
-        }
-    }
 }
 
-/// Splits a simplified filter for `dialect`. Within a top-level `and`,
-/// only the inexact parts stay residual.
-pub fn split(filter: &Filter, dialect: Dialect) -> Split {
+/// Splits a simplified filter for `dialect`; `integers`: the properties
+/// the upstream declares as integers (from `$metadata`), where a number
+/// with a fraction is written as the integer bound it means. Within a
+/// top-level `and`, only the inexact parts stay residual.
+pub fn split(filter: &Filter, dialect: Dialect, integers: Option<&HashSet<String>>) -> Split {
     let normal = negation_normal_form(filter, false).simplify();
     let parts = match normal {
         Filter::And(parts) => parts,
@@ -65,8 +60,9 @@ pub fn split(filter: &Filter, dialect: Dialect) -> Split {
     };
     let mut upstream = Vec::new();
     let mut residual = Vec::new();
+    let target = Target { dialect, integers };
     for part in parts {
-        let (pushed, exact) = push(&part, dialect);
+        let (pushed, exact) = push(&part, target);
         upstream.push(pushed);
         if !exact {
             residual.push(part);
@@ -130,12 +126,27 @@ fn negation_normal_form(filter: &Filter, negate: bool) -> Filter {
     }
 }
 
+/// What the upstream evaluates: its dialect, and which properties it
+/// declares as integers.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    dialect: Dialect,
+    integers: Option<&'a HashSet<String>>,
+}
+
+impl Target<'_> {
+    fn integer(&self, property: &str) -> bool {
+        self.integers.is_some_and(|i| i.contains(property))
+    }
+}
+
 /// The upstream condition for a filter in negation normal form, and
 /// whether it is exact (else it is wider and the filter stays residual).
-fn push(filter: &Filter, d: Dialect) -> (Filter, bool) {
+fn push(filter: &Filter, target: Target<'_>) -> (Filter, bool) {
+    let d = target.dialect;
     match filter {
         Filter::And(parts) => {
-            let pushed: Vec<(Filter, bool)> = parts.iter().map(|p| push(p, d)).collect();
+            let pushed: Vec<(Filter, bool)> = parts.iter().map(|p| push(p, target)).collect();
             let exact = pushed.iter().all(|(_, e)| *e);
             (
                 Filter::And(pushed.into_iter().map(|(f, _)| f).collect()),
@@ -143,12 +154,33 @@ fn push(filter: &Filter, d: Dialect) -> (Filter, bool) {
             )
         }
         Filter::Or(parts) => {
-            let pushed: Vec<(Filter, bool)> = parts.iter().map(|p| push(p, d)).collect();
+            let pushed: Vec<(Filter, bool)> = parts.iter().map(|p| push(p, target)).collect();
             let exact = pushed.iter().all(|(_, e)| *e);
             (
                 Filter::Or(pushed.into_iter().map(|(f, _)| f).collect()),
                 exact,
             )
+        }
+        Filter::Compare {
+            property,
+            op,
+            value: Literal::Float(f),
+        } if target.integer(property) => match integer_bound(property, *op, *f) {
+            Some(exact) => push(&exact, target),
+            // `ne` a number no integer equals: every non-null row.
+            None => push(
+                &Filter::IsNull {
+                    property,
+                    null: false,
+                },
+                target,
+            ),
+        },
+        Filter::In { property, values }
+            if target.integer(property)
+                && values.iter().any(|v| matches!(v, Literal::Float(_))) =>
+        {
+            (integer_set(property, values), true)
         }
         Filter::Compare {
             property,
@@ -182,6 +214,43 @@ fn push(filter: &Filter, d: Dialect) -> (Filter, bool) {
         },
         leaf => (leaf.clone(), true),
     }
+}
+
+/// A comparison of an integer column with a number, as the comparison
+/// with an integer it means: `> 72.25` is `>= 73`, `<= 72.25` is `<= 72`,
+/// `= 72.25` matches no row. A filter in negation normal form has no `not`
+/// above its comparisons, so "no row" may stand for "unknown on a null".
+/// `None` for `ne` a number with a fraction (every non-null row).
+fn integer_bound(property: &'static str, op: CompareOp, f: f64) -> Option<Filter> {
+    let int = |op, v: f64| Filter::Compare {
+        property,
+        op,
+        // Saturates beyond the integers: the bound still holds.
+        value: Literal::Int(v as i64),
+    };
+    if f.fract() == 0.0 {
+        return Some(int(op, f));
+    }
+    Some(match op {
+        CompareOp::Gt | CompareOp::Ge => int(CompareOp::Ge, f.ceil()),
+        CompareOp::Lt | CompareOp::Le => int(CompareOp::Le, f.floor()),
+        CompareOp::Eq => Filter::False,
+        CompareOp::Ne => return None,
+    })
+}
+
+/// A set of numbers tested on an integer column: the whole ones, as
+/// integers; the others can equal no value there.
+fn integer_set(property: &'static str, values: &[Literal]) -> Filter {
+    let values = values
+        .iter()
+        .filter_map(|v| match v {
+            Literal::Float(f) if f.fract() == 0.0 => Some(Literal::Int(*f as i64)),
+            Literal::Float(_) => None,
+            other => Some(other.clone()),
+        })
+        .collect();
+    Filter::In { property, values }.simplify()
 }
 
 /// Servers keep milliseconds and cut a literal's further digits, which
@@ -281,6 +350,7 @@ pub fn describe(filter: &Filter) -> String {
 mod tests {
     use super::*;
     use crate::odata::eval::matches;
+    use crate::odata::random::Lcg;
     use crate::odata::{DialectName, Row};
     use serde_json::{json, Value as Json};
 
@@ -320,7 +390,7 @@ mod tests {
         });
         let f = Filter::And(vec![not(cmp("a", CompareOp::Ge, 3)), nin]);
         assert_eq!(
-            text(&split(&f, liveagent())),
+            text(&split(&f, liveagent(), None)),
             ("a lt 3 and a ne 1 and a ne 2".into(), "true".into())
         );
     }
@@ -337,7 +407,7 @@ mod tests {
             cmp("b", CompareOp::Eq, 1),
         ]);
         assert_eq!(
-            text(&split(&f, liveagent())),
+            text(&split(&f, liveagent(), None)),
             (
                 "startswith(s,'ab') and b eq 1".into(),
                 "a eq null and startswith(s,'ab_c')".into()
@@ -345,10 +415,13 @@ mod tests {
         );
         let either = Filter::Or(vec![null, cmp("b", CompareOp::Eq, 1)]);
         assert_eq!(
-            text(&split(&either, liveagent())),
+            text(&split(&either, liveagent(), None)),
             ("true".into(), "a eq null or b eq 1".into())
         );
-        assert_eq!(split(&either, Dialect::odata4()).residual, Filter::True);
+        assert_eq!(
+            split(&either, Dialect::odata4(), None).residual,
+            Filter::True
+        );
     }
 
     #[test]
@@ -358,7 +431,7 @@ mod tests {
             not(call(StringFn::Contains, "x")),
         ]);
         assert_eq!(
-            text(&split(&f, Dialect::odata4())),
+            text(&split(&f, Dialect::odata4(), None)),
             (
                 "a ne null and a ne 5 and s ne null and not (contains(s,'x'))".into(),
                 "true".into()
@@ -376,7 +449,7 @@ mod tests {
             op,
             value: at.clone(),
         };
-        let ge = split(&bound(CompareOp::Ge), Dialect::odata4());
+        let ge = split(&bound(CompareOp::Ge), Dialect::odata4(), None);
         assert_eq!(
             text(&ge),
             (
@@ -384,7 +457,7 @@ mod tests {
                 "t ge 2026-04-30T15:23:23.039001Z".into()
             )
         );
-        let lt = split(&bound(CompareOp::Lt), Dialect::odata4());
+        let lt = split(&bound(CompareOp::Lt), Dialect::odata4(), None);
         assert_eq!(describe(&lt.upstream), "t le 2026-04-30T15:23:23.040Z");
         let whole = crate::odata::dates::parse_date_time("2026-04-30T15:23:23.039Z")
             .map(Literal::DateTime)
@@ -394,7 +467,88 @@ mod tests {
             op: CompareOp::Ge,
             value: whole,
         };
-        assert_eq!(split(&exact, Dialect::odata4()).residual, Filter::True);
+        assert_eq!(
+            split(&exact, Dialect::odata4(), None).residual,
+            Filter::True
+        );
+    }
+
+    #[test]
+    fn numbers_with_a_fraction_become_the_integer_bounds_they_mean() {
+        let integers: HashSet<String> = ["a".to_string()].into();
+        let float = |op, f| Filter::Compare {
+            property: "a",
+            op,
+            value: Literal::Float(f),
+        };
+        let upstream = |f: Filter, d: Dialect| {
+            let s = split(&f, d, Some(&integers));
+            assert_eq!(s.residual, Filter::True, "{}", describe(&f));
+            describe(&s.upstream)
+        };
+        let la = liveagent();
+        assert_eq!(upstream(float(CompareOp::Gt, 72.25), la), "a ge 73");
+        assert_eq!(upstream(float(CompareOp::Le, 72.25), la), "a le 72");
+        assert_eq!(upstream(float(CompareOp::Ge, 72.0), la), "a ge 72");
+        assert_eq!(upstream(float(CompareOp::Eq, 72.25), la), "false");
+        assert_eq!(
+            upstream(float(CompareOp::Ne, 72.25), Dialect::odata4()),
+            "a ne null"
+        );
+        let set = Filter::In {
+            property: "a",
+            values: vec![Literal::Float(1.5), Literal::Float(2.0)],
+        };
+        assert_eq!(upstream(set, la), "a eq 2");
+        // Without a null literal, `ne` a fraction drops the nulls here.
+        let ne = split(&float(CompareOp::Ne, 1.5), la, Some(&integers));
+        assert_eq!(describe(&ne.residual), "a ne 1.5");
+        // A column the upstream does not declare an integer keeps its literal.
+        let plain = split(&float(CompareOp::Gt, 72.25), la, None);
+        assert_eq!(describe(&plain.upstream), "a gt 72.25");
+    }
+
+    #[test]
+    fn integer_bounds_select_the_same_rows() {
+        let integers: HashSet<String> = ["a".to_string()].into();
+        let mut rng = Lcg(11);
+        let rows = rows();
+        let ops = CompareOp::ALL;
+        for _ in 0..2000 {
+            // Numbers with and without fractions on the integer column `a`.
+            let leaf = |rng: &mut Lcg| Filter::Compare {
+                property: "a",
+                op: ops[rng.below(6) as usize],
+                value: Literal::Float(rng.below(9) as f64 / 2.0 - 0.5),
+            };
+            let filter = match rng.below(3) {
+                0 => leaf(&mut rng),
+                1 => not(Filter::Or(vec![leaf(&mut rng), leaf(&mut rng)])),
+                _ => Filter::And(vec![leaf(&mut rng), not(leaf(&mut rng))]),
+            }
+            .simplify();
+            for d in [liveagent(), Dialect::odata4()] {
+                let s = split(&filter, d, Some(&integers));
+                assert!(
+                    !describe(&s.upstream).contains(".5"),
+                    "{}",
+                    describe(&s.upstream)
+                );
+                for row in &rows {
+                    let got = if d.ne_matches_null {
+                        odata_matches(&s.upstream, row) && matches(&s.residual, row)
+                    } else {
+                        matches(&s.upstream, row) && matches(&s.residual, row)
+                    };
+                    assert_eq!(
+                        matches(&filter, row),
+                        got,
+                        "{} on {row:?}",
+                        describe(&filter)
+                    );
+                }
+            }
+        }
     }
 
     /// OData's rule, as a complete server evaluates an upstream filter:
@@ -417,28 +571,8 @@ mod tests {
         }
     }
 
-    /// A small deterministic generator: no extra dependency.
-    struct Lcg(u64);
-
-    impl Lcg {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (self.0 >> 33) % n
-        }
-    }
-
     fn random_filter(rng: &mut Lcg, depth: u32) -> Filter {
-        let ops = [
-            CompareOp::Eq,
-            CompareOp::Ne,
-            CompareOp::Gt,
-            CompareOp::Ge,
-            CompareOp::Lt,
-            CompareOp::Le,
-        ];
+        let ops = CompareOp::ALL;
         let kind = if depth == 0 {
             4 + rng.below(5)
         } else {
@@ -500,8 +634,8 @@ mod tests {
         let rows = rows();
         for _ in 0..3000 {
             let filter = random_filter(&mut rng, 3).simplify();
-            let pg = split(&filter, liveagent());
-            let full = split(&filter, Dialect::odata4());
+            let pg = split(&filter, liveagent(), None);
+            let full = split(&filter, Dialect::odata4(), None);
             assert_eq!(full.residual, Filter::True, "{}", describe(&filter));
             for row in &rows {
                 let want = matches(&filter, row);

@@ -3,12 +3,11 @@
 //! once the upstream has shown that credential the same account, and again
 //! after `replica_account_check_s`.
 
-use super::Replica;
 use crate::error::GatewayError;
 use crate::odata::response::lenient_i64;
 use crate::odata::CollectionQuery;
 use crate::report::Report;
-use crate::upstream::{Caller, Fingerprint};
+use crate::upstream::{Caller, Upstream};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -18,7 +17,7 @@ const MAX_ENTRIES: usize = 10_000;
 
 pub(super) struct Accounts {
     ttl: Duration,
-    checked: Mutex<HashMap<Fingerprint, (Option<i64>, Instant)>>,
+    checked: Mutex<HashMap<crate::upstream::Fingerprint, (Option<i64>, Instant)>>,
 }
 
 impl Accounts {
@@ -29,20 +28,22 @@ impl Accounts {
         }
     }
 
-    /// Whether `caller` reads `account` (the replica's).
+    /// Whether `caller` reads `account` (the replica's, whose own token
+    /// is `token`).
     pub async fn confirm(
         &self,
-        replica: &Replica,
+        upstream: &Upstream,
+        token: &str,
         caller: &Caller,
         account: Option<i64>,
     ) -> Result<bool, GatewayError> {
         let Some(account) = account else {
             return Ok(false);
         };
-        if caller.credential.secret() == replica.settings.token.expose() {
+        if caller.credential.secret() == token {
             return Ok(true);
         }
-        let key = replica.upstream.fingerprint(&caller.credential);
+        let key = upstream.fingerprint(&caller.credential);
         let known = self
             .checked
             .lock()
@@ -53,7 +54,7 @@ impl Accounts {
         let theirs = match known {
             Some(a) => a,
             // Asked afresh, never from a cached answer.
-            None => match read_account(replica, &fresh(caller)).await {
+            None => match read_account(upstream, &fresh(caller)).await {
                 Ok(a) => {
                     let mut checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
                     if checked.len() >= MAX_ENTRIES {
@@ -84,10 +85,9 @@ fn fresh(caller: &Caller) -> Caller {
 /// The account of the first row the caller can read (conversations, else
 /// inboxes); `None` when it reads none.
 pub(super) async fn read_account(
-    replica: &Replica,
+    upstream: &Upstream,
     caller: &Caller,
 ) -> Result<Option<i64>, GatewayError> {
-    let upstream = &replica.upstream;
     let metadata = upstream.metadata(caller).await;
     let dialect = upstream.dialect_for(caller, metadata.as_deref()).await;
     for collection in ["Conversation", "Inbox"] {

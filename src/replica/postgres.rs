@@ -3,8 +3,8 @@
 //! columns use the "C" collation so that comparisons are byte-wise, as
 //! the gateway's own filter evaluation is.
 
-use super::store::{SqlDialect, Statement, Store, StoreError, StoreResult};
-use super::tables::{Cell, Kind};
+use super::store::{Store, StoreError, StoreResult};
+use crate::sql::{Cell, Kind, SqlDialect, Statement};
 use async_trait::async_trait;
 use tokio::sync::{Mutex, RwLock};
 use tokio_postgres::types::ToSql;
@@ -90,6 +90,10 @@ impl SqlDialect for Dialect {
         format!(
             "(CAST(EXTRACT(YEAR FROM {date}) AS BIGINT) * 12 + CAST(EXTRACT(MONTH FROM {date}) AS BIGINT) - 1)"
         )
+    }
+
+    fn greatest(&self, a: &str, b: &str) -> String {
+        format!("GREATEST({a}, {b})")
     }
 
     fn contains(&self, column: &str, p: &str) -> String {

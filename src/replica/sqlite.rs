@@ -2,8 +2,8 @@
 //! readers, each on a blocking thread so the async workers never wait on
 //! the disk.
 
-use super::store::{SqlDialect, Statement, Store, StoreError, StoreResult};
-use super::tables::{Cell, Kind};
+use super::store::{Store, StoreError, StoreResult};
+use crate::sql::{Cell, Kind, SqlDialect, Statement};
 use async_trait::async_trait;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags};
@@ -74,6 +74,10 @@ impl SqlDialect for Dialect {
         )
     }
 
+    fn greatest(&self, a: &str, b: &str) -> String {
+        format!("max({a}, {b})")
+    }
+
     fn contains(&self, column: &str, p: &str) -> String {
         format!("instr({column}, {p}) > 0")
     }
@@ -83,7 +87,11 @@ impl SqlDialect for Dialect {
     }
 
     fn ends_with(&self, column: &str, p: &str) -> String {
-        format!("(length({p}) = 0 OR substr({column}, -length({p})) = {p})")
+        // `substr(x, -0)` is all of x: an empty suffix is tested apart, and
+        // `x = x` keeps a null column unknown there as everywhere.
+        format!(
+            "(substr({column}, -length({p})) = {p} OR (length({p}) = 0 AND {column} = {column}))"
+        )
     }
 }
 

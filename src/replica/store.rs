@@ -1,8 +1,8 @@
-//! The storage trait both engines implement, and the SQL they share. The
-//! engines differ in three things only: how a parameter is written, how a
-//! column type is spelled, and how a day number becomes a month.
+//! The storage trait both engines implement, and the statements that keep
+//! the copy: its tables, upserts, deletions and its own state.
 
-use super::tables::{Cell, Kind, Table};
+use crate::aggregate::sql::Bounds;
+use crate::sql::{Builder, Cell, Kind, SqlDialect, Statement, Table};
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -12,26 +12,6 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// One statement with its parameters (each with the kind it binds as).
-#[derive(Debug, Clone, Default)]
-pub struct Statement {
-    pub sql: String,
-    pub params: Vec<(Cell, Kind)>,
-}
-
-/// What differs in the SQL text of an engine.
-pub trait SqlDialect: Send + Sync {
-    /// The n-th parameter (1-based), of `kind`.
-    fn param(&self, n: usize, kind: Kind) -> String;
-    fn column_type(&self, kind: Kind) -> &'static str;
-    /// `year * 12 + month - 1` of day number `day` (days since 1970-01-01).
-    fn month_of_day(&self, day: &str) -> String;
-    /// Whether text `column` contains, starts or ends with parameter `p`.
-    fn contains(&self, column: &str, p: &str) -> String;
-    fn starts_with(&self, column: &str, p: &str) -> String;
-    fn ends_with(&self, column: &str, p: &str) -> String;
-}
 
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -43,29 +23,6 @@ pub trait Store: Send + Sync {
     /// Whether this process may sync: always for SQLite; for PostgreSQL,
     /// whether it holds the session lock the gateway replicas share.
     async fn lead(&self) -> StoreResult<bool>;
-}
-
-/// Builds a statement, numbering its parameters.
-#[derive(Default)]
-pub struct Builder {
-    statement: Statement,
-}
-
-impl Builder {
-    pub fn push(&mut self, sql: &str) -> &mut Self {
-        self.statement.sql.push_str(sql);
-        self
-    }
-
-    /// Adds a parameter and returns how the SQL names it.
-    pub fn bind(&mut self, dialect: &dyn SqlDialect, cell: Cell, kind: Kind) -> String {
-        self.statement.params.push((cell, kind));
-        dialect.param(self.statement.params.len(), kind)
-    }
-
-    pub fn finish(self) -> Statement {
-        self.statement
-    }
 }
 
 /// The replica's own state: one row per key (JSON values).
@@ -204,6 +161,18 @@ pub fn set_meta(dialect: &dyn SqlDialect, key: &str, value: &str) -> Statement {
     b.finish()
 }
 
+/// The first and last value of an integer column (`None`: no rows).
+pub async fn bounds(store: &dyn Store, table: &str, column: &str) -> StoreResult<Bounds> {
+    let sql = format!("SELECT MIN({column}), MAX({column}) FROM {table}");
+    let rows = store
+        .read(Statement::plain(sql), vec![Kind::Int, Kind::Int])
+        .await?;
+    Ok(match rows.first().map(|r| (r.first(), r.get(1))) {
+        Some((Some(Cell::Int(lo)), Some(Cell::Int(hi)))) => Some((*lo, *hi)),
+        _ => None,
+    })
+}
+
 pub async fn get_meta(store: &dyn Store, key: &str) -> StoreResult<Option<String>> {
     let mut b = Builder::default();
     let k = b.bind(store.dialect(), Cell::Text(key.into()), Kind::Text);
@@ -218,37 +187,11 @@ pub async fn get_meta(store: &dyn Store, key: &str) -> StoreResult<Option<String
         }))
 }
 
-/// A dialect whose SQL text shows what was asked, for unit tests.
-#[cfg(test)]
-pub struct Plain;
-
-#[cfg(test)]
-impl SqlDialect for Plain {
-    fn param(&self, n: usize, _kind: Kind) -> String {
-        format!("?{n}")
-    }
-    fn column_type(&self, _kind: Kind) -> &'static str {
-        "ANY"
-    }
-    fn month_of_day(&self, day: &str) -> String {
-        format!("month({day})")
-    }
-    fn contains(&self, column: &str, p: &str) -> String {
-        format!("contains({column}, {p})")
-    }
-    fn starts_with(&self, column: &str, p: &str) -> String {
-        format!("starts({column}, {p})")
-    }
-    fn ends_with(&self, column: &str, p: &str) -> String {
-        format!("ends({column}, {p})")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::ApiVersion;
-    use crate::replica::tables::tables;
+    use crate::sql::{tables, Plain};
 
     #[test]
     fn upserts_are_cut_below_the_parameter_limits() {

@@ -9,20 +9,20 @@
 //! and the others read its progress.
 
 use super::account::read_account;
-use super::store::{self, get_meta, set_meta, Statement, Store, StoreError};
-use super::tables::{cell, Cell, Kind, Table};
-use super::{Replica, Status};
+use super::progress::{layout, newest, State, TableState};
+use super::state::{Replica, Status};
+use super::store::{self, get_meta, set_meta, Store, StoreError};
 use crate::error::GatewayError;
 use crate::metrics::{CollectionLabel, ReasonLabel};
 use crate::model::KEY;
 use crate::odata::response::lenient_i64;
 use crate::odata::{CollectionPage, CollectionQuery, CompareOp, Dialect, Filter, Literal};
 use crate::report::Report;
+use crate::sql::{Cell, Kind, Statement, Table};
 use crate::upstream::{Caller, PagePlan};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -33,41 +33,6 @@ pub(super) enum SyncError {
     Store(#[from] StoreError),
     #[error("upstream: {0}")]
     Upstream(#[from] GatewayError),
-}
-
-/// Sync progress, stored in the replica itself (`la_meta`, key `state`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct State {
-    account: Option<i64>,
-    synced_at: Option<DateTime<Utc>>,
-    /// Statistics were last gathered (after backfills, then every
-    /// reconcile interval).
-    analyzed_at: Option<DateTime<Utc>>,
-    tables: BTreeMap<String, TableState>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct TableState {
-    backfilled: bool,
-    /// Backfill cursor: the last id stored.
-    after_id: i64,
-    /// Rows read by the backfill so far.
-    backfill_rows: u64,
-    /// Incremental watermark (µs of `updated_at`).
-    since_us: Option<i64>,
-    reconciled_at: Option<DateTime<Utc>>,
-}
-
-impl State {
-    fn status(&self, tables: &[Table]) -> Status {
-        Status {
-            complete: tables
-                .iter()
-                .all(|t| self.tables.get(t.entity.name).is_some_and(|s| s.backfilled)),
-            account: self.account,
-            synced_at: self.synced_at,
-        }
-    }
 }
 
 /// Syncs every interval until the process ends.
@@ -128,8 +93,8 @@ async fn pass(replica: &Replica) -> Result<bool, SyncError> {
         .dialect_for(&caller, metadata.as_deref())
         .await;
     let mut state = load(store).await?.unwrap_or_default();
-    let account = read_account(replica, &caller).await?;
-    if state.account.is_some() && account.is_some() && state.account != account {
+    let account = read_account(&replica.upstream, &caller).await?;
+    if state.account_changed(account) {
         tracing::warn!("the replica's token reads another account now; syncing it afresh");
         // Nobody is answered from the tables while they fill again.
         replica.set_status(Status::default());
@@ -155,10 +120,7 @@ async fn pass(replica: &Replica) -> Result<bool, SyncError> {
         state.synced_at = Some(started);
     }
     let mut statements = vec![save(store, &state)];
-    let stale_statistics = state.analyzed_at.is_none_or(|at| {
-        (Utc::now() - at).to_std().unwrap_or_default() >= replica.settings.reconcile_interval
-    });
-    if complete && stale_statistics {
+    if complete && state.statistics_due(Utc::now(), replica.settings.reconcile_interval) {
         statements.push(store::analyze());
         state.analyzed_at = Some(Utc::now());
         statements[0] = save(store, &state);
@@ -178,7 +140,7 @@ async fn prepare(replica: &Replica, store: &dyn Store) -> Result<(), StoreError>
     store
         .write(store::create_tables(d, &replica.tables))
         .await?;
-    let layout = layout(replica);
+    let layout = layout(&replica.tables);
     match get_meta(store, "layout").await? {
         Some(stored) if stored == layout => Ok(()),
         Some(_) => reset(replica, store).await,
@@ -190,22 +152,10 @@ async fn reset(replica: &Replica, store: &dyn Store) -> Result<(), StoreError> {
     let d = store.dialect();
     let mut statements = store::drop_tables(&replica.tables);
     statements.extend(store::create_tables(d, &replica.tables));
-    statements.push(set_meta(d, "layout", &layout(replica)));
+    statements.push(set_meta(d, "layout", &layout(&replica.tables)));
     // Followers see an empty replica at once, not the old account's state.
     statements.push(save(store, &State::default()));
     store.write(statements).await
-}
-
-fn layout(replica: &Replica) -> String {
-    let tables: Vec<String> = replica
-        .tables
-        .iter()
-        .map(|t| {
-            let columns: Vec<&str> = t.columns.iter().map(|f| f.odata).collect();
-            format!("{}({})", t.name, columns.join(","))
-        })
-        .collect();
-    format!("1:{}", tables.join(";"))
 }
 
 async fn load(store: &dyn Store) -> Result<Option<State>, StoreError> {
@@ -222,10 +172,7 @@ fn save(store: &dyn Store, state: &State) -> Statement {
 
 async fn count_rows(replica: &Replica, store: &dyn Store) {
     for t in &replica.tables {
-        let statement = Statement {
-            sql: format!("SELECT COUNT(*) FROM {}", t.name),
-            params: Vec::new(),
-        };
+        let statement = Statement::plain(format!("SELECT COUNT(*) FROM {}", t.name));
         if let Ok(rows) = store.read(statement, vec![Kind::Int]).await {
             if let Some(Some(Cell::Int(n))) = rows.first().map(|r| r.first()) {
                 replica
@@ -288,10 +235,8 @@ impl Sync<'_> {
         } else {
             self.backfill(t).await?;
         }
-        let (due, _) = self.update(t, |s| s.reconciled_at);
         let every = self.replica.settings.reconcile_interval;
-        let due = t.entity.name == "Conversation"
-            || due.is_none_or(|at| (Utc::now() - at).to_std().unwrap_or_default() >= every);
+        let (due, _) = self.update(t, |s| s.reconcile_due(t, Utc::now(), every));
         if due {
             self.reconcile(t).await?;
         }
@@ -349,7 +294,7 @@ impl Sync<'_> {
     {
         let columns: Vec<&'static str> = t.columns.iter().map(|f| f.odata).collect();
         self.pages(t, filter, after, columns, |page| {
-            let rows = cells(t, &page);
+            let rows = t.stored(&page.rows);
             let last = rows.last().and_then(|r| match r.first() {
                 Some(Cell::Int(id)) => Some(*id),
                 _ => None,
@@ -413,27 +358,13 @@ impl Sync<'_> {
 
     /// Rows changed since the watermark less the overlap.
     async fn changes(&self, t: &Table) -> Result<(), SyncError> {
-        let overlap = i64::try_from(self.replica.settings.overlap.as_micros()).unwrap_or(0);
-        let (since, _) = self.update(t, |s| s.since_us);
-        let from = since.unwrap_or(0).saturating_sub(overlap);
-        let from = DateTime::from_timestamp_micros(from).unwrap_or_default();
+        let overlap = self.replica.settings.overlap;
+        let (from, _) = self.update(t, |s| s.changes_from(overlap));
         let filter = compare("updated_at", CompareOp::Ge, Literal::DateTime(from));
         let updated_at = t.columns.iter().position(|f| f.odata == "updated_at");
         self.stored_pages(t, filter, None, |rows, _| {
-            let newest = updated_at.and_then(|i| {
-                rows.iter()
-                    .filter_map(|r| match r.get(i) {
-                        Some(Cell::Int(us)) => Some(*us),
-                        _ => None,
-                    })
-                    .max()
-            });
-            // A row stamped in the future (the upstream's clock ahead of
-            // ours) must not move the watermark past what is read next.
-            let newest = newest.map(|us| us.min(Utc::now().timestamp_micros()));
-            let (_, state) = self.update(t, |s| {
-                s.since_us = s.since_us.max(newest);
-            });
+            let newest = newest(&rows, updated_at);
+            let (_, state) = self.update(t, |s| s.advance(newest, Utc::now()));
             let mut statements = store::upsert(self.store.dialect(), t, rows);
             statements.push(save(self.store, &state));
             async move { Ok(self.store.write(statements).await?) }
@@ -524,18 +455,4 @@ impl Sync<'_> {
             })
             .collect())
     }
-}
-
-/// A page's rows as stored, those without an id left out.
-fn cells(t: &Table, page: &CollectionPage) -> Vec<Vec<Cell>> {
-    page.rows
-        .iter()
-        .map(|row| {
-            t.columns
-                .iter()
-                .map(|f| cell(f, row.get(f.odata)))
-                .collect::<Vec<_>>()
-        })
-        .filter(|r: &Vec<Cell>| matches!(r.first(), Some(Cell::Int(_))))
-        .collect()
 }

@@ -3,9 +3,10 @@
 //! count distinct values, and sum/avg/min/max the `measure` columns. The
 //! arguments become an `aggregate::Spec`; only selected metrics are asked.
 
-use super::aggregate_args::parse_spec;
+use super::aggregate_args::{enum_name, parse_spec};
 use super::filter_input::{filter_input_name, value_type_name};
 use super::order::SORT_DIRECTION;
+use super::scalars::DATE_TIME;
 use super::scope::Scope;
 use crate::aggregate::{self, Group, NumOp, Spec, TimeUnit};
 use crate::error::GatewayError;
@@ -28,12 +29,6 @@ const METRICS: [(&str, &str); 6] = [
     ("AVG", "Average of `field`."),
     ("MIN", "Smallest value of `field`."),
     ("MAX", "Largest value of `field`."),
-];
-pub(super) const NUMBER_FIELDS: [(&str, NumOp); 4] = [
-    ("sum", NumOp::Sum),
-    ("avg", NumOp::Avg),
-    ("min", NumOp::Min),
-    ("max", NumOp::Max),
 ];
 
 /// The types every aggregate shares.
@@ -80,10 +75,6 @@ fn times<'c>(columns: &'c [&'static Column]) -> impl Iterator<Item = &'static Co
         .filter(|c| c.ty == FieldType::DateTime)
 }
 
-pub(super) fn enum_name(column: &Column) -> String {
-    column.odata.to_uppercase()
-}
-
 /// A group as the parent value of its fields.
 #[derive(Clone)]
 struct GroupView {
@@ -109,9 +100,9 @@ pub fn entity_types(entity: &'static Entity, columns: &[&'static Column]) -> Vec
             numbers = numbers.field(number_field(column));
         }
         types.push(numbers.into());
-        for (name, op) in NUMBER_FIELDS {
+        for op in NumOp::FIELDS {
             group = group.field(Field::new(
-                name,
+                op.name(),
                 TypeRef::named_nn(names(entity, "Numbers")),
                 move |ctx| {
                     let view = ctx.parent_value.downcast_ref::<GroupView>().cloned();
@@ -156,7 +147,7 @@ fn key_object(entity: &'static Entity, columns: &[&'static Column]) -> Object {
         key = key.field(key_field(entity, column));
     }
     key.field(
-        Field::new("bucket", TypeRef::named("DateTime"), |ctx| {
+        Field::new("bucket", TypeRef::named(DATE_TIME), |ctx| {
             let view = ctx.parent_value.downcast_ref::<GroupView>();
             let start = view
                 .and_then(|v| v.group.bucket)

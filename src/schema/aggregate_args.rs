@@ -2,7 +2,6 @@
 //! `aggregate::Spec`: `where`, `groupBy`, `bucket`, `orderBy`, `first`, and
 //! which metrics the selection (or the order) needs.
 
-use super::aggregate::{enum_name, NUMBER_FIELDS};
 use crate::aggregate::{Bucketing, NumOp, SortBy, Spec, TimeUnit};
 use crate::error::GatewayError;
 use crate::model::{Entity, Field as Column, FieldType};
@@ -135,10 +134,13 @@ impl SpecReader<'_> {
                         add_distinct(spec, self.served(c, "counted")?);
                     }
                 }
-            } else if let Some((_, op)) = NUMBER_FIELDS.iter().find(|(n, _)| *n == child.name()) {
+            } else if let Some(op) = NumOp::FIELDS
+                .into_iter()
+                .find(|op| op.name() == child.name())
+            {
                 for f in child.selection_set() {
                     if let Some(c) = self.named(f.name(), |c| c.measure) {
-                        add_number(spec, *op, self.served(c, "measured")?);
+                        add_number(spec, op, self.served(c, "measured")?);
                     }
                 }
             }
@@ -194,11 +196,8 @@ impl SpecReader<'_> {
                 self.served(c, "counted")?,
             )));
         }
-        let op = NUMBER_FIELDS
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(metric))
-            .map(|(_, op)| *op)
-            .ok_or_else(|| bad(format!("`{metric}` is not a metric")))?;
+        let op =
+            NumOp::field_named(metric).ok_or_else(|| bad(format!("`{metric}` is not a metric")))?;
         let c = self
             .named(name, |c| c.measure)
             .ok_or_else(|| bad(format!("`{name}` is not a measure field")))?;
@@ -208,6 +207,11 @@ impl SpecReader<'_> {
             self.served(c, "measured")?,
         )))
     }
+}
+
+/// The GraphQL enum value naming a column (`<Entity>GroupField`, ...).
+pub(super) fn enum_name(column: &Column) -> String {
+    column.odata.to_uppercase()
 }
 
 /// The bucketing of a unit in a zone (`null` means UTC).

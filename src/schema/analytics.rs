@@ -6,6 +6,7 @@
 use super::aggregate::TIME_UNIT;
 use super::aggregate_args::bucketing;
 use super::filter_input::filter_input_name;
+use super::scalars::DATE_TIME;
 use super::scope::Scope;
 use crate::aggregate::analytics::{
     agent_activity, conversation_counts, ActivityRequest, ActivityRow, ActivityWants,
@@ -51,19 +52,35 @@ fn seconds(s: Option<f64>) -> Value {
     s.map_or(Value::Null, Value::from)
 }
 
+/// A figure's GraphQL type: a named type, and whether it is never null.
+#[derive(Clone, Copy)]
+struct FigureType(&'static str, bool);
+
+impl FigureType {
+    fn type_ref(self) -> TypeRef {
+        match self.1 {
+            true => TypeRef::named_nn(self.0),
+            false => TypeRef::named(self.0),
+        }
+    }
+}
+
+const COUNT: FigureType = FigureType(TypeRef::INT, true);
+const SECONDS: FigureType = FigureType(TypeRef::FLOAT, false);
+
 /// (GraphQL name, type, description, value)
-const ACTIVITY_FIELDS: [(&str, &str, &str, Figure); 9] = [
-    ("userId", "Int!", "The agent (User id).", |r| Value::from(r.user_id)),
-    ("bucket", "DateTime", "Start of the time bucket (UTC); null without `bucket`.", |r| {
+const ACTIVITY_FIELDS: [(&str, FigureType, &str, Figure); 9] = [
+    ("userId", COUNT, "The agent (User id).", |r| Value::from(r.user_id)),
+    ("bucket", FigureType(DATE_TIME, false), "Start of the time bucket (UTC); null without `bucket`.", |r| {
         r.bucket.map_or(Value::Null, |t| Value::String(format_date_time(&t)))
     }),
-    ("conversationsAssigned", "Int!", "Distinct conversations with an `assignee_changed` event for the agent.", |r| count(r.conversations_assigned)),
-    ("conversationsResolved", "Int!", "Distinct conversations with a `conversation_resolved` event for the agent.", |r| count(r.conversations_resolved)),
-    ("firstReplies", "Int!", "`first_reply_created` events of the agent.", |r| count(r.first_replies)),
-    ("avgFirstReplySeconds", "Float", "Average `value` of those events: seconds from conversation start to the agent's first reply.", |r| seconds(r.avg_first_reply_seconds)),
-    ("medianFirstReplySeconds", "Float", "Median of the same values.", |r| seconds(r.median_first_reply_seconds)),
-    ("avgResolutionSeconds", "Float", "Average `value` of `conversation_resolved` events: seconds from conversation start to resolution.", |r| seconds(r.avg_resolution_seconds)),
-    ("messagesSent", "Int!", "Outgoing, non-private messages the agent sent (senderType User).", |r| count(r.messages_sent)),
+    ("conversationsAssigned", COUNT, "Distinct conversations with an `assignee_changed` event for the agent.", |r| count(r.conversations_assigned)),
+    ("conversationsResolved", COUNT, "Distinct conversations with a `conversation_resolved` event for the agent.", |r| count(r.conversations_resolved)),
+    ("firstReplies", COUNT, "`first_reply_created` events of the agent.", |r| count(r.first_replies)),
+    ("avgFirstReplySeconds", SECONDS, "Average `value` of those events: seconds from conversation start to the agent's first reply.", |r| seconds(r.avg_first_reply_seconds)),
+    ("medianFirstReplySeconds", SECONDS, "Median of the same values.", |r| seconds(r.median_first_reply_seconds)),
+    ("avgResolutionSeconds", SECONDS, "Average `value` of `conversation_resolved` events: seconds from conversation start to resolution.", |r| seconds(r.avg_resolution_seconds)),
+    ("messagesSent", COUNT, "Outgoing, non-private messages the agent sent (senderType User).", |r| count(r.messages_sent)),
 ];
 
 /// The agents of an activity report, by the response key of each `user`
@@ -91,12 +108,8 @@ pub fn types() -> Vec<Type> {
     let mut activity = Object::new(ACTIVITY)
         .description("One agent's activity in one time bucket (or the whole range). Times of events are their `createdAt`, of messages their `createdAt`.");
     for (name, ty, description, figure) in ACTIVITY_FIELDS {
-        let ty = match ty.strip_suffix('!') {
-            Some(t) => TypeRef::named_nn(t),
-            None => TypeRef::named(ty),
-        };
         activity = activity.field(
-            Field::new(name, ty, move |ctx| {
+            Field::new(name, ty.type_ref(), move |ctx| {
                 let value = ctx
                     .parent_value
                     .downcast_ref::<ActivityView>()
@@ -166,8 +179,8 @@ pub fn agent_activity_field() -> Field {
         })
     })
     .description("Per agent and time bucket: assignments, resolutions, first replies and their times, messages sent, from `from` (inclusive) to `to` (exclusive). Ordered by bucket, then user id.")
-    .argument(InputValue::new("from", TypeRef::named_nn("DateTime")))
-    .argument(InputValue::new("to", TypeRef::named_nn("DateTime")))
+    .argument(InputValue::new("from", TypeRef::named_nn(DATE_TIME)))
+    .argument(InputValue::new("to", TypeRef::named_nn(DATE_TIME)))
     .argument(InputValue::new("bucket", TypeRef::named(TIME_UNIT)).description("Without it, one row per agent for the whole range."))
     .argument(InputValue::new("timeZone", TypeRef::named(TypeRef::STRING)).default_value("UTC"))
     .argument(InputValue::new("inboxIds", TypeRef::named_nn_list(TypeRef::INT)).description("Only these inboxes."))

@@ -19,7 +19,7 @@ pub struct Gateway {
     /// Most rows a read may go through to evaluate a filter in the gateway.
     pub max_scan_rows: u64,
     /// Aggregates: pushdown, scan limits, group cap.
-    pub aggregates: crate::aggregate::Settings,
+    pub aggregates: crate::aggregate::Policy,
     /// The analytics replica, when configured.
     pub replica: Option<Arc<dyn crate::aggregate::Local>>,
 }

@@ -9,8 +9,11 @@ use async_graphql::dynamic::Scalar;
 use async_graphql::{Name, Value};
 use serde_json::Value as Json;
 
+/// The name of the `DateTime` scalar.
+pub const DATE_TIME: &str = "DateTime";
+
 pub fn date_time_scalar() -> Scalar {
-    Scalar::new("DateTime")
+    Scalar::new(DATE_TIME)
         .description("A point in time, RFC 3339 (e.g. 2025-03-30T01:30:00.000Z). Output is UTC with Z; input may carry any offset.")
         .specified_by_url("https://datatracker.ietf.org/doc/html/rfc3339")
         .validator(|v| matches!(v, Value::String(s) if parse_date_time(s).is_some()))

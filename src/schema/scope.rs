@@ -96,7 +96,8 @@ impl Scope {
             caller: &self.caller,
             report: &self.report,
             dialect: self.dialect,
-            settings: &self.gateway.aggregates,
+            metadata: self.metadata.as_deref(),
+            policy: &self.gateway.aggregates,
             local: self.gateway.replica.as_deref(),
         }
     }

@@ -68,7 +68,7 @@ fn gateway(settings: &Settings, metrics: Arc<Metrics>) -> Result<Arc<Gateway>, S
     let query = &settings.query;
     let upstream = Arc::new(Upstream::with_metrics(&settings.upstream, metrics.clone())?);
     let replica = settings.replica.as_ref().map(|r| {
-        let replica = crate::replica::Replica::start(r, upstream.clone(), metrics, version);
+        let replica = crate::replica::start(r, upstream.clone(), metrics, version);
         replica as Arc<dyn crate::aggregate::Local>
     });
     Ok(Arc::new(Gateway {
@@ -79,7 +79,7 @@ fn gateway(settings: &Settings, metrics: Arc<Metrics>) -> Result<Arc<Gateway>, S
         max_relation_rows: query.max_relation_rows,
         max_filter_depth: query.max_filter_depth,
         max_scan_rows: query.max_scan_rows,
-        aggregates: crate::aggregate::Settings::new(&settings.aggregates, query.max_scan_rows),
+        aggregates: crate::aggregate::Policy::new(&settings.aggregates, query.max_scan_rows),
         replica,
     }))
 }

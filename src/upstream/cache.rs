@@ -282,6 +282,20 @@ impl<V: Send + Sync + 'static> AnswerCache<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Ttls {
+        /// The same freshness for every collection (other modules' tests).
+        pub(crate) fn uniform(ttl: Duration) -> Ttls {
+            Ttls {
+                conversation: ttl,
+                message: ttl,
+                reporting_event: ttl,
+                inbox: ttl,
+                label: ttl,
+                user: ttl,
+            }
+        }
+    }
     use crate::upstream::fingerprint::Fingerprinter;
     use crate::upstream::Credential;
 

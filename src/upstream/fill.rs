@@ -107,3 +107,92 @@ impl Fill {
             .await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::metrics::Metrics;
+    use crate::upstream::cache::Ttls;
+    use crate::upstream::fingerprint::Fingerprinter;
+    use axum::http::StatusCode;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// An upstream that answers `status` with a one-row page, counting.
+    async fn upstream(status: u16) -> (String, Arc<AtomicUsize>) {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        let app = axum::Router::new().fallback(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                (status, r#"{"value": [{"id": 1}]}"#)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (format!("http://{addr}/v1.1/odata"), asked)
+    }
+
+    async fn fill(base: &str, local: &AnswerCache<Answer>) -> Fill {
+        let config = Config {
+            upstream: Some(base.to_string()),
+            upstream_retries: 0,
+            ..Config::default()
+        };
+        let settings = config.validate().expect("settings");
+        let transport =
+            Transport::new(&settings.upstream, Arc::new(Metrics::new())).expect("transport");
+        let credential = Credential::Bearer("t".into());
+        Fill {
+            transport: Arc::new(transport),
+            local: Some(local.clone()),
+            shared: None,
+            key: CacheKey {
+                fingerprint: Fingerprinter::with_secret(b"k").of(&credential),
+                url: format!("{base}/Label?$top=1&$skip=0").into(),
+            },
+            credential,
+            request_id: None,
+            collection: "Label",
+            fetch: Fetch::Collection { want: 1 },
+        }
+    }
+
+    fn cache() -> AnswerCache<Answer> {
+        let d = Duration::from_secs(60);
+        let ttls = Ttls::uniform(d);
+        AnswerCache::new(1 << 20, ttls, Duration::ZERO, Arc::new(Metrics::new())).expect("cache")
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_fetched_once_and_written_back() {
+        let (base, asked) = upstream(200).await;
+        let local = cache();
+        let work = fill(&base, &local).await;
+        let key = work.key.clone();
+        let answer = work.run().await.expect("answer");
+        assert_eq!(answer.rows(), 1);
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        assert!(local.get(&key).await.is_some(), "kept for the next call");
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_never_kept() {
+        let (base, asked) = upstream(503).await;
+        let local = cache();
+        let work = fill(&base, &local).await;
+        let key = work.key.clone();
+        let error = work.run().await.expect_err("503");
+        assert!(error.is_transient());
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        assert!(local.get(&key).await.is_none());
+    }
+}

@@ -1,7 +1,7 @@
 //! Credential fingerprints: what the response cache and in-flight sharing
 //! file answers under, so that one token's data never reaches another.
 //!
-//! HMAC-SHA256 keyed with `cache_key_secret` when set (replicas sharing a
+//! HMAC-SHA256 keyed with `cache_key_secret` when set (instances sharing a
 //! cache must agree on fingerprints), else with 32 random bytes drawn at
 //! start: the same credential always gives the same fingerprint under one
 //! key, the fingerprint reveals nothing of the token, and without the key

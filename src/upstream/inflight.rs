@@ -112,11 +112,6 @@ where
             joined: waiter.joined,
         }
     }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        lock(&self.table).entries.len()
-    }
 }
 
 /// One caller waiting for an entry. Dropped when the caller has its answer
@@ -184,6 +179,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl<K, V: Clone> InFlight<K, V> {
+        fn len(&self) -> usize {
+            lock(&self.table).entries.len()
+        }
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 

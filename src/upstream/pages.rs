@@ -143,13 +143,19 @@ struct Cursor {
     size: u64,
     grow: u64,
     cap: u64,
-    /// Rows still to ask for, once the end is known.
+    /// Rows still to ask for, in a read of a given size (the last page
+    /// asks only for what is left).
     left: Option<u64>,
+    /// Where the result ends, once a count told it: no page starts there.
+    end: Option<u64>,
 }
 
 impl Cursor {
     /// The next page's `$top` and `$skip`; `None` past the known end.
     fn next(&mut self) -> Option<(u64, u64)> {
+        if self.end.is_some_and(|end| self.skip >= end) {
+            return None;
+        }
         let top = match self.left {
             Some(0) => return None,
             Some(left) => self.size.min(left),
@@ -198,7 +204,7 @@ where
             self.send();
             return;
         }
-        if self.cursor.left.is_some() {
+        if self.cursor.left.is_some() || self.cursor.end.is_some() {
             while self.queue.len() < self.in_flight.max(1) && self.send() {}
         } else if self.queue.is_empty() {
             self.wave = (self.wave * 2).clamp(1, self.in_flight.max(1));
@@ -218,14 +224,11 @@ where
         };
         let short = (page.rows.len() as u64) < top;
         if first && self.count_first {
-            if let Some(total) = page.count {
-                let read = self.cursor.skip;
-                let end = u64::try_from(total.max(0)).unwrap_or(0);
-                let left = end.saturating_sub(read);
-                self.cursor.left = Some(self.cursor.left.map_or(left, |l| l.min(left)));
-            }
+            self.cursor.end = page.count.map(|total| u64::try_from(total).unwrap_or(0));
         }
-        let more = !short && (self.cursor.left != Some(0) || !self.queue.is_empty());
+        let ended = self.cursor.left == Some(0)
+            || self.cursor.end.is_some_and(|end| self.cursor.skip >= end);
+        let more = !short && (!ended || !self.queue.is_empty());
         Some((Ok(page), more))
     }
 }
@@ -244,6 +247,7 @@ where
             grow: plan.grow.max(1),
             cap,
             left: plan.rows,
+            end: None,
         },
         in_flight: plan.in_flight,
         // The first page is the first wave.
@@ -504,7 +508,7 @@ mod tests {
         assert_eq!(rows_read(&fake, plan, 1000).await.ok(), Some(350));
         assert_eq!(
             fake.windows(),
-            [(100, 0), (100, 100), (100, 200), (50, 300)]
+            [(100, 0), (100, 100), (100, 200), (100, 300)]
         );
     }
 

@@ -1,15 +1,15 @@
 //! The shared cache (L2): upstream answers in a Redis that several
-//! replicas share, behind each one's own cache. Keys are namespaced and
+//! instances share, behind each one's own cache. Keys are namespaced and
 //! versioned, `lagql:v1:<credential fingerprint>:<sha256 of the URL>`,
 //! never a token. Every command is bounded by `redis_timeout_ms`; a failed
 //! or slow one counts as an error and the request goes on without L2. After
 //! an error the cache rests (no commands) for a backoff that doubles up to
 //! a few seconds, so that a Redis that is down is not hammered.
 //!
-//! Cross-replica coalescing: the replica that misses first takes a short
+//! Cross-instance coalescing: the instance that misses first takes a short
 //! lease (`SET NX PX`, at most the answer's TTL) and fetches; the others
 //! poll for its write until the lease is gone, then fetch themselves. A
-//! written answer leaves its lease to expire: a replica that missed just
+//! written answer leaves its lease to expire: an instance that missed just
 //! before the write then waits one poll for it instead of fetching again.
 
 use super::fingerprint::Fingerprint;
@@ -20,12 +20,12 @@ use ring::digest;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Bumped whenever the stored value's form changes: replicas of two
+/// Bumped whenever the stored value's form changes: instances of two
 /// versions then never read each other's entries.
 const NAMESPACE: &str = "lagql:v1";
 const FIRST_REST: Duration = Duration::from_millis(250);
 const LONGEST_REST: Duration = Duration::from_secs(4);
-/// Between two looks for the answer another replica is fetching.
+/// Between two looks for the answer another instance is fetching.
 const POLL: Duration = Duration::from_millis(20);
 
 #[derive(Debug, thiserror::Error)]
@@ -36,12 +36,12 @@ enum Failure {
     Timeout(Duration),
 }
 
-/// What a replica that missed learns when it asks for the lease.
+/// What an instance that missed learns when it asks for the lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lease {
-    /// This replica fetches, and writes the answer for the others.
+    /// This instance fetches, and writes the answer for the others.
     Held,
-    /// Another replica is fetching: wait for its answer.
+    /// Another instance is fetching: wait for its answer.
     Taken,
     /// Redis did not answer: fetch without coordination.
     Unavailable,
@@ -118,7 +118,7 @@ impl SharedCache {
     }
 
     /// Gives the lease up (the fetch failed), in the background, so that
-    /// the replicas waiting on it fetch themselves at once.
+    /// the instances waiting on it fetch themselves at once.
     pub fn release(self: &Arc<Self>, key: String) {
         let this = self.clone();
         tokio::spawn(async move { this.release_now(&key).await });
@@ -136,7 +136,7 @@ impl SharedCache {
         self.lease.min(ttl)
     }
 
-    /// Asks for the right to fetch the answer at `key` for every replica,
+    /// Asks for the right to fetch the answer at `key` for every instance,
     /// for `lease` (see `lease_for`).
     pub async fn lease(&self, key: &str, lease: Duration) -> Lease {
         let millis = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);

@@ -1,5 +1,5 @@
 //! How an answer is written to the shared cache: JSON with the wall-clock
-//! time it was fetched (replicas compute its age, hence its freshness,
+//! time it was fetched (instances compute its age, hence its freshness,
 //! from it), decoded back into the very rows the upstream body gave.
 
 use super::answer::Answer;

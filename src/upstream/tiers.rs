@@ -145,14 +145,7 @@ mod tests {
 
     fn cache(ttl_ms: u64, stale_ms: u64, metrics: &Arc<Metrics>) -> AnswerCache<Answer> {
         let d = Duration::from_millis(ttl_ms);
-        let ttls = Ttls {
-            conversation: d,
-            message: d,
-            reporting_event: d,
-            inbox: d,
-            label: d,
-            user: d,
-        };
+        let ttls = Ttls::uniform(d);
         AnswerCache::new(
             1 << 20,
             ttls,

@@ -12,12 +12,15 @@ const iso = ms => (ms == null ? null : new Date(ms).toISOString())
 const json = v => (v == null ? null : JSON.stringify(v))
 
 // Conversations of account 1 created exactly on these instants (DST switches
-// of America/New_York and Europe/Berlin, and a year boundary), see README.
+// of America/New_York, Europe/Berlin and Australia/Lord_Howe's half-hour
+// ones, and a year boundary), see README.
 const EDGES = [
   '2025-11-02T05:59:59.999Z', '2025-11-02T06:00:00.000Z',
   '2025-12-31T23:00:00.000Z', '2026-01-01T00:00:00.000Z',
   '2026-03-08T07:00:00.000Z',
   '2026-03-29T00:59:59.999Z', '2026-03-29T01:00:00.000Z',
+  '2026-04-04T14:45:00.000Z', '2026-04-04T15:15:00.000Z', '2026-04-04T15:45:00.000Z',
+  '2026-10-03T15:15:00.000Z', '2026-10-03T15:45:00.000Z', '2026-10-03T16:15:00.000Z',
   '2026-10-25T00:30:00.000Z', '2026-10-25T01:30:00.000Z',
 ].map(Date.parse)
 

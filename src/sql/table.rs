@@ -1,30 +1,16 @@
-//! What the replica keeps, from the model: per collection, the columns
-//! aggregates group, measure and filter on. Free text, JSON, lists and
+//! The tables of a local copy of the account, from the model: per
+//! collection, the columns aggregates group, measure and filter on, and
+//! how an upstream value is stored in them. Free text, JSON, lists and
 //! personal data stay upstream; an aggregate that needs them is not
-//! answered here.
+//! answered from a copy.
 
+use super::statement::{Cell, Kind};
 use crate::model::{entity, ApiVersion, Doc, Entity, Field, FieldType, KEY};
 use crate::odata::dates::parse_date_time;
-use crate::odata::response::lenient_i64;
+use crate::odata::response::{lenient_f64, lenient_i64};
+use crate::odata::Row;
 use serde_json::Value as Json;
-
-/// How a column is stored: timestamps as microseconds since 1970 and
-/// booleans as 0/1, so both engines compare and group them alike.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Int,
-    Real,
-    Text,
-}
-
-/// One stored value, or one bound parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    Null,
-    Int(i64),
-    Real(f64),
-    Text(String),
-}
+use std::sync::Arc;
 
 pub fn kind(field: &Field) -> Option<Kind> {
     match field.ty {
@@ -55,7 +41,7 @@ pub fn cell(field: &Field, raw: Option<&Json>) -> Cell {
             .as_str()
             .and_then(parse_date_time)
             .map(|t| Cell::Int(t.timestamp_micros())),
-        FieldType::Float => crate::aggregate::lenient_f64(raw).map(Cell::Real),
+        FieldType::Float => lenient_f64(raw).map(Cell::Real),
         _ => Some(match raw {
             Json::String(s) => Cell::Text(s.clone()),
             other => Cell::Text(other.to_string()),
@@ -91,6 +77,20 @@ impl Table {
 
     pub fn has(&self, odata: &str) -> bool {
         self.column(odata).is_some()
+    }
+
+    /// Upstream rows as stored, in `columns` order; those without an id
+    /// left out.
+    pub fn stored(&self, rows: &[Arc<Row>]) -> Vec<Vec<Cell>> {
+        rows.iter()
+            .map(|row| {
+                self.columns
+                    .iter()
+                    .map(|f| cell(f, row.get(f.odata)))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|r| matches!(r.first(), Some(Cell::Int(_))))
+            .collect()
     }
 }
 
@@ -163,5 +163,17 @@ mod tests {
         );
         assert_eq!(cell(f("created_at"), Some(&json!("garbage"))), Cell::Null);
         assert_eq!(cell(f("sender_id"), None), Cell::Null);
+        let table = tables(ApiVersion::V1_1)
+            .into_iter()
+            .find(|t| t.entity.name == "Message")
+            .expect("Message");
+        let rows: Vec<Arc<Row>> = [json!({"id": "3", "private": false}), json!({"id": null})]
+            .iter()
+            .filter_map(|r| r.as_object().cloned().map(Arc::new))
+            .collect();
+        let stored = table.stored(&rows);
+        assert_eq!(stored.len(), 1, "a row without an id is left out");
+        assert_eq!(stored[0][0], Cell::Int(3));
+        assert_eq!(stored[0].len(), table.columns.len());
     }
 }

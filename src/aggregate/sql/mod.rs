@@ -1,0 +1,12 @@
+//! The SQL engine: an aggregate answered by the engine of a local copy of
+//! the account (SQLite or PostgreSQL, the analytics replica), with the
+//! same groups as the scan: the statements (`plan`, `filter`, `buckets`)
+//! and the groups read back from their rows (`read`).
+
+mod buckets;
+mod filter;
+mod plan;
+mod read;
+
+pub use buckets::Bounds;
+pub use plan::{plan, Grouped};
