@@ -6,6 +6,7 @@
 use super::aggregate_args::{enum_name, parse_spec};
 use super::filter_input::{filter_input_name, value_type_name};
 use super::order::SORT_DIRECTION;
+use super::root_field::{Argument, RootField};
 use super::scalars::DATE_TIME;
 use super::scope::Scope;
 use crate::aggregate::{self, Group, NumOp, Spec, TimeUnit};
@@ -264,8 +265,8 @@ fn number_field(column: &'static Column) -> Field {
 }
 
 /// The root field, e.g. `reportingEventsAggregate(where, groupBy, bucket, orderBy, first)`.
-pub fn aggregate_field(entity: &'static Entity) -> Field {
-    Field::new(
+pub fn aggregate_field(entity: &'static Entity) -> RootField {
+    RootField::new(
         format!("{}Aggregate", entity.plural),
         TypeRef::named_nn_list_nn(names(entity, "Group")),
         move |ctx| {
@@ -279,15 +280,15 @@ pub fn aggregate_field(entity: &'static Entity) -> Field {
         "{}s grouped, counted and measured (pushed down as $apply when the upstream supports it, else computed from a scan).",
         entity.name
     ))
-    .argument(InputValue::new("where", TypeRef::named(filter_input_name(entity))))
-    .argument(InputValue::new("groupBy", TypeRef::named_nn_list(names(entity, "GroupField"))))
-    .argument(InputValue::new("bucket", TypeRef::named(names(entity, "TimeBucket"))))
+    .argument(Argument::new("where", TypeRef::named(filter_input_name(entity))))
+    .argument(Argument::new("groupBy", TypeRef::named_nn_list(names(entity, "GroupField"))))
+    .argument(Argument::new("bucket", TypeRef::named(names(entity, "TimeBucket"))))
     .argument(
-        InputValue::new("orderBy", TypeRef::named_nn_list(ORDER_BY))
+        Argument::new("orderBy", TypeRef::named_nn_list(ORDER_BY))
             .description("Applied in order; then by bucket and the grouped fields ascending."),
     )
     .argument(
-        InputValue::new("first", TypeRef::named(TypeRef::INT))
+        Argument::new("first", TypeRef::named(TypeRef::INT))
             .description("At most this many groups (up to max_groups); all when omitted."),
     )
 }

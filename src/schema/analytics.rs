@@ -6,6 +6,7 @@
 use super::aggregate::TIME_UNIT;
 use super::aggregate_args::bucketing;
 use super::filter_input::filter_input_name;
+use super::root_field::{Argument, RootField};
 use super::scalars::DATE_TIME;
 use super::scope::Scope;
 use crate::aggregate::analytics::{
@@ -19,7 +20,7 @@ use crate::model::{entity, Entity, KEY};
 use crate::odata::dates::{format_date_time, parse_date_time};
 use crate::plan::add_columns;
 use async_graphql::dynamic::{
-    Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Type, TypeRef,
+    Field, FieldFuture, FieldValue, Object, ResolverContext, Type, TypeRef,
 };
 use async_graphql::Value;
 use std::collections::HashMap;
@@ -149,17 +150,17 @@ fn model_entity(name: &str) -> Result<&'static Entity, GatewayError> {
     entity(name).ok_or_else(|| GatewayError::Internal(format!("no {name} in the model")))
 }
 
-pub fn conversation_counts_field() -> Field {
+pub fn conversation_counts_field() -> RootField {
     let conversation = entity("Conversation");
     let filter = conversation.map(filter_input_name).unwrap_or_default();
-    Field::new("conversationCounts", TypeRef::named_nn(COUNTS), |ctx| {
+    RootField::new("conversationCounts", TypeRef::named_nn(COUNTS), |ctx| {
         FieldFuture::new(async move {
             let counts = resolve_counts(&ctx).await.map_err(GatewayError::into_graphql)?;
             Ok(Some(FieldValue::owned_any(counts)))
         })
     })
     .description("Counts of conversations by status and assignment, over the same filter as `conversations`.")
-    .argument(InputValue::new("where", TypeRef::named(filter)))
+    .argument(Argument::new("where", TypeRef::named(filter)))
 }
 
 async fn resolve_counts(ctx: &ResolverContext<'_>) -> Result<ConversationCounts, GatewayError> {
@@ -171,19 +172,19 @@ async fn resolve_counts(ctx: &ResolverContext<'_>) -> Result<ConversationCounts,
     conversation_counts(&scope.source(), filter).await
 }
 
-pub fn agent_activity_field() -> Field {
-    Field::new("agentActivity", TypeRef::named_nn_list_nn(ACTIVITY), |ctx| {
+pub fn agent_activity_field() -> RootField {
+    RootField::new("agentActivity", TypeRef::named_nn_list_nn(ACTIVITY), |ctx| {
         FieldFuture::new(async move {
             let views = resolve_activity(&ctx).await.map_err(GatewayError::into_graphql)?;
             Ok(Some(FieldValue::list(views.into_iter().map(FieldValue::owned_any))))
         })
     })
     .description("Per agent and time bucket: assignments, resolutions, first replies and their times, messages sent, from `from` (inclusive) to `to` (exclusive). Ordered by bucket, then user id.")
-    .argument(InputValue::new("from", TypeRef::named_nn(DATE_TIME)))
-    .argument(InputValue::new("to", TypeRef::named_nn(DATE_TIME)))
-    .argument(InputValue::new("bucket", TypeRef::named(TIME_UNIT)).description("Without it, one row per agent for the whole range."))
-    .argument(InputValue::new("timeZone", TypeRef::named(TypeRef::STRING)).default_value("UTC"))
-    .argument(InputValue::new("inboxIds", TypeRef::named_nn_list(TypeRef::INT)).description("Only these inboxes."))
+    .argument(Argument::new("from", TypeRef::named_nn(DATE_TIME)))
+    .argument(Argument::new("to", TypeRef::named_nn(DATE_TIME)))
+    .argument(Argument::new("bucket", TypeRef::named(TIME_UNIT)).description("Without it, one row per agent for the whole range."))
+    .argument(Argument::new("timeZone", TypeRef::named(TypeRef::STRING)).default_value("UTC"))
+    .argument(Argument::new("inboxIds", TypeRef::named_nn_list(TypeRef::INT)).description("Only these inboxes."))
 }
 
 async fn resolve_activity(ctx: &ResolverContext<'_>) -> Result<Vec<ActivityView>, GatewayError> {

@@ -3,6 +3,7 @@
 
 use super::filter_input::filter_input_name;
 use super::order::order_input_name;
+use super::root_field::{Argument, RootField};
 use super::scope::Scope;
 use crate::error::GatewayError;
 use crate::exec::{ListRequest, Node};
@@ -11,9 +12,7 @@ use crate::odata::EntityQuery;
 use crate::plan::args::{encode_cursor, DEFAULT_FIRST};
 use crate::plan::selection::{node_selections, selects};
 use crate::plan::Planner;
-use async_graphql::dynamic::{
-    Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef,
-};
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, ResolverContext, TypeRef};
 use std::sync::Arc;
 
 pub const PAGE_INFO: &str = "PageInfo";
@@ -153,8 +152,8 @@ pub fn connection_objects(entity: &'static Entity) -> [Object; 2] {
 }
 
 /// The list field, e.g. `conversations(where, orderBy, first, after, offset)`.
-pub fn list_field(entity: &'static Entity) -> Field {
-    Field::new(
+pub fn list_field(entity: &'static Entity) -> RootField {
+    RootField::new(
         entity.plural,
         TypeRef::named_nn(connection_name(entity)),
         move |ctx| {
@@ -167,32 +166,32 @@ pub fn list_field(entity: &'static Entity) -> Field {
         },
     )
     .description(format!("{}s, filtered, ordered and paged.", entity.name))
-    .argument(InputValue::new(
+    .argument(Argument::new(
         "where",
         TypeRef::named(filter_input_name(entity)),
     ))
     .argument(
-        InputValue::new("orderBy", TypeRef::named_nn_list(order_input_name(entity)))
+        Argument::new("orderBy", TypeRef::named_nn_list(order_input_name(entity)))
             .description("Sort keys, applied in order; default id ascending."),
     )
     .argument(
-        InputValue::new("first", TypeRef::named(TypeRef::INT))
+        Argument::new("first", TypeRef::named(TypeRef::INT))
             .default_value(DEFAULT_FIRST)
             .description("Page size, 0 up to the configured cap."),
     )
     .argument(
-        InputValue::new("after", TypeRef::named(TypeRef::STRING))
+        Argument::new("after", TypeRef::named(TypeRef::STRING))
             .description("Cursor of the row before the page."),
     )
     .argument(
-        InputValue::new("offset", TypeRef::named(TypeRef::INT))
+        Argument::new("offset", TypeRef::named(TypeRef::INT))
             .description("Rows to skip, for table pagers."),
     )
 }
 
 /// The key lookup, e.g. `conversation(id: 7)`; null when there is no such row.
-pub fn lookup_field(entity: &'static Entity) -> Field {
-    Field::new(entity.singular(), TypeRef::named(entity.name), move |ctx| {
+pub fn lookup_field(entity: &'static Entity) -> RootField {
+    RootField::new(entity.singular(), TypeRef::named(entity.name), move |ctx| {
         FieldFuture::new(async move {
             let row = resolve_lookup(&ctx, entity)
                 .await
@@ -201,7 +200,7 @@ pub fn lookup_field(entity: &'static Entity) -> Field {
         })
     })
     .description(format!("One {} by id, or null.", entity.name))
-    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::INT)))
+    .argument(Argument::new("id", TypeRef::named_nn(TypeRef::INT)))
 }
 
 async fn resolve_lookup(

@@ -12,6 +12,7 @@ mod filter_input;
 pub mod operation;
 mod order;
 pub mod relation;
+mod root_field;
 pub mod scalars;
 mod scope;
 pub mod subscription;
@@ -27,26 +28,10 @@ pub struct SchemaOptions {
     pub expose_sensitive: bool,
 }
 
-/// The schema builder for one version; the caller adds `Arc<Gateway>` as data
-/// (`print-schema` needs none). The Subscription root mirrors the Query
-/// root as a first build of it prints it.
+/// The schema builder for one version; the caller adds `Arc<Gateway>` as
+/// data (`print-schema` needs none).
 pub fn builder(options: SchemaOptions) -> SchemaBuilder {
-    let live = with_roots(options, None)
-        .finish()
-        .ok()
-        .and_then(|plain| subscription::root_from_query_sdl(&plain.sdl()));
-    match live {
-        Some(root) => with_roots(options, Some(subscription::ROOT)).register(root),
-        None => with_roots(options, None),
-    }
-}
-
-/// Every type and the Query root; `subscription` names the Subscription
-/// root the caller registers.
-fn with_roots(options: SchemaOptions, subscription: Option<&str>) -> SchemaBuilder {
-    let mut query = Object::new("Query")
-        .description("Live Agent analytics data, read from the OData endpoint.");
-    let mut schema = Schema::build("Query", None, subscription)
+    let mut schema = Schema::build("Query", None, Some(subscription::ROOT))
         .extension(field_errors::NullOnError)
         .register(scalars::date_time_scalar())
         .register(scalars::json_scalar())
@@ -69,6 +54,13 @@ fn with_roots(options: SchemaOptions, subscription: Option<&str>) -> SchemaBuild
     {
         schema = schema.register(ty);
     }
+    with_roots(schema, options)
+}
+
+/// Every entity's types, and the Query and Subscription roots, both from
+/// one list of root fields.
+fn with_roots(mut schema: SchemaBuilder, options: SchemaOptions) -> SchemaBuilder {
+    let mut fields = Vec::new();
     for entity in ENTITIES {
         let columns: Vec<_> = entity
             .fields_for(options.version, options.expose_sensitive)
@@ -87,15 +79,18 @@ fn with_roots(options: SchemaOptions, subscription: Option<&str>) -> SchemaBuild
         for ty in aggregate::entity_types(entity, &columns) {
             schema = schema.register(ty);
         }
-        query = query
-            .field(connection::list_field(entity))
-            .field(connection::lookup_field(entity))
-            .field(aggregate::aggregate_field(entity));
+        fields.push(connection::list_field(entity));
+        fields.push(connection::lookup_field(entity));
+        fields.push(aggregate::aggregate_field(entity));
     }
-    query = query
-        .field(analytics::conversation_counts_field())
-        .field(analytics::agent_activity_field());
-    schema.register(query)
+    fields.push(analytics::conversation_counts_field());
+    fields.push(analytics::agent_activity_field());
+    let query = Object::new("Query")
+        .description("Live Agent analytics data, read from the OData endpoint.");
+    let query = fields
+        .iter()
+        .fold(query, |query, field| query.field(field.query_field()));
+    schema.register(query).register(subscription::root(&fields))
 }
 
 /// The SDL served for a version, as in `schema.graphql`.
