@@ -189,7 +189,7 @@ const FAMILIES: &[(&str, &str, Option<Unit>, Handle)] = &[
     ),
     (
         "cache_l2_coalesced",
-        "Answers another replica fetched while this one waited on its lease",
+        "Answers another instance fetched while this one waited on its lease",
         None,
         |m| Erased::of(&m.cache_l2_coalesced),
     ),
@@ -339,6 +339,11 @@ impl EncodeMetric for Erased {
 
     fn metric_type(&self) -> MetricType {
         self.0.metric_type()
+    }
+
+    // A family without samples prints nothing, not even its help line.
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
