@@ -7,11 +7,14 @@ use super::store::{Store, StoreError};
 use crate::aggregate::sql::{self, Bounds};
 use crate::aggregate::{too_many_groups, Group, Local, Spec};
 use crate::error::GatewayError;
+use crate::model::Field;
 use crate::odata::{CompareOp, Filter, Literal};
 use crate::report::Report;
+use crate::sql::Rollup;
 use crate::sql::Table;
 use crate::upstream::Caller;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,9 +46,7 @@ impl Local for Replica {
         };
         report.replica_synced(ready.synced_at);
         // Reusable until the next sync may have changed it.
-        let next_sync = ready.synced_at + self.settings.sync_interval;
-        let fresh_for = (next_sync - Utc::now()).to_std().unwrap_or_default();
-        report.fresh_until(Instant::now() + fresh_for.max(Duration::from_secs(1)));
+        report.fresh_until(self.next_sync(&ready));
         self.metrics.replica_answers.inc();
         tracing::debug!(
             entity = spec.entity.name,
@@ -89,6 +90,14 @@ impl Replica {
         }))
     }
 
+    /// When the sync after the one `ready` answers as of is due (at least
+    /// a second away, so that a burst of equal requests shares an answer).
+    fn next_sync(&self, ready: &Ready) -> Instant {
+        let next_sync = ready.synced_at + self.settings.sync_interval;
+        let fresh_for = (next_sync - Utc::now()).to_std().unwrap_or_default();
+        Instant::now() + fresh_for.max(Duration::from_secs(1))
+    }
+
     /// Only the confirmed account's rows, whatever the tables hold while a
     /// sync replaces them.
     fn own_rows(&self, ready: &Ready, spec: &Spec) -> Spec {
@@ -119,15 +128,15 @@ impl Replica {
         max_groups: u64,
     ) -> Result<Option<Vec<Group>>, GatewayError> {
         let store = ready.store.as_ref();
-        let bounds = match &spec.bucket {
-            Some((field, _)) => match self.bounds(store, ready.table, field.odata).await {
-                Ok(b) => b,
-                Err(e) => return Ok(declined(e)),
-            },
-            None => None,
-        };
         let table = &self.tables[ready.table];
-        match select_groups(store, table, spec, bounds, max_groups).await {
+        let mut bounds = HashMap::new();
+        for column in time_columns(table, &self.rollups, spec) {
+            match self.bounds(store, ready.table, column).await {
+                Ok(b) => bounds.insert(column, b),
+                Err(e) => return Ok(declined(e)),
+            };
+        }
+        match select_groups(store, table, &self.rollups, spec, &bounds, max_groups).await {
             Ok(groups) => Ok(groups),
             Err(Selected::TooMany) => Err(too_many_groups(spec.entity, max_groups)),
             Err(Selected::Store(e)) => Ok(declined(e)),
@@ -148,16 +157,53 @@ impl From<StoreError> for Selected {
     }
 }
 
+/// The time columns whose first and last values an answer may need: the
+/// spec's bucket column and the rollups' time columns.
+pub(super) fn time_columns(table: &Table, rollups: &[Rollup], spec: &Spec) -> Vec<&'static str> {
+    let mut columns: Vec<&'static str> = spec.bucket.iter().map(|(f, _)| f.odata).collect();
+    columns.extend(
+        rollups
+            .iter()
+            .filter(|r| r.base == table.name)
+            .filter_map(|r| r.time)
+            .map(|f| f.odata),
+    );
+    columns.sort_unstable();
+    columns.dedup();
+    columns
+}
+
 /// The groups of `spec` from `table` in `store` (`None`: the engine
-/// cannot give exactly what the scan would), at most `max_groups`.
+/// cannot give exactly what the scan would), at most `max_groups`: from a
+/// rollup's cells where one holds them, else from the rows. `bounds`: the
+/// first and last value of each of `time_columns`.
 pub(super) async fn select_groups(
     store: &dyn Store,
     table: &Table,
+    rollups: &[Rollup],
     spec: &Spec,
-    bounds: Bounds,
+    bounds: &HashMap<&'static str, Bounds>,
     max_groups: u64,
 ) -> Result<Option<Vec<Group>>, Selected> {
-    let Some(plan) = sql::plan(store.dialect(), table, spec, bounds, max_groups) else {
+    let bounds_of = |f: Option<&Field>| f.and_then(|f| bounds.get(f.odata).copied().flatten());
+    let d = store.dialect();
+    for r in rollups.iter().filter(|r| r.base == table.name) {
+        if let Some(plan) = sql::plan_rollup(d, r, spec, bounds_of(r.time), max_groups) {
+            let rows = store
+                .read(plan.cells.clone(), plan.cell_kinds.clone())
+                .await?;
+            if rows.len() as u64 > max_groups {
+                return Err(Selected::TooMany);
+            }
+            let repeats = match &plan.repeats {
+                Some((statement, kinds)) => store.read(statement.clone(), kinds.clone()).await?,
+                None => Vec::new(),
+            };
+            return Ok(Some(plan.read(rows, repeats)));
+        }
+    }
+    let bucket_bounds = bounds_of(spec.bucket.map(|(f, _)| f));
+    let Some(plan) = sql::plan(d, table, spec, bucket_bounds, max_groups) else {
         return Ok(None);
     };
     let rows = store

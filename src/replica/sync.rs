@@ -10,6 +10,7 @@
 
 use super::account::read_account;
 use super::progress::{layout, newest, State, TableState};
+use super::rollups;
 use super::state::{Replica, Status};
 use super::store::{self, get_meta, set_meta, Store, StoreError};
 use crate::error::GatewayError;
@@ -137,10 +138,10 @@ async fn pass(replica: &Replica) -> Result<bool, SyncError> {
 /// Creates the tables, or re-creates them when the model's columns changed.
 async fn prepare(replica: &Replica, store: &dyn Store) -> Result<(), StoreError> {
     let d = store.dialect();
-    store
-        .write(store::create_tables(d, &replica.tables))
-        .await?;
-    let layout = layout(&replica.tables);
+    let mut statements = store::create_tables(d, &replica.tables);
+    statements.extend(rollups::create(d, &replica.rollups));
+    store.write(statements).await?;
+    let layout = layout(&replica.tables, &replica.rollups);
     match get_meta(store, "layout").await? {
         Some(stored) if stored == layout => Ok(()),
         Some(_) => reset(replica, store).await,
@@ -151,8 +152,14 @@ async fn prepare(replica: &Replica, store: &dyn Store) -> Result<(), StoreError>
 async fn reset(replica: &Replica, store: &dyn Store) -> Result<(), StoreError> {
     let d = store.dialect();
     let mut statements = store::drop_tables(&replica.tables);
+    statements.extend(rollups::drop(&replica.rollups));
     statements.extend(store::create_tables(d, &replica.tables));
-    statements.push(set_meta(d, "layout", &layout(&replica.tables)));
+    statements.extend(rollups::create(d, &replica.rollups));
+    statements.push(set_meta(
+        d,
+        "layout",
+        &layout(&replica.tables, &replica.rollups),
+    ));
     // Followers see an empty replica at once, not the old account's state.
     statements.push(save(store, &State::default()));
     store.write(statements).await
@@ -340,13 +347,17 @@ impl Sync<'_> {
             async move { Ok(self.store.write(statements).await?) }
         })
         .await?;
-        let (rows, _) = self.update(t, |s| {
+        let (rows, state) = self.update(t, |s| {
             s.backfilled = true;
             // A fresh copy: its ids are compared again after the interval
             // (a deleted conversation's rows go at the next sync anyway).
             s.reconciled_at.get_or_insert(started_at);
             s.backfill_rows
         });
+        // The rollups, counted once from the whole copy.
+        let mut statements = rollups::rebuild(self.store.dialect(), &self.replica.rollups, &t.name);
+        statements.push(save(self.store, &state));
+        self.store.write(statements).await?;
         tracing::info!(
             collection = t.entity.name,
             rows,
@@ -365,9 +376,16 @@ impl Sync<'_> {
         self.stored_pages(t, filter, None, |rows, _| {
             let newest = newest(&rows, updated_at);
             let (_, state) = self.update(t, |s| s.advance(newest, Utc::now()));
-            let mut statements = store::upsert(self.store.dialect(), t, rows);
-            statements.push(save(self.store, &state));
-            async move { Ok(self.store.write(statements).await?) }
+            async move {
+                let ids = ids_of(&rows);
+                let all = &self.replica.rollups;
+                let touched = rollups::touched(self.store, all, t, KEY, &ids, Some(&rows)).await?;
+                let d = self.store.dialect();
+                let mut statements = store::upsert(d, t, rows);
+                statements.extend(rollups::refresh(d, all, &t.name, &touched));
+                statements.push(save(self.store, &state));
+                Ok(self.store.write(statements).await?)
+            }
         })
         .await?;
         Ok(())
@@ -415,13 +433,24 @@ impl Sync<'_> {
         .await?;
         let gone = self.gone(t, &seen).await?;
         let d = self.store.dialect();
+        let all = &self.replica.rollups;
+        let mut touched = vec![(
+            t,
+            rollups::touched(self.store, all, t, KEY, &gone, None).await?,
+        )];
         let mut statements = store::delete(d, &t.name, KEY, &gone);
         if t.entity.name == "Conversation" && !gone.is_empty() {
             for other in &self.replica.tables {
                 if other.incremental && other.name != t.name && other.has("conversation_id") {
+                    let by_conversation =
+                        rollups::touched(self.store, all, other, "conversation_id", &gone, None);
+                    touched.push((other, by_conversation.await?));
                     statements.extend(store::delete(d, &other.name, "conversation_id", &gone));
                 }
             }
+        }
+        for (table, touched) in &touched {
+            statements.extend(rollups::refresh(d, all, &table.name, touched));
         }
         if !gone.is_empty() {
             tracing::info!(
@@ -455,4 +484,14 @@ impl Sync<'_> {
             })
             .collect())
     }
+}
+
+/// The ids of stored rows (their first cell).
+fn ids_of(rows: &[Vec<Cell>]) -> Vec<i64> {
+    rows.iter()
+        .filter_map(|r| match r.first() {
+            Some(Cell::Int(id)) => Some(*id),
+            _ => None,
+        })
+        .collect()
 }
