@@ -56,6 +56,18 @@ impl Local for Replica {
         );
         Ok(Some(groups))
     }
+
+    async fn bypassed(
+        &self,
+        caller: &Caller,
+        report: &Report,
+        spec: &Spec,
+    ) -> Result<(), GatewayError> {
+        if let Some(ready) = self.ready_for(caller, spec).await? {
+            report.fresh_until(self.next_sync(&ready));
+        }
+        Ok(())
+    }
 }
 
 impl Replica {
