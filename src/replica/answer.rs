@@ -41,13 +41,18 @@ impl Local for Replica {
         };
         let started = Instant::now();
         let spec = &self.own_rows(&ready, spec);
-        let Some(groups) = self.select(&ready, spec, max_groups).await? else {
+        let Some(selection) = self.select(&ready, spec, max_groups).await? else {
             return Ok(None);
         };
+        let groups = selection.groups;
         report.replica_synced(ready.synced_at);
         // Reusable until the next sync may have changed it.
         report.fresh_until(self.next_sync(&ready));
         self.metrics.replica_answers.inc();
+        if let Some(rollup) = selection.rollup {
+            self.metrics.replica_rollup_answers.inc();
+            tracing::debug!(%rollup, "from the rollup's cells");
+        }
         tracing::debug!(
             entity = spec.entity.name,
             groups = groups.len(),
@@ -138,7 +143,7 @@ impl Replica {
         ready: &Ready,
         spec: &Spec,
         max_groups: u64,
-    ) -> Result<Option<Vec<Group>>, GatewayError> {
+    ) -> Result<Option<Selection>, GatewayError> {
         let store = ready.store.as_ref();
         let table = &self.tables[ready.table];
         let mut bounds = HashMap::new();
@@ -154,6 +159,12 @@ impl Replica {
             Err(Selected::Store(e)) => Ok(declined(e)),
         }
     }
+}
+
+/// The groups the SQL engine gave, and the rollup whose cells held them.
+pub(super) struct Selection {
+    pub groups: Vec<Group>,
+    pub rollup: Option<String>,
 }
 
 /// Why the SQL engine gave no groups.
@@ -196,7 +207,7 @@ pub(super) async fn select_groups(
     spec: &Spec,
     bounds: &HashMap<&'static str, Bounds>,
     max_groups: u64,
-) -> Result<Option<Vec<Group>>, Selected> {
+) -> Result<Option<Selection>, Selected> {
     let bounds_of = |f: Option<&Field>| f.and_then(|f| bounds.get(f.odata).copied().flatten());
     let d = store.dialect();
     for r in rollups.iter().filter(|r| r.base == table.name) {
@@ -211,7 +222,10 @@ pub(super) async fn select_groups(
                 Some((statement, kinds)) => store.read(statement.clone(), kinds.clone()).await?,
                 None => Vec::new(),
             };
-            return Ok(Some(plan.read(rows, repeats)));
+            return Ok(Some(Selection {
+                groups: plan.read(rows, repeats),
+                rollup: Some(r.table.clone()),
+            }));
         }
     }
     let bucket_bounds = bounds_of(spec.bucket.map(|(f, _)| f));
@@ -228,11 +242,14 @@ pub(super) async fn select_groups(
     for (_, statement, kinds) in &plan.medians {
         medians.push(store.read(statement.clone(), kinds.clone()).await?);
     }
-    Ok(Some(plan.read(rows, medians)))
+    Ok(Some(Selection {
+        groups: plan.read(rows, medians),
+        rollup: None,
+    }))
 }
 
 /// A failing replica query falls back to the upstream paths.
-fn declined(e: StoreError) -> Option<Vec<Group>> {
+fn declined(e: StoreError) -> Option<Selection> {
     tracing::warn!(error = %e, "replica query failed; asking the upstream");
     None
 }

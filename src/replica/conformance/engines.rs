@@ -170,12 +170,9 @@ pub(super) async fn answered(
             .expect("bounds");
         bounds.insert(column, b);
     }
-    let from_rollup = all.iter().filter(|r| r.base == table.name).any(|r| {
-        let b = r.time.and_then(|t| bounds.get(t.odata).copied().flatten());
-        crate::aggregate::sql::plan_rollup(store.dialect(), r, spec, b, u64::MAX - 1).is_some()
-    });
     match select_groups(store, table, all, spec, &bounds, u64::MAX - 1).await {
-        Ok(groups) => (groups, from_rollup),
+        Ok(Some(selection)) => (Some(selection.groups), selection.rollup.is_some()),
+        Ok(None) => (None, false),
         Err(e) => panic!("the SQL engine failed: {e:?}"),
     }
 }
