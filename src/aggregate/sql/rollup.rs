@@ -21,6 +21,8 @@ use std::collections::{BTreeSet, HashMap};
 
 /// Bucket boundaries past this make the rows the cheaper read.
 const MOST_BOUNDARIES: usize = 20_000;
+/// Hours or quarters past this are read as a range of their level.
+const MOST_LISTED: usize = 10_000;
 
 /// The statements of an aggregate over a rollup, and how to read them.
 pub struct FromRollup<'s> {
@@ -284,7 +286,9 @@ fn window(fit: &Fit, spec: &Spec, bounds: Bounds) -> Option<Window> {
 
 impl Window {
     /// The cells making the window: whole days no boundary falls inside,
-    /// whole hours of the other days, quarters of the split hours.
+    /// whole hours of the other days, quarters of the split hours. The
+    /// hours and quarters are listed where few, so that only they are
+    /// read, not every cell of their level in the window.
     fn cells_sql(&self) -> String {
         let (from, to) = (self.from, self.to);
         let list = |set: &BTreeSet<i64>| {
@@ -304,7 +308,11 @@ impl Window {
             true => day,
             false => format!("({day} AND slot NOT IN ({days}))"),
         });
-        if !days.is_empty() {
+        let hour_cells = self.within(&self.split_days, DAY_US, HOUR_US);
+        let hour_cells: BTreeSet<i64> = hour_cells.difference(&self.split_hours).copied().collect();
+        if hour_cells.len() <= MOST_LISTED {
+            parts.extend(listed(Level::Hour, &hour_cells));
+        } else {
             let hour = format!(
                 "(level = {} AND slot >= {from} AND slot <= {} AND {} IN ({days}))",
                 Level::Hour.code(),
@@ -316,7 +324,10 @@ impl Window {
                 false => format!("({hour} AND slot NOT IN ({hours}))"),
             });
         }
-        if !hours.is_empty() {
+        let quarter_cells = self.within(&self.split_hours, HOUR_US, QUARTER_US);
+        if quarter_cells.len() <= MOST_LISTED {
+            parts.extend(listed(Level::Quarter, &quarter_cells));
+        } else {
             parts.push(format!(
                 "(level = {} AND slot >= {from} AND slot < {to} AND {} IN ({hours}))",
                 Level::Quarter.code(),
@@ -325,6 +336,28 @@ impl Window {
         }
         format!("({})", parts.join(" OR "))
     }
+
+    /// The cells of length `len` inside the `outer` slots (of length
+    /// `outer_len`) that lie wholly in the window.
+    fn within(&self, outer: &BTreeSet<i64>, outer_len: i64, len: i64) -> BTreeSet<i64> {
+        outer
+            .iter()
+            .flat_map(|start| (0..outer_len / len).map(move |i| start + i * len))
+            .filter(|slot| *slot >= self.from && slot + len <= self.to)
+            .collect()
+    }
+}
+
+/// `level`'s cells at `slots`, none when there are none.
+fn listed(level: Level, slots: &BTreeSet<i64>) -> Option<String> {
+    let items: Vec<String> = slots.iter().map(i64::to_string).collect();
+    (!items.is_empty()).then(|| {
+        format!(
+            "(level = {} AND slot IN ({}))",
+            level.code(),
+            items.join(", ")
+        )
+    })
 }
 
 /// The grouped expressions over `time` (the cells' `slot`, or a row's
