@@ -19,7 +19,7 @@ use crate::model::KEY;
 use crate::odata::response::lenient_i64;
 use crate::odata::{CollectionPage, CollectionQuery, CompareOp, Dialect, Filter, Literal};
 use crate::report::Report;
-use crate::sql::{Cell, Kind, Statement, Table};
+use crate::sql::{Builder, Cell, Kind, Statement, Table};
 use crate::upstream::{Caller, PagePlan};
 use chrono::Utc;
 use futures::StreamExt;
@@ -110,7 +110,12 @@ async fn pass(replica: &Replica) -> Result<bool, SyncError> {
         caller,
         dialect,
         permits: Semaphore::new(replica.settings.concurrency),
-        page: replica.upstream.page_cap().clamp(1, 10_000),
+        page: replica
+            .settings
+            .page_size
+            .min(replica.upstream.page_cap())
+            .max(1),
+        id_page: replica.upstream.page_cap().clamp(1, 10_000),
         state: Mutex::new(state),
     };
     let outcomes = futures::future::join_all(replica.tables.iter().map(|t| sync.table(t))).await;
@@ -208,7 +213,10 @@ struct Sync<'r> {
     caller: Caller,
     dialect: Dialect,
     permits: Semaphore,
+    /// Rows per request for whole rows, and for ids only (small rows:
+    /// as many as the upstream gives).
     page: u64,
+    id_page: u64,
     state: Mutex<State>,
 }
 
@@ -256,9 +264,9 @@ impl Sync<'_> {
     async fn pages<F, Fut>(
         &self,
         t: &Table,
-        filter: Filter,
-        after: Option<i64>,
+        (filter, after): (Filter, Option<i64>),
         columns: Vec<&'static str>,
+        page_size: u64,
         mut each: F,
     ) -> Result<(), SyncError>
     where
@@ -268,7 +276,7 @@ impl Sync<'_> {
         let base = CollectionQuery::new(t.entity.name)
             .select(columns)
             .filter(filter);
-        let plan = PagePlan::keyset(base, after, self.page);
+        let plan = PagePlan::keyset(base, after, page_size);
         // Nobody reads a sync's report.
         let report = Report::default();
         let upstream = &self.replica.upstream;
@@ -300,7 +308,7 @@ impl Sync<'_> {
         Fut: std::future::Future<Output = Result<(), SyncError>>,
     {
         let columns: Vec<&'static str> = t.columns.iter().map(|f| f.odata).collect();
-        self.pages(t, filter, after, columns, |page| {
+        self.pages(t, (filter, after), columns, self.page, |page| {
             let rows = t.stored(&page.rows);
             let last = rows.last().and_then(|r| match r.first() {
                 Some(Cell::Int(id)) => Some(*id),
@@ -419,19 +427,35 @@ impl Sync<'_> {
     }
 
     /// Deletes the rows the upstream no longer has; a deleted
-    /// conversation takes its messages and events along.
+    /// conversation takes its messages and events along. The upstream's
+    /// ids come page by page in id order, each page compared with the
+    /// stored ids of its range: memory stays a page, not the collection.
     async fn reconcile(&self, t: &Table) -> Result<(), SyncError> {
-        let mut seen = HashSet::new();
-        self.pages(t, Filter::True, None, vec![KEY], |page| {
-            seen.extend(
-                page.rows
-                    .iter()
-                    .filter_map(|r| r.get(KEY).and_then(lenient_i64)),
-            );
-            async { Ok(()) }
+        let gone = Mutex::new(Vec::new());
+        let mut below = None;
+        self.pages(t, (Filter::True, None), vec![KEY], self.id_page, |page| {
+            let listed: HashSet<i64> = page
+                .rows
+                .iter()
+                .filter_map(|r| r.get(KEY).and_then(lenient_i64))
+                .collect();
+            let range = listed.iter().max().map(|top| (below, Some(*top)));
+            below = range.map_or(below, |(_, top)| top);
+            let gone = &gone;
+            async move {
+                if let Some(range) = range {
+                    let stored = self.stored_ids(t, range).await?;
+                    let mut gone = gone.lock().unwrap_or_else(|e| e.into_inner());
+                    gone.extend(stored.into_iter().filter(|id| !listed.contains(id)));
+                }
+                Ok(())
+            }
         })
         .await?;
-        let gone = self.gone(t, &seen).await?;
+        // Stored ids past the upstream's last are gone too.
+        let past = self.stored_ids(t, (below, None)).await?;
+        let mut gone = gone.into_inner().unwrap_or_else(|e| e.into_inner());
+        gone.extend(past);
         let d = self.store.dialect();
         let all = &self.replica.rollups;
         let mut touched = vec![(
@@ -462,6 +486,30 @@ impl Sync<'_> {
         let (_, state) = self.update(t, |s| s.reconciled_at = Some(Utc::now()));
         statements.push(save(self.store, &state));
         Ok(self.store.write(statements).await?)
+    }
+
+    /// Stored ids of `t` in `(above, up_to]` (either end open when `None`).
+    async fn stored_ids(
+        &self,
+        t: &Table,
+        (above, up_to): (Option<i64>, Option<i64>),
+    ) -> Result<Vec<i64>, StoreError> {
+        let d = self.store.dialect();
+        let mut b = Builder::default();
+        let mut conditions = vec!["1 = 1".to_string()];
+        if let Some(id) = above {
+            conditions.push(format!("{KEY} > {}", b.bind(d, Cell::Int(id), Kind::Int)));
+        }
+        if let Some(id) = up_to {
+            conditions.push(format!("{KEY} <= {}", b.bind(d, Cell::Int(id), Kind::Int)));
+        }
+        b.push(&format!(
+            "SELECT {KEY} FROM {} WHERE {}",
+            t.name,
+            conditions.join(" AND ")
+        ));
+        let rows = self.store.read(b.finish(), vec![Kind::Int]).await?;
+        Ok(ids_of(&rows))
     }
 
     /// Stored ids of `t` the upstream did not list.
