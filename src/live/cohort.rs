@@ -187,7 +187,9 @@ async fn run(cohort: Arc<Cohort>, poll: Poll) {
         if evaluation.refused {
             poll.metrics
                 .live_refused
-                .get_or_create(&ReasonLabel { reason: "credential" })
+                .get_or_create(&ReasonLabel {
+                    reason: "credential",
+                })
                 .inc();
             cohort.refuse(evaluation.result);
             return;

@@ -74,10 +74,8 @@ async fn serve(state: AppState, headers: HeaderMap, query: Option<String>, mut s
     let mut connection = Connection::new(state, headers, query, request_id);
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
-    let mut heartbeat = tokio::time::interval_at(
-        tokio::time::Instant::now() + HEARTBEAT,
-        HEARTBEAT,
-    );
+    let mut heartbeat =
+        tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     let close = loop {
         let step = tokio::select! {
             message = socket.next() => read(&mut connection, message),

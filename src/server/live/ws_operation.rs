@@ -55,10 +55,9 @@ async fn advance(step: Step, id: &str) -> Option<(Vec<Message>, Step)> {
         Step::Done => None,
         Step::Starting(starting) => Some(match starting.await {
             Err(errors) => (vec![message(id, "error", &errors)], Step::Done),
-            Ok(Started::Once(result)) => (
-                vec![message(id, "next", &result), complete(id)],
-                Step::Done,
-            ),
+            Ok(Started::Once(result)) => {
+                (vec![message(id, "next", &result), complete(id)], Step::Done)
+            }
             Ok(Started::Live(subscription)) => (Vec::new(), Step::Live(subscription)),
         }),
         Step::Live(mut subscription) => Some(match subscription.next().await {
@@ -110,14 +109,12 @@ mod tests {
 
     #[test]
     fn a_refusal_is_an_error_message_with_the_result_errors() {
-        let result = r#"{"data":null,"errors":[{"message":"no","extensions":{"code":"UNAUTHENTICATED"}}]}"#;
+        let result =
+            r#"{"data":null,"errors":[{"message":"no","extensions":{"code":"UNAUTHENTICATED"}}]}"#;
         assert_eq!(
             text(refused(r#""7""#, result)),
             r#"{"id":"7","type":"error","payload":[{"message":"no","extensions":{"code":"UNAUTHENTICATED"}}]}"#
         );
-        assert_eq!(
-            text(complete(r#""7""#)),
-            r#"{"id":"7","type":"complete"}"#
-        );
+        assert_eq!(text(complete(r#""7""#)), r#"{"id":"7","type":"complete"}"#);
     }
 }
