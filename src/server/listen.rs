@@ -4,11 +4,17 @@
 //! byte at a time (slowloris) cannot hold connections open for ever. On
 //! the shutdown signal no new connection is accepted, idle connections
 //! close, and requests in flight finish before this returns.
+//!
+//! Connections are served by hyper's HTTP/1 server itself (the gateway
+//! speaks HTTP/1.1 only): in front of it, a protocol-sniffing layer hands
+//! hyper the first bytes of a request apart, which made hyper's read buffer
+//! double to 16 KiB on every connection, a cost every open subscription
+//! kept for its life.
 
 use axum::Router;
 use futures::FutureExt;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper::server::conn::http1::Builder;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::pin::pin;
@@ -24,9 +30,8 @@ pub async fn serve_connections(
     header_read_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let mut builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout);
     // Dropping the receiver tells every connection to finish.
@@ -58,8 +63,8 @@ pub async fn serve_connections(
         let stop = stop_tx.clone();
         let open = open_rx.clone();
         tokio::spawn(async move {
-            let mut connection =
-                pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            let mut connection = pin!(connection.with_upgrades());
             let mut stopping = pin!(stop.closed().fuse());
             loop {
                 tokio::select! {
