@@ -5,12 +5,15 @@
 //! the shutdown signal no new connection is accepted, idle connections
 //! close, and requests in flight finish before this returns.
 //!
-//! Connections are served by hyper's HTTP/1 server itself (the gateway
+//! A connection whose first request asks for an event stream is served by
+//! `event_stream.rs`, on its own socket. Others are served by hyper's
+//! HTTP/1 server itself (the gateway
 //! speaks HTTP/1.1 only): in front of it, a protocol-sniffing layer hands
 //! hyper the first bytes of a request apart, which made hyper's read buffer
 //! double to 16 KiB on every connection, a cost every open subscription
 //! kept for its life.
 
+use super::event_stream::{self, First};
 use axum::Router;
 use futures::FutureExt;
 use hyper::server::conn::http1::Builder;
@@ -58,11 +61,24 @@ pub async fn serve_connections(
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
         let builder = builder.clone();
         let stop = stop_tx.clone();
         let open = open_rx.clone();
+        let app = app.clone();
         tokio::spawn(async move {
+            match event_stream::claim(&stream, header_read_timeout).await {
+                First::Hyper => {}
+                First::TimedOut => {
+                    drop(open);
+                    return;
+                }
+                First::Stream(claimed) => {
+                    event_stream::serve(stream, claimed, app, header_read_timeout).await;
+                    drop(open);
+                    return;
+                }
+            }
+            let service = TowerToHyperService::new(app);
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             let mut connection = pin!(connection.with_upgrades());
             let mut stopping = pin!(stop.closed().fuse());
