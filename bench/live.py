@@ -20,7 +20,7 @@ from its own loopback addresses (127.0.1.x), so that no address pair runs out
 of ephemeral ports. Clients are standard-library asyncio: SSE over raw
 sockets and a minimal RFC 6455 client that closes with the closing handshake.
 """
-import asyncio, base64, json, os, resource, statistics, subprocess, sys, time
+import asyncio, base64, json, os, resource, statistics, subprocess, sys, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import free_port, http_json, wait_http  # noqa: E402
@@ -241,10 +241,14 @@ def proc_rss_mb(pid):
 
 
 def metric(port, name):
-    with __import__("urllib.request").request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
+    """A gauge of the gateway's /metrics; None when it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+    except OSError:
+        return None
     return 0.0
 
 
@@ -354,10 +358,12 @@ def measure(binary, n, transport, k, up_port):
         if unclean:
             print(f"  {unclean} closings without a Close frame back, e.g. {closed[0]['example']}")
         t_left = time.monotonic()
-        while metric(gw_port, "gateway_live_subscriptions") > 0 and time.monotonic() - t_left < 30:
+        while (metric(gw_port, "gateway_live_subscriptions") or 0) > 0 and time.monotonic() - t_left < 30:
             time.sleep(0.2)
         time.sleep(LEAVE_S)
-        rss_left = proc_rss_mb(gateway.pid)
+        if gateway.poll() is not None or metric(gw_port, "gateway_live_subscriptions") is None:
+            print(f"  the {transport} gateway stopped answering after the subscribers left")
+        rss_left = proc_rss_mb(gateway.pid) if gateway.poll() is None else 0.0
         return {
             "transport": transport, "live": live, "opened_s": opened_s,
             "cpu_ms": cpu_s * 1000 / window, "rss_idle": rss_idle, "rss": rss_steady,

@@ -40,7 +40,7 @@ pub struct Claimed {
 
 /// What one look at the head found.
 enum Look {
-    Claimed(Claimed),
+    Claimed(Box<Claimed>),
     /// More bytes are needed to tell.
     Partial,
     /// Hyper's.
@@ -50,7 +50,7 @@ enum Look {
 /// Who serves a connection.
 pub enum First {
     /// Its first request is an event stream served here.
-    Stream(Claimed),
+    Stream(Box<Claimed>),
     Hyper,
     /// No request head within the header read timeout: the connection
     /// closes, as hyper would close it.
@@ -145,16 +145,16 @@ fn claimed(parsed: &httparse::Request<'_, '_>, head_len: usize) -> Look {
         Err(_) => return Look::Declined,
     }
     *request.headers_mut() = headers;
-    Look::Claimed(Claimed {
+    Look::Claimed(Box::new(Claimed {
         head_len,
         body_len,
         request,
-    })
+    }))
 }
 
 /// Reads the claimed request, answers it through `app`, writes the answer
 /// and closes the connection. `wait` bounds the reading of the body.
-pub async fn serve(mut stream: TcpStream, claimed: Claimed, app: Router, wait: Duration) {
+pub async fn serve(mut stream: TcpStream, claimed: Box<Claimed>, app: Router, wait: Duration) {
     let mut bytes = vec![0u8; claimed.head_len + claimed.body_len];
     match timeout(wait, stream.read_exact(&mut bytes)).await {
         Ok(Ok(_)) => {}
