@@ -71,15 +71,18 @@ fn accept_elements(headers: &HeaderMap) -> impl Iterator<Item = (String, f32)> +
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|part| {
-            let mut pieces = part.split(';');
-            let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-            let q = pieces
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
-            (media, q)
-        })
+        .map(element)
+}
+
+/// One `Accept` element as its media type (lower case) and quality.
+fn element(part: &str) -> (String, f32) {
+    let mut pieces = part.split(';');
+    let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+    let q = pieces
+        .filter_map(|p| p.trim().strip_prefix("q="))
+        .find_map(|q| q.parse::<f32>().ok())
+        .unwrap_or(1.0);
+    (media, q)
 }
 
 /// The best rank among the listed types `wanted` picks (q=0 is a refusal).
@@ -145,12 +148,7 @@ fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
 /// One `Accept` element as a quality and a type we serve; `None` for other
 /// types and for `q=0`.
 fn acceptable(part: &str) -> Option<(f32, MediaType)> {
-    let mut pieces = part.split(';');
-    let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-    let q = pieces
-        .filter_map(|p| p.trim().strip_prefix("q="))
-        .find_map(|q| q.parse::<f32>().ok())
-        .unwrap_or(1.0);
+    let (media, q) = element(part);
     let kind = match media.as_str() {
         GRAPHQL_RESPONSE => MediaType::GraphqlResponse,
         JSON | "application/*" | "*/*" => MediaType::Json,
