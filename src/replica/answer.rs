@@ -36,7 +36,14 @@ impl Local for Replica {
         spec: &Spec,
         max_groups: u64,
     ) -> Result<Option<Vec<Group>>, GatewayError> {
-        let Some(ready) = self.ready_for(caller, spec).await? else {
+        let ready = self.ready_for(caller, spec).await.inspect_err(|e| {
+            // The account check asked the upstream with the caller's own
+            // credential, which it refused.
+            if e.is_refusal() {
+                report.credential_refused();
+            }
+        })?;
+        let Some(ready) = ready else {
             return Ok(None);
         };
         let started = Instant::now();
