@@ -218,19 +218,21 @@ pub(super) async fn select_groups(
     let bounds_of = |f: Option<&Field>| f.and_then(|f| bounds.get(f.odata).copied().flatten());
     let d = store.dialect();
     for r in rollups.iter().filter(|r| r.base == table.name) {
-        if let Some(plan) = sql::plan_rollup(d, r, spec, bounds_of(r.time), max_groups) {
+        if let Some(plan) = sql::plan_rollup(d, r, spec, bounds_of(r.time)) {
+            tracing::trace!(sql = %plan.cells.sql, "rollup cells");
             let rows = store
                 .read(plan.cells.clone(), plan.cell_kinds.clone())
                 .await?;
-            if rows.len() as u64 > max_groups {
-                return Err(Selected::TooMany);
-            }
             let repeats = match &plan.repeats {
                 Some((statement, kinds)) => store.read(statement.clone(), kinds.clone()).await?,
                 None => Vec::new(),
             };
+            let groups = plan.read(rows, repeats);
+            if groups.len() as u64 > max_groups {
+                return Err(Selected::TooMany);
+            }
             return Ok(Some(Selection {
-                groups: plan.read(rows, repeats),
+                groups,
                 rollup: Some(r.table.clone()),
             }));
         }

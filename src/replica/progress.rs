@@ -89,7 +89,8 @@ fn elapsed(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
 }
 
 /// The tables' and rollups' columns, as the replica's layout: a change
-/// rebuilds it.
+/// rebuilds it. The leading number is how cells are kept (3: quarter,
+/// hour and day cells, and day prefixes).
 pub(super) fn layout(tables: &[Table], rollups: &[Rollup]) -> String {
     let tables: Vec<String> = tables
         .iter()
@@ -112,7 +113,7 @@ pub(super) fn layout(tables: &[Table], rollups: &[Rollup]) -> String {
             format!("{}[{}|{time}|{distinct}]({cells})", r.table, only.join(","))
         })
         .collect();
-    format!("2:{};{}", tables.join(";"), rollups.join(";"))
+    format!("3:{};{}", tables.join(";"), rollups.join(";"))
 }
 
 /// The newest value of column `at` among stored rows.
@@ -223,7 +224,7 @@ mod tests {
     fn the_layout_names_every_column_and_the_state_round_trips() {
         let all = tables(ApiVersion::V1_1);
         let layout = layout(&all, &crate::sql::rollups(&all));
-        assert!(layout.starts_with("2:la_conversation(id,"), "{layout}");
+        assert!(layout.starts_with("3:la_conversation(id,"), "{layout}");
         assert!(
             layout.contains("la_r_message_agent[sender_type=String(\"User\")|created_at|-]"),
             "{layout}"

@@ -2,12 +2,13 @@
 //! after a table's backfill, then every write that changes rows recomputes
 //! the cells of the time it touched, in the same transaction. A quarter's
 //! cells are counted from the rows, an hour's from its quarters, a day's
-//! from its hours; the repeats of a distinct column are re-read for the
-//! values the write touched.
+//! and its prefixes from its hours; the repeats of a distinct column are
+//! re-read for the values the write touched.
 
 use super::store::{Store, StoreResult};
 use crate::sql::{
-    kind, Builder, Cell, Kind, Level, Rollup, SqlDialect, Statement, Table, QUARTER_US,
+    kind, Builder, Cell, Kind, Level, Rollup, SqlDialect, Statement, Table, DAY_US, HOUR_US,
+    QUARTER_US,
 };
 use std::collections::BTreeSet;
 
@@ -85,6 +86,7 @@ pub fn rebuild(d: &dyn SqlDialect, rollups: &[Rollup], base: &str) -> Vec<Statem
             for level in [Level::Hour, Level::Day] {
                 out.push(merge(r, level, None));
             }
+            out.push(prefixes(r, None));
         }
         out.extend(repeats(d, r, None));
     }
@@ -126,6 +128,9 @@ pub fn refresh(
                 out.push(delete_cells(d, r, level, widened));
                 out.push(merge(r, level, Some(widened)));
             }
+            let days = widen(*range, Level::Day);
+            out.push(delete_cells(d, r, Level::DayPrefix, days));
+            out.push(prefixes(r, Some(days)));
         }
         if !touched.distinct.is_empty() {
             let values: Vec<i64> = touched.distinct.iter().copied().collect();
@@ -326,6 +331,44 @@ fn merge(r: &Rollup, level: Level, range: Option<(i64, i64)>) -> Statement {
         r.cell_columns().join(", "),
         select.join(", "),
         below.code(),
+        groups.join(", "),
+        t = r.table,
+    ))
+}
+
+/// The day prefixes from the hours, within `range` (whole days): for each
+/// hour 1 to 23 of a day, the sums of the day's hours before it, where
+/// any. Minima and maxima do not subtract: prefixes have none.
+fn prefixes(r: &Rollup, range: Option<(i64, i64)>) -> Statement {
+    let day = floor("slot", DAY_US);
+    let dims: Vec<&str> = r.dims.iter().map(|f| f.odata).collect();
+    let mut columns: Vec<String> = dims.iter().map(|c| c.to_string()).collect();
+    let mut select = vec![
+        Level::DayPrefix.code().to_string(),
+        format!("{day} + k * {HOUR_US}"),
+    ];
+    select.extend(columns.clone());
+    columns.extend(["n".to_string(), "n_d".to_string()]);
+    select.extend(["SUM(n)".to_string(), "SUM(n_d)".to_string()]);
+    for m in &r.measures {
+        let c = m.odata;
+        columns.extend([format!("n_{c}"), format!("s_{c}")]);
+        select.extend([format!("SUM(n_{c})"), format!("SUM(s_{c})")]);
+    }
+    let hours: Vec<String> = (1..24).map(|k| format!("SELECT {k} AS k")).collect();
+    let within = match range {
+        // Cell bounds are fixed numbers of the gateway's, never input.
+        Some((a, b)) => format!(" AND slot >= {a} AND slot < {b}"),
+        None => String::new(),
+    };
+    let groups: Vec<String> = (2..=dims.len() + 2).map(|i| i.to_string()).collect();
+    Statement::plain(format!(
+        "INSERT INTO {t} (level, slot, {}) SELECT {} FROM {t}, ({}) hours \
+         WHERE level = {}{within} AND slot < {day} + k * {HOUR_US} GROUP BY {}",
+        columns.join(", "),
+        select.join(", "),
+        hours.join(" UNION ALL "),
+        Level::Hour.code(),
         groups.join(", "),
         t = r.table,
     ))

@@ -7,6 +7,8 @@
 //! rollup's cell holds the row count, the non-null count of one column
 //! counted distinct beyond the dims, and per measure its non-null count,
 //! sum, minimum and maximum: every metric but the median merges exactly.
+//! Day prefixes (the hours of a day before an hour) hold the counts and
+//! sums only: a day cut at an hour is its prefix and the day less it.
 
 use super::table::Table;
 use crate::model::Field;
@@ -26,6 +28,9 @@ pub enum Level {
     /// The whole table, rows without a time included (rollups without a
     /// time column).
     All = 3,
+    /// The hours of a day before the slot (slots on the hours 1 to 23 of
+    /// a UTC day): with its day, any hour cut of the day in two cells.
+    DayPrefix = 4,
 }
 
 impl Level {
@@ -41,7 +46,7 @@ impl Level {
             Level::Quarter => Some(QUARTER_US),
             Level::Hour => Some(HOUR_US),
             Level::Day => Some(DAY_US),
-            Level::All => None,
+            Level::All | Level::DayPrefix => None,
         }
     }
 }

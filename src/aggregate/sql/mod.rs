@@ -5,6 +5,7 @@
 //! holds them, from its cells (`rollup`).
 
 mod buckets;
+mod cells;
 mod filter;
 mod plan;
 mod read;

@@ -2,32 +2,34 @@
 //! that gives exactly the same groups: the spec filters only on the
 //! rollup's dims (and asks every condition the rollup keeps), bounds its
 //! time on quarter hours, groups by dims, buckets the rollup's time column
-//! and asks count, sums, averages, minima, maxima and distinct counts. Each
-//! bucket (and the range) is made of whole cells: days where no bucket
-//! boundary falls inside the day, else its hours, else its quarters.
+//! and asks count, sums, averages, minima, maxima and distinct counts. The
+//! cells a window needs, and what each adds to which bucket, come from
+//! `cells`; they are read as they are stored (summed over the dims the
+//! spec neither groups nor fixes) and merged into groups here, with the
+//! same bucket rule as every other path.
 
 use super::buckets::{bucket_sql, bucket_start, Bounds};
+use super::cells::{Layout, Part};
 use super::filter::where_sql;
 use crate::aggregate::group::{Group, KeyPart};
 use crate::aggregate::spec::{NumOp, Spec};
 use crate::model::Field;
 use crate::odata::{CompareOp, Filter, Literal};
 use crate::sql::{
-    kind, Builder, Cell, Kind, Level, Rollup, SqlDialect, Statement, Table, DAY_US, HOUR_US,
-    QUARTER_US,
+    kind, Builder, Cell, Kind, Level, Rollup, SqlDialect, Statement, Table, QUARTER_US,
 };
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 
-/// Bucket boundaries past this make the rows the cheaper read.
-const MOST_BOUNDARIES: usize = 20_000;
-/// Hours or quarters past this are read as a range of their level.
+/// Listed slots past this are read as a range of their level (reading
+/// more cells than listed is harmless: only the listed ones add).
 const MOST_LISTED: usize = 10_000;
 
 /// The statements of an aggregate over a rollup, and how to read them.
 pub struct FromRollup<'s> {
     spec: &'s Spec,
     rollup: &'s Rollup,
+    layout: Layout,
     pub cells: Statement,
     pub cell_kinds: Vec<Kind>,
     /// The repeats of the distinct column, when the spec counts it.
@@ -41,77 +43,143 @@ pub fn plan_rollup<'s>(
     rollup: &'s Rollup,
     spec: &'s Spec,
     bounds: Bounds,
-    limit: u64,
 ) -> Option<FromRollup<'s>> {
     if spec.entity.name != rollup.entity {
         return None;
     }
     let fit = Fit::of(rollup, spec)?;
-    let window = match rollup.time {
-        Some(_) => Some(window(&fit, spec, bounds)?),
-        None => None,
+    let span = rollup.time.map(|_| fit.span(bounds));
+    // Minima, maxima and distinct dims do not subtract: no day prefixes.
+    let prefixes = spec
+        .numbers
+        .iter()
+        .all(|(op, _)| matches!(op, NumOp::Sum | NumOp::Avg))
+        && spec.distinct.iter().all(|f| !rollup.has_dim(f.odata));
+    let bucketing = spec.bucket.as_ref().map(|(_, b)| b);
+    let layout = match span {
+        Some((from, to)) => Layout::window(from, to.max(from), bucketing, prefixes)?,
+        None => Layout::whole(),
     };
     let cells = table_of(rollup, &rollup.table, rollup.dims.clone())?;
     let mut b = Builder::default();
-    let (keys, mut kinds) = keys(d, spec, "slot", window.as_ref());
-    let mut select = keys.clone();
-    // Sums of integers are numeric in PostgreSQL: read back as integers.
-    select.extend([
-        "CAST(SUM(n) AS BIGINT)".to_string(),
-        "CAST(SUM(n_d) AS BIGINT)".to_string(),
-    ]);
-    kinds.extend([Kind::Int, Kind::Int]);
-    for f in &spec.distinct {
-        select.push(match rollup.has_dim(f.odata) {
-            true => format!("COUNT(DISTINCT {})", f.odata),
-            false => "CAST(0 AS BIGINT)".to_string(),
-        });
-        kinds.push(Kind::Int);
-    }
-    for (_, f) in &spec.numbers {
-        let c = f.odata;
-        select.extend([
-            format!("CAST(SUM(n_{c}) AS BIGINT)"),
-            format!("CAST(SUM(s_{c}) AS DOUBLE PRECISION)"),
-            format!("CAST(MIN(lo_{c}) AS DOUBLE PRECISION)"),
-            format!("CAST(MAX(hi_{c}) AS DOUBLE PRECISION)"),
-        ]);
-        kinds.extend([Kind::Int, Kind::Real, Kind::Real, Kind::Real]);
-    }
+    let read = read_columns(rollup, spec, &fit);
     let mut conditions = fit
         .rest
         .iter()
         .map(|f| where_sql(d, &cells, f, &mut b))
         .collect::<Option<Vec<_>>>()?;
-    conditions.push(match &window {
-        Some(w) => w.cells_sql(),
-        None => format!("level = {}", Level::All.code()),
-    });
+    conditions.push(reads_sql(&layout));
     b.push(&format!(
         "SELECT {} FROM {} WHERE {}",
-        select.join(", "),
+        read.select.join(", "),
         rollup.table,
         conditions.join(" AND ")
     ));
-    if !keys.is_empty() {
-        let positions: Vec<String> = (1..=keys.len()).map(|i| i.to_string()).collect();
+    if read.summed {
+        let positions: Vec<String> = (1..=read.grouped).map(|i| i.to_string()).collect();
         b.push(&format!(" GROUP BY {}", positions.join(", ")));
     }
-    let cap = limit.saturating_add(1).min(i64::MAX as u64);
-    b.push(&format!(" HAVING SUM(n) > 0 LIMIT {cap}"));
-    let repeats = match (&window, rollup.distinct) {
-        (Some(w), Some(c)) if spec.distinct.iter().any(|f| f.odata == c.odata) => {
-            Some(repeats(d, rollup, spec, &fit, w)?)
+    let repeats = match (span, rollup.distinct) {
+        (Some(span), Some(c)) if spec.distinct.iter().any(|f| f.odata == c.odata) => {
+            Some(repeats(d, rollup, spec, &fit, span)?)
         }
         _ => None,
     };
     Some(FromRollup {
         spec,
         rollup,
+        layout,
         cells: b.finish(),
-        cell_kinds: kinds,
+        cell_kinds: read.kinds,
         repeats,
     })
+}
+
+/// The columns a spec reads of the cells: level, slot, its grouped and
+/// distinct dims, then the counts and its measures. `summed`: other dims
+/// vary, so cells of one slot are summed over them.
+struct ReadColumns {
+    select: Vec<String>,
+    kinds: Vec<Kind>,
+    grouped: usize,
+    summed: bool,
+}
+
+fn read_columns(rollup: &Rollup, spec: &Spec, fit: &Fit) -> ReadColumns {
+    let mut dims: Vec<&'static Field> = spec.group_by.clone();
+    dims.extend(spec.distinct.iter().filter(|f| rollup.has_dim(f.odata)));
+    let fixed = fit.fixed();
+    let summed = rollup.dims.iter().any(|d| {
+        d.odata != "account_id"
+            && !fixed.contains(&d.odata)
+            && !dims.iter().any(|f| f.odata == d.odata)
+    });
+    let sum = |c: String, how: &str| match summed {
+        true => format!("{how}({c})"),
+        false => c,
+    };
+    let mut select = vec!["level".to_string(), "slot".to_string()];
+    let mut kinds = vec![Kind::Int, Kind::Int];
+    select.extend(dims.iter().map(|f| f.odata.to_string()));
+    kinds.extend(dims.iter().map(|f| kind(f).unwrap_or(Kind::Text)));
+    let grouped = select.len();
+    // Sums of integers are numeric in PostgreSQL: read back as integers.
+    select.push(format!("CAST({} AS BIGINT)", sum("n".into(), "SUM")));
+    select.push(format!("CAST({} AS BIGINT)", sum("n_d".into(), "SUM")));
+    kinds.extend([Kind::Int, Kind::Int]);
+    for (_, f) in &spec.numbers {
+        let c = f.odata;
+        select.extend([
+            format!("CAST({} AS BIGINT)", sum(format!("n_{c}"), "SUM")),
+            format!("CAST({} AS DOUBLE PRECISION)", sum(format!("s_{c}"), "SUM")),
+            format!(
+                "CAST({} AS DOUBLE PRECISION)",
+                sum(format!("lo_{c}"), "MIN")
+            ),
+            format!(
+                "CAST({} AS DOUBLE PRECISION)",
+                sum(format!("hi_{c}"), "MAX")
+            ),
+        ]);
+        kinds.extend([Kind::Int, Kind::Real, Kind::Real, Kind::Real]);
+    }
+    ReadColumns {
+        select,
+        kinds,
+        grouped,
+        summed,
+    }
+}
+
+/// The cells `layout` reads: each level's slots listed, or as a range
+/// when many.
+fn reads_sql(layout: &Layout) -> String {
+    let mut parts = Vec::new();
+    for level in [
+        Level::All,
+        Level::Day,
+        Level::DayPrefix,
+        Level::Hour,
+        Level::Quarter,
+    ] {
+        let slots = layout.slots(level);
+        let (Some(first), Some(last)) = (slots.first(), slots.last()) else {
+            continue;
+        };
+        let code = level.code();
+        // Slots are the gateway's own numbers, never input.
+        parts.push(match slots.len() > MOST_LISTED || level == Level::Day {
+            true => format!("(level = {code} AND slot >= {first} AND slot <= {last})"),
+            false => {
+                let items: Vec<String> = slots.iter().map(i64::to_string).collect();
+                format!("(level = {code} AND slot IN ({}))", items.join(", "))
+            }
+        });
+    }
+    match parts.is_empty() {
+        true => "1 = 0".to_string(),
+        false => format!("({})", parts.join(" OR ")),
+    }
 }
 
 /// How a spec's filter sits on a rollup: its time bounds, and the
@@ -174,6 +242,14 @@ impl Fit {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The time the spec reads: its bounds, else the stored values'.
+    fn span(&self, bounds: Bounds) -> (i64, i64) {
+        let floor = |t: i64| t - t.rem_euclid(QUARTER_US);
+        let (lo, hi) = bounds.unwrap_or((0, 0));
+        let from = self.from.unwrap_or(floor(lo));
+        (from, self.to.unwrap_or(floor(hi) + QUARTER_US))
     }
 
     /// Groups, buckets and metrics the cells hold. The repeats of the
@@ -239,146 +315,6 @@ fn columns(filter: &Filter) -> Vec<&'static str> {
     }
 }
 
-/// The time a bucketed or bounded spec reads, and the cells making it.
-struct Window {
-    from: i64,
-    to: i64,
-    /// Days, and hours, a bucket boundary (or an end) falls inside.
-    split_days: BTreeSet<i64>,
-    split_hours: BTreeSet<i64>,
-    bucketing: Option<crate::aggregate::bucket::Bucketing>,
-    bounds: Bounds,
-}
-
-fn window(fit: &Fit, spec: &Spec, bounds: Bounds) -> Option<Window> {
-    let floor = |t: i64| t - t.rem_euclid(QUARTER_US);
-    let (lo, hi) = bounds.unwrap_or((0, 0));
-    let from = fit.from.unwrap_or(floor(lo));
-    let to = fit.to.unwrap_or(floor(hi) + QUARTER_US);
-    let mut points = vec![from, to];
-    let bucketing = spec.bucket.map(|(_, b)| b);
-    if let (Some(b), true) = (bucketing, from < to) {
-        let at = |us: i64| DateTime::<Utc>::from_timestamp_micros(us);
-        let mut start = b.start(at(from)?);
-        while start.timestamp_micros() < to {
-            points.push(start.timestamp_micros());
-            if points.len() > MOST_BOUNDARIES {
-                return None;
-            }
-            start = b.next(start);
-        }
-    }
-    // A zone whose boundary is not on a quarter hour is read from rows.
-    points
-        .iter()
-        .all(|p| p.rem_euclid(QUARTER_US) == 0)
-        .then_some(())?;
-    let inside = |p: &i64, len: i64| (p.rem_euclid(len) != 0).then(|| p - p.rem_euclid(len));
-    Some(Window {
-        from,
-        to,
-        split_days: points.iter().filter_map(|p| inside(p, DAY_US)).collect(),
-        split_hours: points.iter().filter_map(|p| inside(p, HOUR_US)).collect(),
-        bucketing,
-        bounds: Some((from, to)),
-    })
-}
-
-impl Window {
-    /// The cells making the window: whole days no boundary falls inside,
-    /// whole hours of the other days, quarters of the split hours. The
-    /// hours and quarters are listed where few, so that only they are
-    /// read, not every cell of their level in the window.
-    fn cells_sql(&self) -> String {
-        let (from, to) = (self.from, self.to);
-        let list = |set: &BTreeSet<i64>| {
-            let items: Vec<String> = set.iter().map(i64::to_string).collect();
-            items.join(", ")
-        };
-        let start_of = |len: i64| format!("(slot - (((slot % {len}) + {len}) % {len}))");
-        let days = list(&self.split_days);
-        let hours = list(&self.split_hours);
-        let mut parts = Vec::new();
-        let day = format!(
-            "(level = {} AND slot >= {from} AND slot <= {})",
-            Level::Day.code(),
-            to - DAY_US
-        );
-        parts.push(match days.is_empty() {
-            true => day,
-            false => format!("({day} AND slot NOT IN ({days}))"),
-        });
-        let hour_cells = self.within(&self.split_days, DAY_US, HOUR_US);
-        let hour_cells: BTreeSet<i64> = hour_cells.difference(&self.split_hours).copied().collect();
-        if hour_cells.len() <= MOST_LISTED {
-            parts.extend(listed(Level::Hour, &hour_cells));
-        } else {
-            let hour = format!(
-                "(level = {} AND slot >= {from} AND slot <= {} AND {} IN ({days}))",
-                Level::Hour.code(),
-                to - HOUR_US,
-                start_of(DAY_US)
-            );
-            parts.push(match hours.is_empty() {
-                true => hour,
-                false => format!("({hour} AND slot NOT IN ({hours}))"),
-            });
-        }
-        let quarter_cells = self.within(&self.split_hours, HOUR_US, QUARTER_US);
-        if quarter_cells.len() <= MOST_LISTED {
-            parts.extend(listed(Level::Quarter, &quarter_cells));
-        } else {
-            parts.push(format!(
-                "(level = {} AND slot >= {from} AND slot < {to} AND {} IN ({hours}))",
-                Level::Quarter.code(),
-                start_of(HOUR_US)
-            ));
-        }
-        format!("({})", parts.join(" OR "))
-    }
-
-    /// The cells of length `len` inside the `outer` slots (of length
-    /// `outer_len`) that lie wholly in the window.
-    fn within(&self, outer: &BTreeSet<i64>, outer_len: i64, len: i64) -> BTreeSet<i64> {
-        outer
-            .iter()
-            .flat_map(|start| (0..outer_len / len).map(move |i| start + i * len))
-            .filter(|slot| *slot >= self.from && slot + len <= self.to)
-            .collect()
-    }
-}
-
-/// `level`'s cells at `slots`, none when there are none.
-fn listed(level: Level, slots: &BTreeSet<i64>) -> Option<String> {
-    let items: Vec<String> = slots.iter().map(i64::to_string).collect();
-    (!items.is_empty()).then(|| {
-        format!(
-            "(level = {} AND slot IN ({}))",
-            level.code(),
-            items.join(", ")
-        )
-    })
-}
-
-/// The grouped expressions over `time` (the cells' `slot`, or a row's
-/// time): the spec's dims, then its bucket.
-fn keys(
-    d: &dyn SqlDialect,
-    spec: &Spec,
-    time: &str,
-    window: Option<&Window>,
-) -> (Vec<String>, Vec<Kind>) {
-    let mut keys: Vec<String> = spec.group_by.iter().map(|f| f.odata.to_string()).collect();
-    let mut kinds: Vec<Kind> = spec.group_by.iter().filter_map(|f| kind(f)).collect();
-    if let Some(w) = window {
-        if let Some(b) = &w.bucketing {
-            keys.push(bucket_sql(d, time, b, w.bounds));
-            kinds.push(Kind::Int);
-        }
-    }
-    (keys, kinds)
-}
-
 /// Per group, bucket and value of the distinct column, the rows of a value
 /// seen more than once in that bucket.
 fn repeats(
@@ -386,25 +322,25 @@ fn repeats(
     rollup: &Rollup,
     spec: &Spec,
     fit: &Fit,
-    w: &Window,
+    (from, to): (i64, i64),
 ) -> Option<(Statement, Vec<Kind>)> {
     let (x, distinct, time) = (rollup.repeats_table()?, rollup.distinct?, rollup.time?);
     let mut columns = rollup.dims.clone();
     columns.extend([distinct, time]);
     let table = table_of(rollup, &x, columns)?;
     let mut b = Builder::default();
-    let (mut keys, mut kinds) = keys(d, spec, time.odata, Some(w));
+    let mut keys: Vec<String> = spec.group_by.iter().map(|f| f.odata.to_string()).collect();
+    let mut kinds: Vec<Kind> = spec.group_by.iter().filter_map(|f| kind(f)).collect();
+    if let Some((_, bucketing)) = &spec.bucket {
+        keys.push(bucket_sql(d, time.odata, bucketing, Some((from, to))));
+        kinds.push(Kind::Int);
+    }
     let mut conditions = fit
         .rest
         .iter()
         .map(|f| where_sql(d, &table, f, &mut b))
         .collect::<Option<Vec<_>>>()?;
-    conditions.push(format!(
-        "{t} >= {} AND {t} < {}",
-        w.from,
-        w.to,
-        t = time.odata
-    ));
+    conditions.push(format!("{t} >= {from} AND {t} < {to}", t = time.odata));
     keys.push(distinct.odata.to_string());
     kinds.extend([Kind::Int, Kind::Int]);
     let positions: Vec<String> = (1..=keys.len()).map(|i| i.to_string()).collect();
@@ -430,86 +366,181 @@ fn table_of(rollup: &Rollup, name: &str, columns: Vec<&'static Field>) -> Option
 
 type Key = (Vec<KeyPart>, Option<DateTime<Utc>>);
 
-impl FromRollup<'_> {
-    fn key(&self, cells: &mut std::vec::IntoIter<Cell>) -> Key {
-        let key = self
-            .spec
-            .group_by
-            .iter()
-            .map(|f| KeyPart::from_cell(f, cells.next().unwrap_or(Cell::Null)))
-            .collect();
-        let bucket = self
-            .spec
-            .bucket
-            .as_ref()
-            .and_then(|(_, b)| match cells.next() {
-                Some(Cell::Int(code)) => bucket_start(b, code),
-                _ => None,
-            });
-        (key, bucket)
-    }
+/// A group's totals as its cells add up.
+#[derive(Debug, Default)]
+struct Sums {
+    count: i64,
+    non_null: i64,
+    /// Per measure: values, sum, minimum, maximum.
+    numbers: Vec<(i64, f64, Option<f64>, Option<f64>)>,
+    /// Per distinct dim, the values seen.
+    distinct: Vec<HashSet<KeyPart>>,
+}
 
-    /// The groups from the cells' rows and the repeats' rows.
-    pub fn read(&self, rows: Vec<Vec<Cell>>, repeats: Vec<Vec<Cell>>) -> Vec<Group> {
-        let mut excess: HashMap<Key, u64> = HashMap::new();
-        for row in repeats {
-            let mut cells = row.into_iter();
-            let key = self.key(&mut cells);
-            let k = match cells.nth(1) {
-                Some(Cell::Int(k)) => u64::try_from(k).unwrap_or(0),
-                _ => 0,
-            };
-            *excess.entry(key).or_default() += k.saturating_sub(1);
+impl Sums {
+    fn add(&mut self, cell: &CellRow, sign: i64) {
+        self.count += sign * cell.count;
+        self.non_null += sign * cell.non_null;
+        self.numbers
+            .resize(cell.numbers.len(), (0, 0.0, None, None));
+        for (total, (n, sum, lo, hi)) in self.numbers.iter_mut().zip(&cell.numbers) {
+            total.0 += sign * n;
+            total.1 += sign as f64 * sum;
+            total.2 = extreme(total.2, *lo, f64::min);
+            total.3 = extreme(total.3, *hi, f64::max);
         }
-        rows.into_iter()
-            .map(|row| self.group(row, &excess))
-            .collect()
+        self.distinct.resize_with(cell.distinct.len(), HashSet::new);
+        for (seen, value) in self.distinct.iter_mut().zip(&cell.distinct) {
+            if *value != KeyPart::Null {
+                seen.insert(value.clone());
+            }
+        }
     }
+}
 
-    fn group(&self, row: Vec<Cell>, excess: &HashMap<Key, u64>) -> Group {
-        let int = |c: Option<Cell>| match c {
-            Some(Cell::Int(i)) => u64::try_from(i).unwrap_or(0),
-            Some(Cell::Real(f)) => f as u64,
-            _ => 0,
-        };
-        let real = |c: Option<Cell>| match c {
-            Some(Cell::Real(f)) => Some(f),
-            Some(Cell::Int(i)) => Some(i as f64),
-            _ => None,
-        };
+fn extreme(a: Option<f64>, b: Option<f64>, pick: fn(f64, f64) -> f64) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(pick(a, b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// One row of the cells statement, decoded.
+struct CellRow {
+    level: i64,
+    slot: i64,
+    key: Vec<KeyPart>,
+    distinct: Vec<KeyPart>,
+    count: i64,
+    non_null: i64,
+    numbers: Vec<(i64, f64, Option<f64>, Option<f64>)>,
+}
+
+fn int(c: Option<Cell>) -> i64 {
+    match c {
+        Some(Cell::Int(i)) => i,
+        Some(Cell::Real(f)) => f as i64,
+        _ => 0,
+    }
+}
+
+fn real(c: Option<Cell>) -> Option<f64> {
+    match c {
+        Some(Cell::Real(f)) => Some(f),
+        Some(Cell::Int(i)) => Some(i as f64),
+        _ => None,
+    }
+}
+
+impl FromRollup<'_> {
+    fn cell_row(&self, row: Vec<Cell>) -> CellRow {
         let mut cells = row.into_iter();
-        let key = self.key(&mut cells);
-        let count = int(cells.next());
-        let non_null = int(cells.next());
+        let (level, slot) = (int(cells.next()), int(cells.next()));
+        let mut part = |f: &Field| KeyPart::from_cell(f, cells.next().unwrap_or(Cell::Null));
+        let key = self.spec.group_by.iter().map(|f| part(f)).collect();
         let distinct = self
             .spec
             .distinct
             .iter()
-            .map(|f| {
-                let counted = int(cells.next());
-                match self.rollup.has_dim(f.odata) {
-                    true => counted,
-                    false => non_null.saturating_sub(excess.get(&key).copied().unwrap_or(0)),
-                }
+            .filter(|f| self.rollup.has_dim(f.odata))
+            .map(|f| part(f))
+            .collect();
+        let (count, non_null) = (int(cells.next()), int(cells.next()));
+        let numbers = self
+            .spec
+            .numbers
+            .iter()
+            .map(|_| {
+                let n = int(cells.next());
+                let sum = real(cells.next()).unwrap_or(0.0);
+                (n, sum, real(cells.next()), real(cells.next()))
+            })
+            .collect();
+        CellRow {
+            level,
+            slot,
+            key,
+            distinct,
+            count,
+            non_null,
+            numbers,
+        }
+    }
+
+    /// Per group and bucket, the distinct column's rows beyond the first
+    /// of each value.
+    fn excess(&self, repeats: Vec<Vec<Cell>>) -> HashMap<Key, u64> {
+        let mut excess: HashMap<Key, u64> = HashMap::new();
+        for row in repeats {
+            let mut cells = row.into_iter();
+            let key = self
+                .spec
+                .group_by
+                .iter()
+                .map(|f| KeyPart::from_cell(f, cells.next().unwrap_or(Cell::Null)))
+                .collect();
+            let bucket = self
+                .spec
+                .bucket
+                .as_ref()
+                .and_then(|(_, b)| match cells.next() {
+                    Some(Cell::Int(code)) => bucket_start(b, code),
+                    _ => None,
+                });
+            let k = u64::try_from(int(cells.nth(1))).unwrap_or(0);
+            *excess.entry((key, bucket)).or_default() += k.saturating_sub(1);
+        }
+        excess
+    }
+
+    /// The groups from the cells' rows and the repeats' rows.
+    pub fn read(&self, rows: Vec<Vec<Cell>>, repeats: Vec<Vec<Cell>>) -> Vec<Group> {
+        let excess = self.excess(repeats);
+        let mut sums: HashMap<Key, Sums> = HashMap::new();
+        for row in rows {
+            let cell = self.cell_row(row);
+            for &Part { bucket, sign } in self.layout.parts(cell.level, cell.slot) {
+                let bucket = bucket.and_then(DateTime::from_timestamp_micros);
+                sums.entry((cell.key.clone(), bucket))
+                    .or_default()
+                    .add(&cell, sign);
+            }
+        }
+        sums.into_iter()
+            .filter(|(_, s)| s.count > 0)
+            .map(|(key, s)| self.group(key, s, &excess))
+            .collect()
+    }
+
+    fn group(&self, key: Key, sums: Sums, excess: &HashMap<Key, u64>) -> Group {
+        let mut seen = sums.distinct.iter();
+        let non_null = u64::try_from(sums.non_null).unwrap_or(0);
+        let distinct = self
+            .spec
+            .distinct
+            .iter()
+            .map(|f| match self.rollup.has_dim(f.odata) {
+                true => seen.next().map_or(0, |s| s.len() as u64),
+                false => non_null.saturating_sub(excess.get(&key).copied().unwrap_or(0)),
             })
             .collect();
         let numbers = self
             .spec
             .numbers
             .iter()
-            .map(|(op, _)| {
-                let (n, sum, lo, hi) = (
-                    int(cells.next()),
-                    real(cells.next()),
-                    real(cells.next()),
-                    real(cells.next()),
-                );
-                if n == 0 {
+            .zip(
+                sums.numbers
+                    .iter()
+                    .copied()
+                    .chain(std::iter::repeat((0, 0.0, None, None))),
+            )
+            .map(|((op, _), (n, sum, lo, hi))| {
+                if n <= 0 {
                     return None;
                 }
                 match op {
-                    NumOp::Sum => sum,
-                    NumOp::Avg => sum.map(|s| s / n as f64),
+                    NumOp::Sum => Some(sum),
+                    NumOp::Avg => Some(sum / n as f64),
                     NumOp::Min => lo,
                     NumOp::Max => hi,
                     NumOp::Median => None,
@@ -519,7 +550,7 @@ impl FromRollup<'_> {
         Group {
             key: key.0,
             bucket: key.1,
-            count,
+            count: u64::try_from(sums.count).unwrap_or(0),
             distinct,
             numbers,
         }
