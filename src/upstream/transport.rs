@@ -6,6 +6,7 @@
 
 use super::circuit::{CircuitBreaker, CircuitSettings, CircuitState, Transition};
 use super::credential::Credential;
+use super::refusals::{is_refusal, Refusals};
 use super::retry::{self, RetryBudget, RetryPolicy};
 use crate::config::{ConfigError, UpstreamSettings};
 use crate::error::GatewayError;
@@ -30,6 +31,8 @@ pub struct Transport {
     max_concurrent: usize,
     queue_timeout: Duration,
     pub metrics: Arc<Metrics>,
+    /// The upstream's refusals of collection and key requests (`fetch`).
+    pub refusals: Refusals,
 }
 
 /// One attempt that got no usable answer.
@@ -65,6 +68,7 @@ impl Transport {
                 reason: format!("cannot build the HTTP client: {e}"),
             })?;
         Ok(Transport {
+            refusals: Refusals::default(),
             http,
             base: settings.base_url()?.to_string(),
             max_next_links: settings.max_next_links,
@@ -140,6 +144,34 @@ impl Transport {
         accept: &'static str,
         collection: &'static str,
     ) -> Result<(StatusCode, Bytes), GatewayError> {
+        self.get_judged(cred, request_id, url, accept, collection, false)
+            .await
+    }
+
+    /// [`Transport::get`] for a probe: a refusal (500, 501) is the answer
+    /// it may be looking for, not a sign of trouble, so the circuit breaker
+    /// counts it as healthy.
+    pub async fn get_probe(
+        &self,
+        cred: &Credential,
+        request_id: Option<&str>,
+        url: &str,
+        accept: &'static str,
+        collection: &'static str,
+    ) -> Result<(StatusCode, Bytes), GatewayError> {
+        self.get_judged(cred, request_id, url, accept, collection, true)
+            .await
+    }
+
+    async fn get_judged(
+        &self,
+        cred: &Credential,
+        request_id: Option<&str>,
+        url: &str,
+        accept: &'static str,
+        collection: &'static str,
+        refusal_is_answer: bool,
+    ) -> Result<(StatusCode, Bytes), GatewayError> {
         let permit = self.circuit.admit(Instant::now()).map_err(|refused| {
             self.reject("circuit_open");
             GatewayError::UpstreamUnavailable(refused.to_string())
@@ -166,7 +198,8 @@ impl Transport {
         };
         let verdict = match &last {
             Ok((status, body, _)) => {
-                Some(!status.is_server_error() && !garbled(*status, accept, body))
+                let answered = refusal_is_answer && is_refusal(status.as_u16());
+                Some((answered || !status.is_server_error()) && !garbled(*status, accept, body))
             }
             Err(f) if f.judged => Some(false),
             // A full queue says nothing about the upstream: the permit is
