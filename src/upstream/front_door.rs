@@ -17,6 +17,7 @@ use super::fill::Fill;
 use super::fingerprint::{Fingerprint, Fingerprinter};
 use super::inflight::InFlight;
 use super::pages::{self, PageFuture, PagePlan};
+use super::probing::Prober;
 use super::shared::SharedCache;
 use super::tiers::{Lookup, Tiers};
 use super::transport::Transport;
@@ -35,16 +36,16 @@ use tokio::sync::{Mutex, OnceCell};
 type Shared = Result<Answer, GatewayError>;
 
 pub struct Upstream {
-    pub(super) transport: Arc<Transport>,
+    transport: Arc<Transport>,
     cache: Option<AnswerCache<Answer>>,
     /// Behind `cache`, only with it.
     shared: Option<Arc<SharedCache>>,
     inflight: InFlight<CacheKey, Shared>,
     fingerprints: Fingerprinter,
     max_url_length: usize,
-    pub(super) capabilities: Capabilities,
+    capabilities: Arc<Capabilities>,
     /// One probe run or page cap search at a time (`probing`).
-    pub(super) probing: Mutex<()>,
+    probing: Arc<Mutex<()>>,
     metadata: OnceCell<Arc<Metadata>>,
 }
 
@@ -80,8 +81,8 @@ impl Upstream {
             inflight: InFlight::default(),
             fingerprints,
             max_url_length: settings.max_url_length,
-            capabilities: Capabilities::new(settings),
-            probing: Mutex::new(()),
+            capabilities: Arc::new(Capabilities::new(settings)),
+            probing: Arc::new(Mutex::new(())),
             metadata: OnceCell::new(),
         })
     }
@@ -157,9 +158,19 @@ impl Upstream {
     pub async fn dialect_for(&self, caller: &Caller, metadata: Option<&Metadata>) -> Dialect {
         let refusals = self.transport.refusals.seen();
         if self.capabilities.probes_due(refusals) {
-            self.run_probes(caller, metadata, refusals).await;
+            self.prober(caller).run_detached(metadata, refusals).await;
         }
         self.capabilities.in_force(metadata)
+    }
+
+    fn prober(&self, caller: &Caller) -> Prober {
+        Prober {
+            transport: self.transport.clone(),
+            capabilities: self.capabilities.clone(),
+            one_at_a_time: self.probing.clone(),
+            credential: caller.credential.clone(),
+            max_url_length: self.max_url_length,
+        }
     }
 
     /// The capability set and the page cap: per capability the preset's
@@ -212,7 +223,7 @@ impl Upstream {
         if !self.refused(error, &query.to_relative_url(dialect)) || top <= 1 {
             return first;
         }
-        match self.relearned_cap(caller, cap, top).await {
+        match self.prober(caller).relearned_cap(cap, top).await {
             Some(lower) => {
                 show_cap(report, lower);
                 self.within_cap(caller, report, query, dialect, lower).await
@@ -305,7 +316,7 @@ impl Upstream {
         if !self.refused(error, &query.to_relative_url(dialect)) || top <= 1 {
             return first;
         }
-        match self.relearned_cap(caller, cap, top).await {
+        match self.prober(caller).relearned_cap(cap, top).await {
             Some(lower) => {
                 show_cap(report, lower);
                 self.fetch_entity_within(caller, report, query, dialect, lower)

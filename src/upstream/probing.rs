@@ -3,41 +3,56 @@
 //! requests, see `Capabilities::probes_due`), and the page cap search
 //! again when the upstream refuses a request, whose read is then retried
 //! once within the cap found. Probes go straight to the upstream with the
-//! caller's credential, under a request id of their own, and one run at a
-//! time.
+//! caller's credential, under a request id of their own, one run at a
+//! time; a run goes on in a task of its own when the request that started
+//! it gives up waiting (its timeout, its client gone).
 
-use super::caller::Caller;
+use super::capabilities::Capabilities;
+use super::credential::Credential;
 use super::fetch::{fetch_probe, Who};
-use super::front_door::Upstream;
 use super::probes::{self, Probe, ProbeAnswer, Subject};
+use super::transport::Transport;
+use crate::error::GatewayError;
 use crate::odata::{CollectionQuery, Dialect, Metadata};
-use futures::future::BoxFuture;
 use futures::FutureExt;
 use std::collections::HashSet;
+use std::sync::Arc;
+use tokio::sync::Mutex;
 
 /// The `x-request-id` of every probe, so that the upstream's logs tell
 /// them from the requests of clients.
 pub const PROBE_REQUEST_ID: &str = "capability-probe";
 
-/// Ids read at once by the next-link probe: one more than a common
-/// server-driven page size (CAP's default 1 000).
-const NEXT_LINK_READ: u64 = 1001;
+/// Everything a probe run needs, owned.
+pub(super) struct Prober {
+    pub transport: Arc<Transport>,
+    pub capabilities: Arc<Capabilities>,
+    /// Held for a whole run or search.
+    pub one_at_a_time: Arc<Mutex<()>>,
+    pub credential: Credential,
+    pub max_url_length: usize,
+}
 
-impl Upstream {
+impl Prober {
+    /// Runs the probes (see [`Prober::run`]) in a task of their own and
+    /// waits for them.
+    pub async fn run_detached(self, metadata: Option<&Metadata>, refusals: u64) {
+        let metadata = metadata.cloned();
+        let run = tokio::spawn(async move { self.run(metadata, refusals).await });
+        if let Err(e) = run.await {
+            tracing::warn!(error = %e, "the capability probes did not finish");
+        }
+    }
+
     /// The page cap search, then every capability probe; what they find
     /// is in force from now on. A fault that may pass leaves what was in
     /// force, and the next request probes again.
-    pub(super) async fn run_probes(
-        &self,
-        caller: &Caller,
-        metadata: Option<&Metadata>,
-        refusals: u64,
-    ) {
-        let _one = self.probing.lock().await;
+    async fn run(self, metadata: Option<Metadata>, refusals: u64) {
+        let _one = self.one_at_a_time.lock().await;
         if !self.capabilities.probes_due(refusals) {
             return; // another request ran them meanwhile
         }
-        let probe = self.prober(caller);
+        let probe = |query, dialect| self.ask(query, dialect).boxed();
         let probe: &Probe<'_> = &probe;
         match probes::page_cap(self.capabilities.configured_cap(), probe).await {
             Ok(found) => {
@@ -47,21 +62,21 @@ impl Upstream {
                 tracing::warn!(error = %e, "page cap search failed; keeping the cap in force")
             }
         }
-        let empty = HashSet::new();
-        let navigation = metadata.map(|m| {
+        let none = HashSet::new();
+        let navigation = metadata.as_ref().map(|m| {
             m.entity_sets
                 .get(probes::PROBED)
-                .map_or(&empty, |set| &set.navigation)
+                .map_or(&none, |set| &set.navigation)
         });
         let subject = Subject {
             navigation,
-            read: NEXT_LINK_READ.min(self.page_cap()),
+            cap: self.capabilities.page_cap(),
         };
         match probes::run(&subject, probe).await {
             Ok(findings) => {
                 self.capabilities.record(findings, refusals);
                 self.capabilities
-                    .log("upstream capabilities probed", metadata);
+                    .log("upstream capabilities probed", metadata.as_ref());
             }
             Err(e) => tracing::warn!(error = %e, "capability probes failed; probing again later"),
         }
@@ -71,13 +86,13 @@ impl Upstream {
     /// while the cap in force was `seen`: the page cap searched again (or
     /// as another request just found it); the lower cap to read it again
     /// within, if the cap is the reason.
-    pub(super) async fn relearned_cap(&self, caller: &Caller, seen: u64, top: u64) -> Option<u64> {
-        let _one = self.probing.lock().await;
-        let now = self.page_cap();
+    pub async fn relearned_cap(&self, seen: u64, top: u64) -> Option<u64> {
+        let _one = self.one_at_a_time.lock().await;
+        let now = self.capabilities.page_cap();
         if now < seen {
             return (now < top).then_some(now);
         }
-        let probe = self.prober(caller);
+        let probe = |query, dialect| self.ask(query, dialect).boxed();
         match probes::page_cap(self.capabilities.configured_cap(), &probe).await {
             Ok(found) => {
                 let cap = self.capabilities.learn_cap(found);
@@ -99,20 +114,18 @@ impl Upstream {
 
     /// Sends one probe query: no cache, no sharing, no allow-list, in
     /// nobody's explain.
-    fn prober<'a>(
-        &'a self,
-        caller: &'a Caller,
-    ) -> impl Fn(CollectionQuery, Dialect) -> BoxFuture<'a, ProbeAnswer> + Send + Sync + 'a {
-        move |query: CollectionQuery, dialect: Dialect| {
-            async move {
-                let url = self.url_for(&query.to_relative_url(dialect))?;
-                let who = Who {
-                    cred: &caller.credential,
-                    request_id: Some(PROBE_REQUEST_ID),
-                };
-                fetch_probe(&self.transport, who, &url, query.entity_set).await
-            }
-            .boxed()
+    async fn ask(&self, query: CollectionQuery, dialect: Dialect) -> ProbeAnswer {
+        let url = format!("{}/{}", self.transport.base, query.to_relative_url(dialect));
+        if url.len() > self.max_url_length {
+            return Err(GatewayError::Internal(format!(
+                "a probe of {} bytes is above max_url_length",
+                url.len()
+            )));
         }
+        let who = Who {
+            cred: &self.credential,
+            request_id: Some(PROBE_REQUEST_ID),
+        };
+        fetch_probe(&self.transport, who, &url, query.entity_set).await
     }
 }

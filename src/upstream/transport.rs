@@ -6,7 +6,7 @@
 
 use super::circuit::{CircuitBreaker, CircuitSettings, CircuitState, Transition};
 use super::credential::Credential;
-use super::refusals::{is_refusal, Refusals};
+use super::refusals::Refusals;
 use super::retry::{self, RetryBudget, RetryPolicy};
 use crate::config::{ConfigError, UpstreamSettings};
 use crate::error::GatewayError;
@@ -148,9 +148,10 @@ impl Transport {
             .await
     }
 
-    /// [`Transport::get`] for a probe: a refusal (500, 501) is the answer
-    /// it may be looking for, not a sign of trouble, so the circuit breaker
-    /// counts it as healthy.
+    /// [`Transport::get`] for a probe, whose answer says nothing of the
+    /// upstream's health (a refusal may be the answer it looks for): refused
+    /// while the circuit is open, but not judged by it, and not counted in
+    /// the retry budget's requests.
     pub async fn get_probe(
         &self,
         cred: &Credential,
@@ -170,13 +171,15 @@ impl Transport {
         url: &str,
         accept: &'static str,
         collection: &'static str,
-        refusal_is_answer: bool,
+        probe: bool,
     ) -> Result<(StatusCode, Bytes), GatewayError> {
         let permit = self.circuit.admit(Instant::now()).map_err(|refused| {
             self.reject("circuit_open");
             GatewayError::UpstreamUnavailable(refused.to_string())
         })?;
-        self.budget.request(Instant::now());
+        if !probe {
+            self.budget.request(Instant::now());
+        }
         let mut retry = 0;
         let last = loop {
             let result = self
@@ -197,9 +200,9 @@ impl Transport {
             retry += 1;
         };
         let verdict = match &last {
+            _ if probe => None,
             Ok((status, body, _)) => {
-                let answered = refusal_is_answer && is_refusal(status.as_u16());
-                Some((answered || !status.is_server_error()) && !garbled(*status, accept, body))
+                Some(!status.is_server_error() && !garbled(*status, accept, body))
             }
             Err(f) if f.judged => Some(false),
             // A full queue says nothing about the upstream: the permit is

@@ -503,6 +503,36 @@ pub async fn gateway_with(config: Config) -> Gateway {
     Gateway { addr }
 }
 
+/// Has the gateway run its capability probes (where they are on) before
+/// the test times what it does: the first request runs them, however
+/// short its own timeout. Sends one query, then waits until
+/// `/capabilities` says the probes ran.
+pub async fn probes_settled(gw: &Gateway) {
+    let _ = gw
+        .query(
+            Some(ADMIN_1),
+            "{ inboxes(first: 1) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let url = format!("http://{}/capabilities", gw.addr);
+    for _ in 0..200 {
+        let caps: Value = http()
+            .get(&url)
+            .send()
+            .await
+            .expect("capabilities")
+            .json()
+            .await
+            .expect("capabilities json");
+        if caps["probes"] == false || caps["probed"] == true {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the gateway's probes did not finish");
+}
+
 /// A gateway with this config that serves for the life of the test binary,
 /// on a runtime of its own (a test's runtime ends with the test): for
 /// gateways that many tests share, e.g. one keeping an analytics replica.

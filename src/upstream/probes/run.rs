@@ -14,15 +14,19 @@ pub struct Subject<'a> {
     /// The probed collection's navigation properties as `$metadata`
     /// declares them; `None` without `$metadata`.
     pub navigation: Option<&'a HashSet<String>>,
-    /// Ids read at once by the next-link probe.
-    pub read: u64,
+    /// The page cap in force: no probe asks for more rows.
+    pub cap: u64,
 }
+
+/// Ids read at once by the next-link probe: one more than a common
+/// server-driven page size (CAP's default 1 000).
+const NEXT_LINK_READ: u64 = 1001;
 
 /// Every capability probed. An error is a fault that may pass (timeout,
 /// 502-504, a refused credential, the plain sample read refused): the
 /// caller keeps what it has and probes again later.
 pub async fn run(subject: &Subject<'_>, probe: &Probe<'_>) -> Result<Findings, GatewayError> {
-    let Some(page) = probe(sample::query(), spelled_out()).await? else {
+    let Some(page) = probe(sample::query(subject.cap), spelled_out()).await? else {
         return Err(GatewayError::UpstreamUnavailable(
             "the capability probes' plain read was refused".into(),
         ));
@@ -39,7 +43,7 @@ pub async fn run(subject: &Subject<'_>, probe: &Probe<'_>) -> Result<Findings, G
     let (apply, expand, next_links, pattern_wildcards, quoted_dates) = futures::try_join!(
         checks::apply(probe, s),
         checks::expand(probe, s, subject.navigation),
-        checks::next_links(probe, subject.read),
+        checks::next_links(probe, NEXT_LINK_READ.min(subject.cap)),
         checks::pattern_wildcards(probe, s),
         checks::quoted_dates(probe, s),
     )?;
@@ -185,7 +189,7 @@ mod tests {
         let declared: HashSet<String> = declared.iter().map(|n| n.to_string()).collect();
         let subject = Subject {
             navigation: Some(&declared),
-            read: 1001,
+            cap: 10_000,
         };
         let probe = move |q, d| async move { Ok(server(q, d)) }.boxed();
         run(&subject, &probe).await.expect("probed")
@@ -229,7 +233,7 @@ mod tests {
     async fn a_fault_is_an_error_and_a_missing_row_undecided() {
         let subject = Subject {
             navigation: None,
-            read: 10,
+            cap: 10,
         };
         let down = |_, _| async { Err(GatewayError::timeout(5)) }.boxed();
         assert!(run(&subject, &down).await.is_err());

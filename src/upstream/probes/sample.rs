@@ -30,7 +30,8 @@ pub struct Sample {
     pub created: Option<(i64, DateTime<Utc>)>,
 }
 
-pub fn query() -> CollectionQuery {
+/// The sample read, at most `cap` rows.
+pub fn query(cap: u64) -> CollectionQuery {
     let mut select = vec![KEY, DATE, TEXT];
     select.extend(NULLABLE);
     CollectionQuery::new(PROBED)
@@ -39,7 +40,7 @@ pub fn query() -> CollectionQuery {
             property: KEY,
             descending: false,
         }])
-        .top(SAMPLE_ROWS)
+        .top(SAMPLE_ROWS.min(cap))
 }
 
 pub fn read(page: &CollectionPage) -> Sample {
