@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 /// Least time between two probe runs after refusals, so that a client
 /// whose queries the upstream refuses cannot keep the probes busy.
 const REPROBE_AFTER: Duration = Duration::from_secs(30);
+/// Least time before the probes run again after a first run failed (the
+/// preset is in force meanwhile).
+const RETRY_AFTER_FAULT: Duration = Duration::from_secs(5);
 
 /// The start-up log: per capability the preset's value, the config's, the
 /// value in force until the probes run, and why; the page cap alike.
@@ -38,7 +41,10 @@ struct State {
     findings: Option<Findings>,
     /// The upstream's refusals counted when the probes last ran.
     refusals_at_run: u64,
+    /// When a run last started with findings in force already.
     last_rerun: Option<Instant>,
+    /// When a first run last failed.
+    last_fault: Option<Instant>,
     /// What the last page cap search found (`None`: nothing yet, or even
     /// `$top=1` refused).
     cap_found: Option<u64>,
@@ -87,32 +93,42 @@ impl Capabilities {
         self.page_cap()
     }
 
-    /// Whether the probes should run before this request: never run yet,
-    /// or the upstream refused requests since they last ran (and they
-    /// have not run again for a while).
+    /// Whether the probes should run before this request: never run yet
+    /// (and not failed just now), or the upstream refused requests since
+    /// they last ran (and they have not run again for a while).
     pub fn probes_due(&self, refusals: u64) -> bool {
         if !self.probes {
             return false;
         }
         let state = self.lock();
+        let past = |t: Option<Instant>, wait| t.is_none_or(|t| t.elapsed() >= wait);
         match &state.findings {
-            None => true,
-            Some(_) => {
-                refusals > state.refusals_at_run
-                    && state
-                        .last_rerun
-                        .is_none_or(|t| t.elapsed() >= REPROBE_AFTER)
-            }
+            None => past(state.last_fault, RETRY_AFTER_FAULT),
+            Some(_) => refusals > state.refusals_at_run && past(state.last_rerun, REPROBE_AFTER),
         }
     }
 
-    /// Keeps a probe run's findings; the capabilities whose value in force
-    /// changed, for the log.
-    pub fn record(&self, findings: Findings, refusals: u64) {
+    /// A run starts: one that runs again counts against `REPROBE_AFTER`
+    /// whatever it finds.
+    pub fn run_started(&self) {
         let mut state = self.lock();
         if state.findings.is_some() {
             state.last_rerun = Some(Instant::now());
         }
+    }
+
+    /// A run failed (a fault that may pass): a first one is tried again
+    /// after `RETRY_AFTER_FAULT`.
+    pub fn run_failed(&self) {
+        let mut state = self.lock();
+        if state.findings.is_none() {
+            state.last_fault = Some(Instant::now());
+        }
+    }
+
+    /// Keeps a probe run's findings.
+    pub fn record(&self, findings: Findings, refusals: u64) {
+        let mut state = self.lock();
         state.findings = Some(findings);
         state.refusals_at_run = refusals;
     }
@@ -266,6 +282,14 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_first_run_waits_a_little() {
+        let caps = capabilities(Config::default());
+        caps.run_started();
+        caps.run_failed();
+        assert!(!caps.probes_due(0), "the preset meanwhile");
+    }
+
+    #[test]
     fn probes_widen_and_narrow_but_never_change_the_config() {
         let caps = capabilities(Config {
             upstream_capabilities: CapabilityOverrides {
@@ -297,6 +321,7 @@ mod tests {
         assert!(!d.in_list, "not found: the preset");
         assert!(!caps.probes_due(0));
         assert!(caps.probes_due(1), "the upstream refused since");
+        caps.run_started();
         caps.record(found(&[]), 1);
         assert!(!caps.probes_due(2), "not again right away");
         let json = caps.to_json(None);

@@ -52,6 +52,7 @@ impl Prober {
         if !self.capabilities.probes_due(refusals) {
             return; // another request ran them meanwhile
         }
+        self.capabilities.run_started();
         let probe = |query, dialect| self.ask(query, dialect).boxed();
         let probe: &Probe<'_> = &probe;
         match probes::page_cap(self.capabilities.configured_cap(), probe).await {
@@ -78,7 +79,10 @@ impl Prober {
                 self.capabilities
                     .log("upstream capabilities probed", metadata.as_ref());
             }
-            Err(e) => tracing::warn!(error = %e, "capability probes failed; probing again later"),
+            Err(e) => {
+                self.capabilities.run_failed();
+                tracing::warn!(error = %e, "capability probes failed; probing again later");
+            }
         }
     }
 
