@@ -24,6 +24,15 @@ fn own_upstream(test: &str, env: &[(&str, &str)]) -> &'static TestUpstream {
     upstream_with(&env)
 }
 
+/// A gateway with the default configuration in front of `up`.
+async fn default_gateway(up: &TestUpstream) -> Gateway {
+    gateway_with(Config {
+        upstream: Some(up.url("1.1")),
+        ..Config::default()
+    })
+    .await
+}
+
 async fn capabilities_of(gw: &Gateway) -> Value {
     let url = gw.url().replace("/graphql", "/capabilities");
     reqwest::get(url)
@@ -110,11 +119,7 @@ async fn probes_find_expand_and_next_links_where_the_server_has_them() {
         "probes-navigation",
         &[("DECLARE_NAVIGATION", "1"), ("MAX_PAGE_SIZE", "500")],
     );
-    let gw = gateway_with(Config {
-        upstream: Some(up.url("1.1")),
-        ..Config::default()
-    })
-    .await;
+    let gw = default_gateway(up).await;
     gw.data(ADMIN_1, FIRST, json!({})).await;
     let caps = capabilities_of(&gw).await;
     assert_in_force(&caps, found_on_this_upstream(true, true), "probed");
@@ -195,11 +200,7 @@ async fn the_page_cap_is_learned_at_the_first_request() {
         "probes-page-cap",
         &[("MAX_TOP", "1000"), ("CONVERSATIONS", "1200")],
     );
-    let gw = gateway_with(Config {
-        upstream: Some(up.url("1.1")),
-        ..Config::default()
-    })
-    .await;
+    let gw = default_gateway(up).await;
     let since = up.last_seq().await;
     let response = reqwest::Client::new()
         .post(gw.url())
@@ -276,11 +277,7 @@ async fn probes_run_again_when_the_upstream_starts_refusing_what_it_took() {
         return;
     }
     let up = own_upstream("probes-again", &[]);
-    let gw = gateway_with(Config {
-        upstream: Some(up.url("1.1")),
-        ..Config::default()
-    })
-    .await;
+    let gw = default_gateway(up).await;
     let first = gw
         .data(
             ADMIN_1,

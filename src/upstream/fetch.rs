@@ -62,7 +62,7 @@ pub(super) async fn fetch_probe(
 ) -> Result<Option<CollectionPage>, GatewayError> {
     let answer = async {
         let (status, body) = transport
-            .get_probe(who.cred, who.request_id, url, JSON, collection)
+            .get_judged(who.cred, who.request_id, url, JSON, collection, true)
             .await?;
         if is_refusal(status.as_u16()) {
             return Ok(None);

@@ -148,23 +148,11 @@ impl Transport {
             .await
     }
 
-    /// [`Transport::get`] for a probe, whose answer says nothing of the
-    /// upstream's health (a refusal may be the answer it looks for): refused
-    /// while the circuit is open, but not judged by it, and not counted in
-    /// the retry budget's requests.
-    pub async fn get_probe(
-        &self,
-        cred: &Credential,
-        request_id: Option<&str>,
-        url: &str,
-        accept: &'static str,
-        collection: &'static str,
-    ) -> Result<(StatusCode, Bytes), GatewayError> {
-        self.get_judged(cred, request_id, url, accept, collection, true)
-            .await
-    }
-
-    async fn get_judged(
+    /// [`Transport::get`], or with `probe` for a probe, whose answer says
+    /// nothing of the upstream's health (a refusal may be the answer it
+    /// looks for): refused while the circuit is open, but not judged by it,
+    /// and not counted in the retry budget's requests.
+    pub async fn get_judged(
         &self,
         cred: &Credential,
         request_id: Option<&str>,

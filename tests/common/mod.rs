@@ -174,28 +174,27 @@ impl TestUpstream {
     /// cannot take went out. (Shared upstreams are covered by its
     /// `ERROR_LOG`, scripts/test.sh.)
     pub async fn requests_since(&self, since: u64) -> Vec<Value> {
-        self.log_since(since)
+        self.log_where(since, |id| id != REPLICA_SYNC && id != PROBE_REQUEST_ID)
             .await
-            .into_iter()
-            .filter(|r| r["request_id"] != REPLICA_SYNC && r["request_id"] != PROBE_REQUEST_ID)
-            .collect()
     }
 
     /// The capability probes and page cap searches gateways sent since `since`.
     pub async fn probes_since(&self, since: u64) -> Vec<Value> {
-        self.log_since(since)
-            .await
-            .into_iter()
-            .filter(|r| r["request_id"] == PROBE_REQUEST_ID)
-            .collect()
+        self.log_where(since, |id| id == PROBE_REQUEST_ID).await
     }
 
     /// The requests analytics replicas sent to sync since `since`.
     pub async fn replica_requests_since(&self, since: u64) -> Vec<Value> {
+        self.log_where(since, |id| id == REPLICA_SYNC).await
+    }
+
+    /// The log since `since`, the entries whose `x-request-id` (`""`
+    /// without one) passes `keep`.
+    async fn log_where(&self, since: u64, keep: impl Fn(&str) -> bool) -> Vec<Value> {
         self.log_since(since)
             .await
             .into_iter()
-            .filter(|r| r["request_id"] == REPLICA_SYNC)
+            .filter(|r| keep(r["request_id"].as_str().unwrap_or_default()))
             .collect()
     }
 
@@ -559,14 +558,18 @@ pub async fn gateway(upstream: &TestUpstream, version: &str) -> Gateway {
     gateway_with(config_for(upstream, version)).await
 }
 
-/// The environment of a gateway binary started by a test, so that it uses
-/// this run's dialect.
-pub fn dialect_env() -> (&'static str, &'static str) {
+/// The environment of a gateway binary started by a test, so that it is
+/// configured as `base_config()` says: this run's dialect with the probes
+/// off, or nothing in the `cap-default` run.
+pub fn gateway_env() -> Vec<(&'static str, &'static str)> {
+    if on_default_config() {
+        return Vec::new();
+    }
     let name = match dialect() {
         DialectName::Odata4 => "odata4",
         DialectName::Liveagent => "liveagent",
     };
-    ("UPSTREAM_DIALECT", name)
+    vec![("UPSTREAM_DIALECT", name), ("UPSTREAM_PROBES", "false")]
 }
 
 /// The `id`s of a connection's (or list's) `nodes`.
