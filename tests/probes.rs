@@ -33,6 +33,16 @@ async fn default_gateway(up: &TestUpstream) -> Gateway {
     .await
 }
 
+/// The same with `upstream_probes = false`.
+async fn default_gateway_without_probes(up: &TestUpstream) -> Gateway {
+    gateway_with(Config {
+        upstream: Some(up.url("1.1")),
+        upstream_probes: false,
+        ..Config::default()
+    })
+    .await
+}
+
 async fn capabilities_of(gw: &Gateway) -> Value {
     let url = gw.url().replace("/graphql", "/capabilities");
     reqwest::get(url)
@@ -150,12 +160,7 @@ async fn config_is_never_changed_by_a_probe_and_probes_off_keep_the_preset() {
     assert_eq!(caps["capabilities"]["count"]["why"], json!(config));
     assert_eq!(caps["capabilities"]["not"]["configured"], json!(false));
 
-    let off = gateway_with(Config {
-        upstream: Some(up.url("1.1")),
-        upstream_probes: false,
-        ..Config::default()
-    })
-    .await;
+    let off = default_gateway_without_probes(up).await;
     let since = up.last_seq().await;
     off.data(ADMIN_1, FIRST, json!({})).await;
     assert!(up.probes_since(since).await.is_empty());
@@ -242,12 +247,7 @@ async fn a_refused_top_finds_the_page_cap_again_and_the_read_is_retried_once() {
         ("ERROR_LOG", ""),
         ("REFUSED_TOP", "1"),
     ]);
-    let gw = gateway_with(Config {
-        upstream: Some(up.url("1.1")),
-        upstream_probes: false,
-        ..Config::default()
-    })
-    .await;
+    let gw = default_gateway_without_probes(up).await;
     let since = up.last_seq().await;
     let data = gw.data(ADMIN_1, THOUSAND, json!({})).await;
     assert_eq!(node_ids(&data["conversations"]).len(), 1000);
