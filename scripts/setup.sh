@@ -3,7 +3,8 @@
 # the npm packages of the test upstream (SAP CAP + SQLite), of the
 # playground (GraphiQL, embedded at build time) and of the browser test.
 # With --tests, also the test tools: the browser test's playwright-core and
-# Debian's Chromium (needs root), and the graphql-http audit suite.
+# Debian's Chromium (needs root), the graphql-http audit suite and the
+# client libraries' suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,8 @@ install playground
 if [ "${1:-}" = "--tests" ]; then
   install tests/browser
   install tests/audit
+  # The GraphQL client libraries dashboards use (tests/clients.rs).
+  install tests/clients
   # The minimal-dialect upstream (jaystack OData libraries on PostgreSQL).
   install tests/upstream-pg
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

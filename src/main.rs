@@ -4,6 +4,11 @@ use liveagent_graphql::model::ApiVersion;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// jemalloc (see Cargo.toml): memory freed when subscribers leave goes back
+/// to the system within seconds.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// GraphQL gateway in front of the Live Agent OData analytics endpoint.
 #[derive(Parser)]
 #[command(name = "liveagent-graphql", version)]

@@ -89,6 +89,7 @@ pub struct Metrics {
     /// of the gateway syncs).
     pub replica_syncs: Family<ReasonLabel, Counter>,
     pub replica_answers: Counter,
+    pub replica_rollup_answers: Counter,
 }
 
 /// The handle of [`Metrics`] that holds a family's values.
@@ -319,6 +320,12 @@ const FAMILIES: &[(&str, &str, Option<Unit>, Handle)] = &[
         None,
         |m| Erased::of(&m.replica_answers),
     ),
+    (
+        "replica_rollup_answers",
+        "Aggregates of those answered from the replica's rollups (cells per quarter hour, hour and day) instead of its rows",
+        None,
+        |m| Erased::of(&m.replica_rollup_answers),
+    ),
 ];
 
 /// A family's handle as the registry keeps it.
@@ -395,6 +402,7 @@ impl Metrics {
             replica_in_sync: Gauge::default(),
             replica_syncs: Family::default(),
             replica_answers: Counter::default(),
+            replica_rollup_answers: Counter::default(),
             registry: Registry::with_prefix("gateway"),
         };
         for (name, help, unit, handle) in FAMILIES {

@@ -311,6 +311,73 @@ async fn half_hour_changes_split_their_hour_in_every_engine() {
     }
 }
 
+/// The year's dashboard (docs/replica.md) in zones of every kind of
+/// offset: every path gives the same groups, and a replica answers each
+/// aggregate from its rollups' cells, not from its rows.
+#[tokio::test]
+async fn the_year_dashboard_comes_from_the_rollups_in_every_zone() {
+    let year = r#"{gte: "2025-11-01T00:00:00Z", lt: "2026-11-01T00:00:00Z"}"#;
+    let zones = [
+        "UTC",
+        "Europe/Berlin",
+        "Asia/Kolkata",
+        "Asia/Kathmandu",
+        "Australia/Lord_Howe",
+    ];
+    let mut queries = vec![
+        "{ conversationCounts { all open resolved pending snoozed assigned unassigned } }"
+            .to_string(),
+    ];
+    for zone in zones {
+        queries.push(format!(
+            r#"{{ conversationsAggregate(where: {{createdAt: {year}}}, groupBy: [INBOX_ID],
+                 bucket: {{field: CREATED_AT, unit: DAY, timeZone: "{zone}"}}) {{ key {{ inboxId bucket }} count }} }}"#
+        ));
+        queries.push(format!(
+            r#"{{ reportingEventsAggregate(where: {{name: {{eq: "first_reply_created"}}, createdAt: {year}}},
+                 groupBy: [USER_ID], bucket: {{field: CREATED_AT, unit: WEEK, timeZone: "{zone}"}}) {{
+               key {{ userId bucket }} count avg {{ value }} }} }}"#
+        ));
+        queries.push(format!(
+            r#"{{ messagesAggregate(where: {{createdAt: {year}}}, groupBy: [MESSAGE_TYPE],
+                 bucket: {{field: CREATED_AT, unit: MONTH, timeZone: "{zone}"}}) {{ key {{ messageType bucket }} count }} }}"#
+        ));
+        queries.push(format!(
+            r#"{{ agentActivity(from: "2025-11-01T00:00:00Z", to: "2026-11-01T00:00:00Z", bucket: WEEK,
+                 timeZone: "{zone}") {{ userId bucket conversationsAssigned conversationsResolved
+                 firstReplies avgFirstReplySeconds messagesSent }} }}"#
+        ));
+    }
+    let mut expected = Vec::new();
+    for query in &queries {
+        expected.push(both(query).await);
+    }
+    for engine in [ReplicaEngine::Sqlite, ReplicaEngine::Postgres] {
+        // Its own gateway, so that its counters count this test only.
+        let gw = gateway_with(Config {
+            upstream: Some(up().url("1.1")),
+            response_cache_bytes: 0,
+            ..replica_config(engine, 5)
+        })
+        .await;
+        wait_replica_in_sync(&gw).await;
+        for (query, expected) in queries.iter().zip(&expected) {
+            let body = gw.query(Some(ADMIN_1), query, json!({})).await;
+            assert!(replica_synced_at(&body).is_some(), "{engine:?}: {body}");
+            assert!(
+                same(&body["data"], expected),
+                "{engine:?}: {body}\n{expected}"
+            );
+        }
+        let answers = metric_of(&gw, "gateway_replica_answers_total").await;
+        let from_rollups = metric_of(&gw, "gateway_replica_rollup_answers_total").await;
+        // agentActivity is three aggregates.
+        let aggregates = 1 + zones.len() * 6;
+        assert_eq!(answers, Some(aggregates as f64), "{engine:?}");
+        assert_eq!(from_rollups, answers, "{engine:?}");
+    }
+}
+
 #[tokio::test]
 async fn events_by_name_and_user_with_every_metric_match_sql() {
     let data = both(

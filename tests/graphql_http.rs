@@ -206,3 +206,110 @@ async fn response_fields_come_in_selection_order() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_query_is_an_event_stream_only_when_the_client_prefers_one() {
+    let up = upstream();
+    let gw = gateway(up, "1.1").await;
+    let client = reqwest::Client::new();
+    let post = |accept: &'static str, query: &'static str| {
+        client
+            .post(gw.url())
+            .bearer_auth(ADMIN_1)
+            .header(ACCEPT, accept)
+            .json(&json!({"query": query}))
+            .send()
+    };
+    // urql's default Accept: JSON (with an ETag) for a query.
+    let urql =
+        "application/graphql-response+json, application/json, text/event-stream, multipart/mixed";
+    let response = post(urql, "{ inbox(id: 1) { id } }").await.expect("post");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()[CONTENT_TYPE]
+        .to_str()
+        .expect("type")
+        .starts_with("application/graphql-response+json"));
+    assert!(response.headers().contains_key("etag"));
+    // The same Accept still streams a subscription.
+    let subscription = "subscription { inbox(id: 1, everySeconds: 5) { id } }";
+    let response = post(urql, subscription).await.expect("post");
+    assert!(response.headers()[CONTENT_TYPE]
+        .to_str()
+        .expect("type")
+        .starts_with("text/event-stream"));
+    drop(response);
+    // A client that prefers the event stream gets one for a query too.
+    let response = post(
+        "text/event-stream, application/json;q=0.9",
+        "{ inbox(id: 1) { id } }",
+    )
+    .await
+    .expect("post");
+    assert!(response.headers()[CONTENT_TYPE]
+        .to_str()
+        .expect("type")
+        .starts_with("text/event-stream"));
+}
+
+#[tokio::test]
+async fn int_inputs_outside_32_bits_are_bad_user_input() {
+    let up = upstream();
+    let gw = gateway(up, "1.1").await;
+    for (query, variables) in [
+        ("{ conversation(id: 2147483648) { id } }", json!({})),
+        (
+            "query($id: Int!) { conversation(id: $id) { id } }",
+            json!({"id": 4294967296i64}),
+        ),
+        (
+            "{ conversations(where: {id: {in: [1, -2147483649]}}) { totalCount } }",
+            json!({}),
+        ),
+    ] {
+        let body = gw.query(Some(ADMIN_1), query, variables).await;
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{query}: {body}");
+        assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+    }
+    let body = gw
+        .query(
+            Some(ADMIN_1),
+            "{ conversation(id: 2147483647) { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn introspection_agrees_with_schema_graphql() {
+    let up = upstream();
+    let gw = gateway(up, "1.1").await;
+    let body = gw
+        .query(
+            Some(ADMIN_1),
+            "{ __schema { description types { name } } d: __type(name: \"DateTime\") { specifiedByURL } }",
+            json!({}),
+        )
+        .await;
+    let data = &body["data"];
+    assert_eq!(data["__schema"]["description"], Value::Null, "{body}");
+    let sdl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("schema.graphql");
+    let url = data["d"]["specifiedByURL"]
+        .as_str()
+        .expect("DateTime's url");
+    assert!(
+        sdl.contains(&format!("scalar DateTime @specifiedBy(url: \"{url}\")")),
+        "schema.graphql declares DateTime's specifiedBy as introspection reports it"
+    );
+    let types = data["__schema"]["types"].as_array().expect("types");
+    for name in types.iter().filter_map(|t| t["name"].as_str()) {
+        if name.starts_with("__") || ["Int", "Float", "String", "Boolean", "ID"].contains(&name) {
+            continue;
+        }
+        let declared = ["type", "input", "enum", "scalar"].iter().any(|kind| {
+            sdl.contains(&format!("{kind} {name} ")) || sdl.contains(&format!("{kind} {name}\n"))
+        });
+        assert!(declared, "{name} is in schema.graphql");
+    }
+}

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{config_for, gateway_with, private_upstream, Gateway, TestUpstream, ADMIN_1, ADMIN_2};
+use common::{
+    config_for, gateway_with, private_upstream, upstream, Gateway, TestUpstream, ADMIN_1, ADMIN_2,
+};
 use futures::{SinkExt, StreamExt};
 use liveagent_graphql::config::Config;
 use serde_json::{json, Value};
@@ -614,4 +616,73 @@ async fn service_mode_api_keys_open_subscriptions_within_their_collections() {
         .await;
     assert_eq!(unknown.next().await, json!({"close": 4403}));
     assert_eq!(metric(&metrics(&gw).await, "gateway_live_cohorts"), 2.0);
+}
+
+#[tokio::test]
+async fn a_refused_credential_ends_the_subscription_and_is_not_asked_again() {
+    let up = private_upstream("live_refused");
+    let gw = plain_gateway(up).await;
+    let query = "subscription { inbox(id: 1, everySeconds: 1) { id } }";
+    let mut ws = Ws::ready(&gw, json!({"Authorization": "Bearer nope"})).await;
+    ws.subscribe("r", query).await;
+    let message = ws.next().await;
+    assert_eq!(message["type"], "error", "{message}");
+    assert_eq!(message["id"], "r");
+    assert_eq!(
+        message["payload"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{message}"
+    );
+    let mut sse = Sse::subscribe(&gw, "nope", query).await;
+    let (event, data) = sse.next().await;
+    assert_eq!(event, "next");
+    let result: Value = serde_json::from_str(&data).expect("json");
+    assert_eq!(result["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert_eq!(sse.next().await.0, "complete");
+    let since = up.last_seq().await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(up.data_requests_since(since).await, Vec::<String>::new());
+    // The connection goes on: another operation with a good credential
+    // would be a new connection; this one still answers pings.
+    ws.send(json!({"type": "ping"})).await;
+    assert_eq!(ws.next().await["type"], "pong");
+}
+
+#[tokio::test]
+async fn the_closing_handshake_goes_both_ways() {
+    let up = upstream();
+    let gw = plain_gateway(up).await;
+    let mut ws = Ws::ready(&gw, json!({"Authorization": format!("Bearer {ADMIN_1}")})).await;
+    ws.subscribe("c", INBOXES).await;
+    next_payload(&ws.next().await, "c");
+    ws.0.close(None).await.expect("close");
+    let answer = tokio::time::timeout(Duration::from_secs(5), ws.0.next())
+        .await
+        .expect("an answer");
+    assert!(
+        matches!(answer, Some(Ok(Message::Close(_)))),
+        "a Close frame answers the client's: {answer:?}"
+    );
+    // The server's own close (a protocol error) waits for the client's.
+    let mut ws = Ws::open(&gw, None, "graphql-transport-ws").await;
+    ws.send_text("not json").await;
+    assert_eq!(ws.next().await, json!({"close": 4400}));
+}
+
+#[tokio::test]
+async fn no_cache_in_connection_init_makes_a_cohort_of_its_own() {
+    let up = private_upstream("live_no_cache");
+    let gw = plain_gateway(up).await;
+    let bearer = format!("Bearer {ADMIN_1}");
+    let mut cached = Ws::ready(&gw, json!({"Authorization": bearer})).await;
+    let mut fresh = Ws::ready(
+        &gw,
+        json!({"headers": {"Authorization": bearer, "Cache-Control": "no-cache"}}),
+    )
+    .await;
+    cached.subscribe("a", INBOXES).await;
+    fresh.subscribe("b", INBOXES).await;
+    next_payload(&cached.next().await, "a");
+    next_payload(&fresh.next().await, "b");
+    let text = metrics(&gw).await;
+    assert_eq!(metric(&text, "gateway_live_cohorts"), 2.0, "{text}");
 }

@@ -16,24 +16,9 @@ async fn browser_script(script: &str, args: &[&str]) -> String {
         "Chromium is required for this test: apt-get install chromium (scripts/setup.sh --tests does it)"
     );
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
-    assert!(
-        std::path::Path::new(dir).join("node_modules").exists(),
-        "run npm ci in tests/browser (scripts/setup.sh --tests does)"
-    );
-    let output = tokio::process::Command::new("node")
-        .arg(script)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .await
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "browser test failed:\n{stdout}\n{stderr}"
-    );
-    stdout.into_owned()
+    let (passed, output) = run_node(dir, script, args, &[]).await;
+    assert!(passed, "browser test failed:\n{output}");
+    output
 }
 
 #[tokio::test]

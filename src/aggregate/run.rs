@@ -18,7 +18,9 @@ pub async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, Gateway
         return Ok(Vec::new());
     }
     // `Cache-Control: no-cache` asks the upstream itself.
-    if let Some(local) = source.local.filter(|_| !source.caller.no_cache) {
+    if let Some(local) = source.local.filter(|_| source.caller.no_cache) {
+        local.bypassed(source.caller, source.report, spec).await?;
+    } else if let Some(local) = source.local {
         let max_groups = source.policy.max_groups;
         let answer = local
             .groups(source.caller, source.report, spec, max_groups)

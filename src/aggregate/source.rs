@@ -24,6 +24,17 @@ pub trait Local: Send + Sync {
         spec: &Spec,
         max_groups: u64,
     ) -> Result<Option<Vec<Group>>, GatewayError>;
+
+    /// The caller asked past the copy (`Cache-Control: no-cache`): when the
+    /// copy could have answered, the answer built elsewhere is reusable
+    /// only until the copy's next sync, so that a stored whole response
+    /// does not hide the copy once it has caught up.
+    async fn bypassed(
+        &self,
+        caller: &Caller,
+        report: &Report,
+        spec: &Spec,
+    ) -> Result<(), GatewayError>;
 }
 
 pub struct Source<'a> {

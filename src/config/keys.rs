@@ -298,6 +298,10 @@ config_keys! {
     replica_overlap_s: u64 = 120, flag u64, env "REPLICA_OVERLAP_S";
     /// Most upstream requests the replica's sync has in flight.
     replica_sync_concurrency: usize = 2, flag usize, env "REPLICA_SYNC_CONCURRENCY";
+    /// Rows the replica's sync asks per upstream request (at most the
+    /// upstream's page cap): the sync holds a few such pages at once, so
+    /// this bounds its memory.
+    replica_sync_page_size: u64 = 2000, flag u64, env "REPLICA_SYNC_PAGE_SIZE";
     /// Seconds a client credential stays confirmed as reading the
     /// replica's account before it is checked again.
     replica_account_check_s: u64 = 300, flag u64, env "REPLICA_ACCOUNT_CHECK_S";

@@ -28,6 +28,8 @@ pub struct ReplicaSettings {
     pub overlap: Duration,
     /// Most upstream requests the sync has in flight.
     pub concurrency: usize,
+    /// Rows per upstream request of the sync.
+    pub page_size: u64,
     /// How long a client credential stays confirmed as the replica's account.
     pub account_check: Duration,
 }
@@ -56,6 +58,9 @@ impl Config {
         if self.replica_sync_concurrency == 0 {
             return Err(invalid("replica_sync_concurrency", "must be at least 1"));
         }
+        if self.replica_sync_page_size == 0 {
+            return Err(invalid("replica_sync_page_size", "must be at least 1"));
+        }
         Ok(Some(ReplicaSettings {
             store,
             token: Secret::from(token),
@@ -63,6 +68,7 @@ impl Config {
             reconcile_interval: Duration::from_secs(self.replica_reconcile_interval_s),
             overlap: Duration::from_secs(self.replica_overlap_s),
             concurrency: self.replica_sync_concurrency,
+            page_size: self.replica_sync_page_size,
             account_check: Duration::from_secs(self.replica_account_check_s),
         }))
     }
@@ -123,5 +129,12 @@ mod tests {
         assert_eq!(settings.sync_interval, Duration::from_secs(60));
         // The token alone does not start service mode when it is the replica's.
         assert!(config.service_mode().expect("valid").is_none());
+        assert_eq!(settings.page_size, 2000);
+        let no_rows = Config {
+            replica_sync_page_size: 0,
+            ..config
+        };
+        let err = no_rows.replica_settings().expect_err("zero rows");
+        assert!(err.to_string().contains("replica_sync_page_size"), "{err}");
     }
 }

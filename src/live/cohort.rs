@@ -1,6 +1,7 @@
-//! One cohort: its members' queues, the last result pushed, and the poller
-//! that evaluates the operation once per interval for all of them.
+//! One cohort: its members' inboxes, the last result pushed, and the
+//! poller that evaluates the operation once per interval for all of them.
 
+use super::inbox::{End, Inbox, Pushed};
 use super::operation::LiveOperation;
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::upstream::Caller;
@@ -9,36 +10,39 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// Evaluates an operation once as `caller`: the execution result as JSON
-/// text (`data`, `errors`, `extensions`). Given by the server, which owns
-/// the execution pipeline.
-pub type Evaluate =
-    Arc<dyn Fn(async_graphql::Request, Caller) -> BoxFuture<'static, Arc<str>> + Send + Sync>;
+/// One evaluation of an operation: the execution result as JSON text
+/// (`data`, `errors`, `extensions`), and whether the upstream refused the
+/// credential (401/403) on the way.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub result: Arc<str>,
+    pub refused: bool,
+}
 
-/// A member's queue: results not yet written to its connection. Bounded:
-/// a member that lets it fill up is dropped rather than buffered.
-pub const QUEUE: usize = 16;
+/// Evaluates an operation once as `caller`. Given by the server, which
+/// owns the execution pipeline.
+pub type Evaluate =
+    Arc<dyn Fn(async_graphql::Request, Caller) -> BoxFuture<'static, Evaluation> + Send + Sync>;
 
 pub struct Cohort {
     members: Mutex<Members>,
+    /// Set when the poller ends: the last member left, or the upstream
+    /// refused the credential (then nobody may join it any more).
     stopped: AtomicBool,
     stop: Notify,
 }
 
 #[derive(Default)]
 struct Members {
-    queues: HashMap<u64, Member>,
+    inboxes: HashMap<u64, Arc<Inbox>>,
     /// The digest and text of the last result pushed.
     last: Option<([u8; 32], Arc<str>)>,
-}
-
-pub struct Member {
-    pub queue: mpsc::Sender<Arc<str>>,
-    /// Set when the member was dropped for a full queue.
-    pub too_slow: Arc<AtomicBool>,
+    /// The result that ended the cohort when the upstream refused its
+    /// credential: a member joining after that gets it as its end.
+    refused: Option<Arc<str>>,
 }
 
 impl Cohort {
@@ -63,22 +67,54 @@ impl Cohort {
     }
 
     /// Adds a member; it gets the last result at once, when there is one.
-    pub fn join(&self, id: u64, member: Member, metrics: &Metrics) {
+    pub fn join(&self, id: u64, inbox: Arc<Inbox>, metrics: &Metrics) {
         let mut members = self.members();
-        if let Some((_, last)) = &members.last {
-            // The queue is new and empty: this cannot fail for lack of room.
-            if member.queue.try_send(last.clone()).is_ok() {
+        if let Some(refused) = &members.refused {
+            inbox.end(End::Refused(refused.clone()));
+        } else if let Some((_, last)) = &members.last {
+            if inbox.push(last.clone()) == Pushed::Yes {
                 metrics.live_pushes.inc();
             }
         }
-        members.queues.insert(id, member);
+        members.inboxes.insert(id, inbox);
     }
 
     /// Removes a member; true when none is left.
     pub fn leave(&self, id: u64) -> bool {
         let mut members = self.members();
-        members.queues.remove(&id);
-        members.queues.is_empty()
+        if let Some(inbox) = members.inboxes.remove(&id) {
+            inbox.close();
+        }
+        if members.inboxes.is_empty() {
+            // Nothing kept for nobody (`HashMap` keeps its table otherwise).
+            members.inboxes = HashMap::new();
+            return true;
+        }
+        false
+    }
+
+    /// Completes every member's subscription (the server shuts down).
+    pub fn complete_all(&self) {
+        self.stop();
+        for inbox in self.members().inboxes.values() {
+            inbox.end(End::Completed);
+        }
+    }
+
+    /// Whether the poller has ended: a new subscriber starts a new cohort.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// The upstream refused the cohort's credential: every member ends
+    /// with `result`, and the poller sends nothing more upstream.
+    fn refuse(&self, result: Arc<str>) {
+        let mut members = self.members();
+        self.stop();
+        for inbox in members.inboxes.values() {
+            inbox.end(End::Refused(result.clone()));
+        }
+        members.refused = Some(result);
     }
 
     /// Ends the poller (the last member left).
@@ -97,14 +133,14 @@ impl Cohort {
         }
         members.last = Some((digest, result.clone()));
         let mut pushed = 0;
-        members.queues.retain(|_, member| {
-            match member.queue.try_send(result.clone()) {
-                Ok(()) => {
+        members
+            .inboxes
+            .retain(|_, inbox| match inbox.push(result.clone()) {
+                Pushed::Yes => {
                     pushed += 1;
                     true
                 }
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    member.too_slow.store(true, Ordering::Release);
+                Pushed::Full => {
                     metrics
                         .live_refused
                         .get_or_create(&ReasonLabel { reason: "slow" })
@@ -112,9 +148,8 @@ impl Cohort {
                     false
                 }
                 // The subscriber is gone; its leave is on the way.
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            }
-        });
+                Pushed::Closed => false,
+            });
         metrics.live_pushes.inc_by(pushed as u64);
         pushed
     }
@@ -145,11 +180,21 @@ async fn run(cohort: Arc<Cohort>, poll: Poll) {
         ..poll.caller
     };
     let mut next = Instant::now();
-    while !cohort.stopped.load(Ordering::Acquire) {
+    while !cohort.is_stopped() {
         // Each evaluation reports afresh (the evaluator makes its report).
-        let result = (poll.evaluate)(poll.operation.request(), caller.clone()).await;
+        let evaluation = (poll.evaluate)(poll.operation.request(), caller.clone()).await;
         poll.metrics.live_polls.inc();
-        cohort.offer(result, &poll.metrics);
+        if evaluation.refused {
+            poll.metrics
+                .live_refused
+                .get_or_create(&ReasonLabel {
+                    reason: "credential",
+                })
+                .inc();
+            cohort.refuse(evaluation.result);
+            return;
+        }
+        cohort.offer(evaluation.result, &poll.metrics);
         next += poll.interval;
         let now = Instant::now();
         if next < now {
@@ -167,51 +212,51 @@ async fn run(cohort: Arc<Cohort>, poll: Poll) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::inbox::{Delivery, QUEUE};
 
-    fn member() -> (Member, mpsc::Receiver<Arc<str>>, Arc<AtomicBool>) {
-        let (queue, rx) = mpsc::channel(2);
-        let too_slow = Arc::new(AtomicBool::new(false));
-        (
-            Member {
-                queue,
-                too_slow: too_slow.clone(),
-            },
-            rx,
-            too_slow,
-        )
-    }
-
-    #[test]
-    fn only_changes_are_pushed_and_late_members_get_the_last() {
+    #[tokio::test]
+    async fn only_changes_are_pushed_and_late_members_get_the_last() {
         let metrics = Metrics::new();
         let cohort = Cohort::new();
-        let (a, mut rx_a, _) = member();
-        cohort.join(1, a, &metrics);
+        let a = Inbox::new();
+        cohort.join(1, a.clone(), &metrics);
         assert_eq!(cohort.offer(Arc::from("r1"), &metrics), 1);
         assert_eq!(cohort.offer(Arc::from("r1"), &metrics), 0);
-        let (b, mut rx_b, _) = member();
-        cohort.join(2, b, &metrics);
-        assert_eq!(rx_b.try_recv().as_deref(), Ok("r1"));
+        let b = Inbox::new();
+        cohort.join(2, b.clone(), &metrics);
+        assert_eq!(b.next().await, Some(Delivery::Result(Arc::from("r1"))));
         assert_eq!(cohort.offer(Arc::from("r2"), &metrics), 2);
-        assert_eq!(rx_a.try_recv().as_deref(), Ok("r1"));
-        assert_eq!(rx_a.try_recv().as_deref(), Ok("r2"));
-        assert_eq!(rx_b.try_recv().as_deref(), Ok("r2"));
+        assert_eq!(a.next().await, Some(Delivery::Result(Arc::from("r1"))));
+        assert_eq!(a.next().await, Some(Delivery::Result(Arc::from("r2"))));
+        assert_eq!(b.next().await, Some(Delivery::Result(Arc::from("r2"))));
         assert!(!cohort.leave(1));
         assert!(cohort.leave(2));
     }
 
     #[test]
-    fn a_member_with_a_full_queue_is_dropped() {
+    fn a_member_with_a_full_inbox_is_dropped() {
         let metrics = Metrics::new();
         let cohort = Cohort::new();
-        let (slow, _rx, too_slow) = member();
-        cohort.join(1, slow, &metrics);
-        for (i, pushed) in [(1, 1), (2, 1), (3, 0)] {
-            assert_eq!(cohort.offer(Arc::from(format!("r{i}")), &metrics), pushed);
+        cohort.join(1, Inbox::new(), &metrics);
+        for i in 0..QUEUE {
+            assert_eq!(cohort.offer(Arc::from(format!("r{i}")), &metrics), 1);
         }
-        assert!(too_slow.load(Ordering::Acquire));
+        assert_eq!(cohort.offer(Arc::from("late"), &metrics), 0);
         assert!(metrics
             .render()
             .contains("gateway_live_refused_total{reason=\"slow\"} 1"));
+    }
+
+    #[tokio::test]
+    async fn a_refusal_ends_every_member_and_stops_the_poller() {
+        let metrics = Metrics::new();
+        let cohort = Cohort::new();
+        let a = Inbox::new();
+        cohort.join(1, a.clone(), &metrics);
+        cohort.refuse(Arc::from("refused"));
+        assert!(cohort.is_stopped());
+        let end = End::Refused(Arc::from("refused"));
+        assert_eq!(a.next().await, Some(Delivery::Ended(end)));
+        assert_eq!(a.next().await, None);
     }
 }

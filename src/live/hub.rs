@@ -2,17 +2,18 @@
 //! finds or starts a cohort's poller, leaving (dropping the subscription)
 //! stops the poller with the last member.
 
-use super::cohort::{self, Cohort, Evaluate, Member, Poll};
+use super::cohort::{Cohort, Evaluate, Poll};
 use super::error::LiveError;
+use super::inbox::{Delivery, End, Inbox};
 use super::operation::LiveOperation;
 use crate::config::LiveSettings;
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::upstream::{Caller, Fingerprint, Upstream};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// Whose data a result is: never shared beyond it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -52,7 +53,9 @@ pub struct Hub {
 
 #[derive(Default)]
 struct Registry {
-    cohorts: HashMap<CohortKey, Arc<Cohort>>,
+    /// Keyed by the key every member holds a share of (the document text
+    /// is kept once per cohort, not once per subscriber).
+    cohorts: HashMap<Arc<CohortKey>, Arc<Cohort>>,
     open: usize,
     open_by_client: HashMap<Client, usize>,
 }
@@ -78,7 +81,11 @@ impl Hub {
     /// Completes every subscription (graceful shutdown): their streams
     /// end, their cohorts stop, and new ones complete at once.
     pub fn close(&self) {
+        let registry = self.registry();
         self.closing.send_replace(true);
+        for cohort in registry.cohorts.values() {
+            cohort.complete_all();
+        }
     }
 
     /// Turns true when the hub closes.
@@ -116,31 +123,36 @@ impl Hub {
         };
         let mut registry = self.registry();
         self.admit(&mut registry, &client)?;
-        let cohort = registry.cohorts.get(&key).cloned().unwrap_or_else(|| {
-            let poll = Poll {
-                evaluate: self.evaluate.clone(),
-                metrics: self.metrics.clone(),
-                caller,
-                operation,
-                interval,
-            };
-            let cohort = Cohort::start(poll);
-            registry.cohorts.insert(key.clone(), cohort.clone());
-            cohort
-        });
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (queue, results) = mpsc::channel(cohort::QUEUE);
-        let too_slow = Arc::new(AtomicBool::new(false));
-        let member = Member {
-            queue,
-            too_slow: too_slow.clone(),
+        let running = registry
+            .cohorts
+            .get_key_value(&key)
+            .filter(|(_, cohort)| !cohort.is_stopped());
+        let (key, cohort) = match running {
+            Some((key, cohort)) => (key.clone(), cohort.clone()),
+            // None yet, or one the upstream refused: a new subscriber
+            // tries once more.
+            None => {
+                let poll = Poll {
+                    evaluate: self.evaluate.clone(),
+                    metrics: self.metrics.clone(),
+                    caller,
+                    operation,
+                    interval,
+                };
+                let (key, cohort) = (Arc::new(key), Cohort::start(poll));
+                registry.cohorts.insert(key.clone(), cohort.clone());
+                (key, cohort)
+            }
         };
-        cohort.join(id, member, &self.metrics);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let inbox = Inbox::new();
+        cohort.join(id, inbox.clone(), &self.metrics);
+        if *self.closing.borrow() {
+            inbox.end(End::Completed);
+        }
         self.publish(&registry);
         Ok(Subscription {
-            results,
-            closing: self.closing.subscribe(),
-            too_slow,
+            inbox,
             ended: false,
             _membership: Membership {
                 hub: self.clone(),
@@ -189,6 +201,8 @@ impl Hub {
                 registry.open_by_client.remove(client);
             }
         }
+        // The cohort under this key may be a newer one (after a refusal):
+        // this member is not in it, and it ends only when its own leave.
         let last = registry.cohorts.get(key).is_some_and(|c| c.leave(id));
         if last {
             if let Some(cohort) = registry.cohorts.remove(key) {
@@ -212,13 +226,14 @@ pub enum LiveEvent {
     Result(Arc<str>),
     /// The subscription ends with this error.
     Ended(LiveError),
+    /// The upstream refused the credential: the subscription ends with
+    /// this execution result (its `errors` say why).
+    Refused(Arc<str>),
 }
 
 /// One subscriber's results; dropping it leaves the cohort.
 pub struct Subscription {
-    results: mpsc::Receiver<Arc<str>>,
-    closing: watch::Receiver<bool>,
-    too_slow: Arc<AtomicBool>,
+    inbox: Arc<Inbox>,
     ended: bool,
     /// Held for its `Drop`: leaving the cohort.
     _membership: Membership,
@@ -230,20 +245,19 @@ impl Subscription {
         if self.ended {
             return None;
         }
-        let received = tokio::select! {
-            received = self.results.recv() => received,
-            _ = self.closing.wait_for(|closing| *closing) => {
+        match self.inbox.next().await {
+            Some(Delivery::Result(result)) => Some(LiveEvent::Result(result)),
+            Some(Delivery::Ended(End::TooSlow)) => {
                 self.ended = true;
-                return None;
+                Some(LiveEvent::Ended(LiveError::TooSlow))
             }
-        };
-        match received {
-            Some(result) => Some(LiveEvent::Result(result)),
-            None => {
+            Some(Delivery::Ended(End::Refused(result))) => {
                 self.ended = true;
-                self.too_slow
-                    .load(Ordering::Acquire)
-                    .then_some(LiveEvent::Ended(LiveError::TooSlow))
+                Some(LiveEvent::Refused(result))
+            }
+            Some(Delivery::Ended(End::Completed)) | None => {
+                self.ended = true;
+                None
             }
         }
     }
@@ -251,7 +265,7 @@ impl Subscription {
 
 struct Membership {
     hub: Arc<Hub>,
-    key: CohortKey,
+    key: Arc<CohortKey>,
     client: Client,
     id: u64,
 }
@@ -266,6 +280,7 @@ impl Drop for Membership {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::live::cohort::Evaluation;
     use crate::upstream::Credential;
     use std::sync::atomic::AtomicUsize;
 
@@ -285,7 +300,9 @@ mod tests {
             // The same result every time, one per credential.
             evaluations.fetch_add(1, Ordering::SeqCst);
             let secret = caller.credential.secret().to_string();
-            Box::pin(async move { Arc::from(format!("{secret}:0")) })
+            let result = Arc::from(format!("{secret}:0"));
+            let refused = secret == "refused";
+            Box::pin(async move { Evaluation { result, refused } })
         });
         Arc::new(Hub::new(settings.live, upstream, evaluate, metrics))
     }
@@ -351,6 +368,25 @@ mod tests {
         assert!(hub.subscribe(keyed("wall"), op.clone()).is_err());
         let _other = hub.subscribe(keyed("desk"), op).expect("another key");
         assert_eq!(hub.registry().cohorts.len(), 1, "same audience, one poller");
+    }
+
+    #[tokio::test]
+    async fn a_refused_credential_ends_its_subscriptions_and_polls_no_more() {
+        let evaluations = Arc::new(AtomicUsize::new(0));
+        let hub = hub(evaluations.clone());
+        let op = operation("subscription { a { x } }");
+        let mut one = hub.subscribe(caller("refused"), op.clone()).expect("one");
+        let refused = LiveEvent::Refused(Arc::from("refused:0"));
+        assert_eq!(one.next().await, Some(refused.clone()));
+        assert_eq!(one.next().await, None);
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        assert_eq!(evaluations.load(Ordering::SeqCst), 1, "no second poll");
+        // A new subscription tries once more, in a cohort of its own.
+        let mut two = hub.subscribe(caller("refused"), op).expect("two");
+        assert_eq!(two.next().await, Some(refused));
+        assert_eq!(evaluations.load(Ordering::SeqCst), 2);
+        drop((one, two));
+        assert!(hub.registry().cohorts.is_empty());
     }
 
     #[tokio::test]

@@ -7,11 +7,14 @@ use super::store::{Store, StoreError};
 use crate::aggregate::sql::{self, Bounds};
 use crate::aggregate::{too_many_groups, Group, Local, Spec};
 use crate::error::GatewayError;
+use crate::model::Field;
 use crate::odata::{CompareOp, Filter, Literal};
 use crate::report::Report;
+use crate::sql::Rollup;
 use crate::sql::Table;
 use crate::upstream::Caller;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,20 +36,30 @@ impl Local for Replica {
         spec: &Spec,
         max_groups: u64,
     ) -> Result<Option<Vec<Group>>, GatewayError> {
-        let Some(ready) = self.ready_for(caller, spec).await? else {
+        let ready = self.ready_for(caller, spec).await.inspect_err(|e| {
+            // The account check asked the upstream with the caller's own
+            // credential, which it refused.
+            if e.is_refusal() {
+                report.credential_refused();
+            }
+        })?;
+        let Some(ready) = ready else {
             return Ok(None);
         };
         let started = Instant::now();
         let spec = &self.own_rows(&ready, spec);
-        let Some(groups) = self.select(&ready, spec, max_groups).await? else {
+        let Some(selection) = self.select(&ready, spec, max_groups).await? else {
             return Ok(None);
         };
+        let groups = selection.groups;
         report.replica_synced(ready.synced_at);
         // Reusable until the next sync may have changed it.
-        let next_sync = ready.synced_at + self.settings.sync_interval;
-        let fresh_for = (next_sync - Utc::now()).to_std().unwrap_or_default();
-        report.fresh_until(Instant::now() + fresh_for.max(Duration::from_secs(1)));
+        report.fresh_until(self.next_sync(&ready));
         self.metrics.replica_answers.inc();
+        if let Some(rollup) = selection.rollup {
+            self.metrics.replica_rollup_answers.inc();
+            tracing::debug!(%rollup, "from the rollup's cells");
+        }
         tracing::debug!(
             entity = spec.entity.name,
             groups = groups.len(),
@@ -54,6 +67,18 @@ impl Local for Replica {
             "aggregate from the replica"
         );
         Ok(Some(groups))
+    }
+
+    async fn bypassed(
+        &self,
+        caller: &Caller,
+        report: &Report,
+        spec: &Spec,
+    ) -> Result<(), GatewayError> {
+        if let Some(ready) = self.ready_for(caller, spec).await? {
+            report.fresh_until(self.next_sync(&ready));
+        }
+        Ok(())
     }
 }
 
@@ -89,6 +114,14 @@ impl Replica {
         }))
     }
 
+    /// When the sync after the one `ready` answers as of is due (at least
+    /// a second away, so that a burst of equal requests shares an answer).
+    fn next_sync(&self, ready: &Ready) -> Instant {
+        let next_sync = ready.synced_at + self.settings.sync_interval;
+        let fresh_for = (next_sync - Utc::now()).to_std().unwrap_or_default();
+        Instant::now() + fresh_for.max(Duration::from_secs(1))
+    }
+
     /// Only the confirmed account's rows, whatever the tables hold while a
     /// sync replaces them.
     fn own_rows(&self, ready: &Ready, spec: &Spec) -> Spec {
@@ -117,22 +150,28 @@ impl Replica {
         ready: &Ready,
         spec: &Spec,
         max_groups: u64,
-    ) -> Result<Option<Vec<Group>>, GatewayError> {
+    ) -> Result<Option<Selection>, GatewayError> {
         let store = ready.store.as_ref();
-        let bounds = match &spec.bucket {
-            Some((field, _)) => match self.bounds(store, ready.table, field.odata).await {
-                Ok(b) => b,
-                Err(e) => return Ok(declined(e)),
-            },
-            None => None,
-        };
         let table = &self.tables[ready.table];
-        match select_groups(store, table, spec, bounds, max_groups).await {
+        let mut bounds = HashMap::new();
+        for column in time_columns(table, &self.rollups, spec) {
+            match self.bounds(store, ready.table, column).await {
+                Ok(b) => bounds.insert(column, b),
+                Err(e) => return Ok(declined(e)),
+            };
+        }
+        match select_groups(store, table, &self.rollups, spec, &bounds, max_groups).await {
             Ok(groups) => Ok(groups),
             Err(Selected::TooMany) => Err(too_many_groups(spec.entity, max_groups)),
             Err(Selected::Store(e)) => Ok(declined(e)),
         }
     }
+}
+
+/// The groups the SQL engine gave, and the rollup whose cells held them.
+pub(super) struct Selection {
+    pub groups: Vec<Group>,
+    pub rollup: Option<String>,
 }
 
 /// Why the SQL engine gave no groups.
@@ -148,16 +187,56 @@ impl From<StoreError> for Selected {
     }
 }
 
+/// The time columns whose first and last values an answer may need: the
+/// spec's bucket column and the rollups' time columns.
+pub(super) fn time_columns(table: &Table, rollups: &[Rollup], spec: &Spec) -> Vec<&'static str> {
+    let mut columns: Vec<&'static str> = spec.bucket.iter().map(|(f, _)| f.odata).collect();
+    columns.extend(
+        rollups
+            .iter()
+            .filter(|r| r.base == table.name)
+            .filter_map(|r| r.time)
+            .map(|f| f.odata),
+    );
+    columns.sort_unstable();
+    columns.dedup();
+    columns
+}
+
 /// The groups of `spec` from `table` in `store` (`None`: the engine
-/// cannot give exactly what the scan would), at most `max_groups`.
+/// cannot give exactly what the scan would), at most `max_groups`: from a
+/// rollup's cells where one holds them, else from the rows. `bounds`: the
+/// first and last value of each of `time_columns`.
 pub(super) async fn select_groups(
     store: &dyn Store,
     table: &Table,
+    rollups: &[Rollup],
     spec: &Spec,
-    bounds: Bounds,
+    bounds: &HashMap<&'static str, Bounds>,
     max_groups: u64,
-) -> Result<Option<Vec<Group>>, Selected> {
-    let Some(plan) = sql::plan(store.dialect(), table, spec, bounds, max_groups) else {
+) -> Result<Option<Selection>, Selected> {
+    let bounds_of = |f: Option<&Field>| f.and_then(|f| bounds.get(f.odata).copied().flatten());
+    let d = store.dialect();
+    for r in rollups.iter().filter(|r| r.base == table.name) {
+        if let Some(plan) = sql::plan_rollup(d, r, spec, bounds_of(r.time), max_groups) {
+            let rows = store
+                .read(plan.cells.clone(), plan.cell_kinds.clone())
+                .await?;
+            if rows.len() as u64 > max_groups {
+                return Err(Selected::TooMany);
+            }
+            let repeats = match &plan.repeats {
+                Some((statement, kinds)) => store.read(statement.clone(), kinds.clone()).await?,
+                None => Vec::new(),
+            };
+            return Ok(Some(Selection {
+                groups: plan.read(rows, repeats),
+                rollup: Some(r.table.clone()),
+            }));
+        }
+    }
+    let bucket_bounds = bounds_of(spec.bucket.map(|(f, _)| f));
+    let Some(plan) = sql::plan(d, table, spec, bucket_bounds, max_groups) else {
         return Ok(None);
     };
     let rows = store
@@ -170,11 +249,14 @@ pub(super) async fn select_groups(
     for (_, statement, kinds) in &plan.medians {
         medians.push(store.read(statement.clone(), kinds.clone()).await?);
     }
-    Ok(Some(plan.read(rows, medians)))
+    Ok(Some(Selection {
+        groups: plan.read(rows, medians),
+        rollup: None,
+    }))
 }
 
 /// A failing replica query falls back to the upstream paths.
-fn declined(e: StoreError) -> Option<Vec<Group>> {
+fn declined(e: StoreError) -> Option<Selection> {
     tracing::warn!(error = %e, "replica query failed; asking the upstream");
     None
 }

@@ -8,6 +8,7 @@ mod account;
 mod answer;
 mod postgres;
 mod progress;
+mod rollups;
 mod sqlite;
 mod state;
 mod store;

@@ -4,7 +4,7 @@
 //! read starts, how the watermark moves. Pure: the sync does the I/O.
 
 use super::state::Status;
-use crate::sql::{Cell, Table};
+use crate::sql::{Cell, Rollup, Table};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -88,8 +88,9 @@ fn elapsed(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
     (now - since).to_std().unwrap_or_default()
 }
 
-/// The tables' columns, as the replica's layout: a change rebuilds it.
-pub(super) fn layout(tables: &[Table]) -> String {
+/// The tables' and rollups' columns, as the replica's layout: a change
+/// rebuilds it.
+pub(super) fn layout(tables: &[Table], rollups: &[Rollup]) -> String {
     let tables: Vec<String> = tables
         .iter()
         .map(|t| {
@@ -97,7 +98,21 @@ pub(super) fn layout(tables: &[Table]) -> String {
             format!("{}({})", t.name, columns.join(","))
         })
         .collect();
-    format!("1:{}", tables.join(";"))
+    let rollups: Vec<String> = rollups
+        .iter()
+        .map(|r| {
+            let only: Vec<String> = r
+                .only
+                .iter()
+                .map(|(f, v)| format!("{}={v:?}", f.odata))
+                .collect();
+            let time = r.time.map_or("-", |t| t.odata);
+            let distinct = r.distinct.map_or("-", |t| t.odata);
+            let cells = r.cell_columns().join(",");
+            format!("{}[{}|{time}|{distinct}]({cells})", r.table, only.join(","))
+        })
+        .collect();
+    format!("2:{};{}", tables.join(";"), rollups.join(";"))
 }
 
 /// The newest value of column `at` among stored rows.
@@ -207,8 +222,12 @@ mod tests {
     #[test]
     fn the_layout_names_every_column_and_the_state_round_trips() {
         let all = tables(ApiVersion::V1_1);
-        let layout = layout(&all);
-        assert!(layout.starts_with("1:la_conversation(id,"), "{layout}");
+        let layout = layout(&all, &crate::sql::rollups(&all));
+        assert!(layout.starts_with("2:la_conversation(id,"), "{layout}");
+        assert!(
+            layout.contains("la_r_message_agent[sender_type=String(\"User\")|created_at|-]"),
+            "{layout}"
+        );
         assert!(layout.contains("la_message(id,") && !layout.contains("content,"));
         let mut state = State {
             account: Some(7),

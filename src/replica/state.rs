@@ -8,7 +8,7 @@ use super::store::{self, Store};
 use crate::aggregate::sql::Bounds;
 use crate::config::{ReplicaSettings, ReplicaStore};
 use crate::metrics::Metrics;
-use crate::sql::Table;
+use crate::sql::{rollups, Rollup, Table};
 use crate::upstream::{Caller, Credential, Upstream};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -33,6 +33,8 @@ pub struct Replica {
     pub(super) upstream: Arc<Upstream>,
     pub(super) metrics: Arc<Metrics>,
     pub(super) tables: Vec<Table>,
+    /// The rollups kept beside the tables.
+    pub(super) rollups: Vec<Rollup>,
     /// Opened by the sync task (PostgreSQL connects asynchronously).
     pub(super) store: OnceCell<Arc<dyn Store>>,
     status: Mutex<Status>,
@@ -54,6 +56,7 @@ impl Replica {
             settings: settings.clone(),
             upstream,
             metrics,
+            rollups: rollups(&tables),
             tables,
             store: OnceCell::new(),
             status: Mutex::new(Status::default()),

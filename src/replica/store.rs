@@ -161,9 +161,12 @@ pub fn set_meta(dialect: &dyn SqlDialect, key: &str, value: &str) -> Statement {
     b.finish()
 }
 
-/// The first and last value of an integer column (`None`: no rows).
+/// The first and last value of an integer column (`None`: no rows); each
+/// a subquery of its own, which both engines answer from the column's
+/// index.
 pub async fn bounds(store: &dyn Store, table: &str, column: &str) -> StoreResult<Bounds> {
-    let sql = format!("SELECT MIN({column}), MAX({column}) FROM {table}");
+    let sql =
+        format!("SELECT (SELECT MIN({column}) FROM {table}), (SELECT MAX({column}) FROM {table})");
     let rows = store
         .read(Statement::plain(sql), vec![Kind::Int, Kind::Int])
         .await?;

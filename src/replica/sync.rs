@@ -10,6 +10,7 @@
 
 use super::account::read_account;
 use super::progress::{layout, newest, State, TableState};
+use super::rollups;
 use super::state::{Replica, Status};
 use super::store::{self, get_meta, set_meta, Store, StoreError};
 use crate::error::GatewayError;
@@ -18,7 +19,7 @@ use crate::model::KEY;
 use crate::odata::response::lenient_i64;
 use crate::odata::{CollectionPage, CollectionQuery, CompareOp, Dialect, Filter, Literal};
 use crate::report::Report;
-use crate::sql::{Cell, Kind, Statement, Table};
+use crate::sql::{Builder, Cell, Kind, Statement, Table};
 use crate::upstream::{Caller, PagePlan};
 use chrono::Utc;
 use futures::StreamExt;
@@ -109,7 +110,12 @@ async fn pass(replica: &Replica) -> Result<bool, SyncError> {
         caller,
         dialect,
         permits: Semaphore::new(replica.settings.concurrency),
-        page: replica.upstream.page_cap().clamp(1, 10_000),
+        page: replica
+            .settings
+            .page_size
+            .min(replica.upstream.page_cap())
+            .max(1),
+        id_page: replica.upstream.page_cap().clamp(1, 10_000),
         state: Mutex::new(state),
     };
     let outcomes = futures::future::join_all(replica.tables.iter().map(|t| sync.table(t))).await;
@@ -137,10 +143,10 @@ async fn pass(replica: &Replica) -> Result<bool, SyncError> {
 /// Creates the tables, or re-creates them when the model's columns changed.
 async fn prepare(replica: &Replica, store: &dyn Store) -> Result<(), StoreError> {
     let d = store.dialect();
-    store
-        .write(store::create_tables(d, &replica.tables))
-        .await?;
-    let layout = layout(&replica.tables);
+    let mut statements = store::create_tables(d, &replica.tables);
+    statements.extend(rollups::create(d, &replica.rollups));
+    store.write(statements).await?;
+    let layout = layout(&replica.tables, &replica.rollups);
     match get_meta(store, "layout").await? {
         Some(stored) if stored == layout => Ok(()),
         Some(_) => reset(replica, store).await,
@@ -151,8 +157,14 @@ async fn prepare(replica: &Replica, store: &dyn Store) -> Result<(), StoreError>
 async fn reset(replica: &Replica, store: &dyn Store) -> Result<(), StoreError> {
     let d = store.dialect();
     let mut statements = store::drop_tables(&replica.tables);
+    statements.extend(rollups::drop(&replica.rollups));
     statements.extend(store::create_tables(d, &replica.tables));
-    statements.push(set_meta(d, "layout", &layout(&replica.tables)));
+    statements.extend(rollups::create(d, &replica.rollups));
+    statements.push(set_meta(
+        d,
+        "layout",
+        &layout(&replica.tables, &replica.rollups),
+    ));
     // Followers see an empty replica at once, not the old account's state.
     statements.push(save(store, &State::default()));
     store.write(statements).await
@@ -201,7 +213,10 @@ struct Sync<'r> {
     caller: Caller,
     dialect: Dialect,
     permits: Semaphore,
+    /// Rows per request for whole rows, and for ids only (small rows:
+    /// as many as the upstream gives).
     page: u64,
+    id_page: u64,
     state: Mutex<State>,
 }
 
@@ -249,9 +264,9 @@ impl Sync<'_> {
     async fn pages<F, Fut>(
         &self,
         t: &Table,
-        filter: Filter,
-        after: Option<i64>,
+        (filter, after): (Filter, Option<i64>),
         columns: Vec<&'static str>,
+        page_size: u64,
         mut each: F,
     ) -> Result<(), SyncError>
     where
@@ -261,7 +276,7 @@ impl Sync<'_> {
         let base = CollectionQuery::new(t.entity.name)
             .select(columns)
             .filter(filter);
-        let plan = PagePlan::keyset(base, after, self.page);
+        let plan = PagePlan::keyset(base, after, page_size);
         // Nobody reads a sync's report.
         let report = Report::default();
         let upstream = &self.replica.upstream;
@@ -293,7 +308,7 @@ impl Sync<'_> {
         Fut: std::future::Future<Output = Result<(), SyncError>>,
     {
         let columns: Vec<&'static str> = t.columns.iter().map(|f| f.odata).collect();
-        self.pages(t, filter, after, columns, |page| {
+        self.pages(t, (filter, after), columns, self.page, |page| {
             let rows = t.stored(&page.rows);
             let last = rows.last().and_then(|r| match r.first() {
                 Some(Cell::Int(id)) => Some(*id),
@@ -340,13 +355,17 @@ impl Sync<'_> {
             async move { Ok(self.store.write(statements).await?) }
         })
         .await?;
-        let (rows, _) = self.update(t, |s| {
+        let (rows, state) = self.update(t, |s| {
             s.backfilled = true;
             // A fresh copy: its ids are compared again after the interval
             // (a deleted conversation's rows go at the next sync anyway).
             s.reconciled_at.get_or_insert(started_at);
             s.backfill_rows
         });
+        // The rollups, counted once from the whole copy.
+        let mut statements = rollups::rebuild(self.store.dialect(), &self.replica.rollups, &t.name);
+        statements.push(save(self.store, &state));
+        self.store.write(statements).await?;
         tracing::info!(
             collection = t.entity.name,
             rows,
@@ -365,9 +384,16 @@ impl Sync<'_> {
         self.stored_pages(t, filter, None, |rows, _| {
             let newest = newest(&rows, updated_at);
             let (_, state) = self.update(t, |s| s.advance(newest, Utc::now()));
-            let mut statements = store::upsert(self.store.dialect(), t, rows);
-            statements.push(save(self.store, &state));
-            async move { Ok(self.store.write(statements).await?) }
+            async move {
+                let ids = ids_of(&rows);
+                let all = &self.replica.rollups;
+                let touched = rollups::touched(self.store, all, t, KEY, &ids, Some(&rows)).await?;
+                let d = self.store.dialect();
+                let mut statements = store::upsert(d, t, rows);
+                statements.extend(rollups::refresh(d, all, &t.name, &touched));
+                statements.push(save(self.store, &state));
+                Ok(self.store.write(statements).await?)
+            }
         })
         .await?;
         Ok(())
@@ -401,27 +427,54 @@ impl Sync<'_> {
     }
 
     /// Deletes the rows the upstream no longer has; a deleted
-    /// conversation takes its messages and events along.
+    /// conversation takes its messages and events along. The upstream's
+    /// ids come page by page in id order, each page compared with the
+    /// stored ids of its range: memory stays a page, not the collection.
     async fn reconcile(&self, t: &Table) -> Result<(), SyncError> {
-        let mut seen = HashSet::new();
-        self.pages(t, Filter::True, None, vec![KEY], |page| {
-            seen.extend(
-                page.rows
-                    .iter()
-                    .filter_map(|r| r.get(KEY).and_then(lenient_i64)),
-            );
-            async { Ok(()) }
+        let gone = Mutex::new(Vec::new());
+        let mut below = None;
+        self.pages(t, (Filter::True, None), vec![KEY], self.id_page, |page| {
+            let listed: HashSet<i64> = page
+                .rows
+                .iter()
+                .filter_map(|r| r.get(KEY).and_then(lenient_i64))
+                .collect();
+            let range = listed.iter().max().map(|top| (below, Some(*top)));
+            below = range.map_or(below, |(_, top)| top);
+            let gone = &gone;
+            async move {
+                if let Some(range) = range {
+                    let stored = self.stored_ids(t, range).await?;
+                    let mut gone = gone.lock().unwrap_or_else(|e| e.into_inner());
+                    gone.extend(stored.into_iter().filter(|id| !listed.contains(id)));
+                }
+                Ok(())
+            }
         })
         .await?;
-        let gone = self.gone(t, &seen).await?;
+        // Stored ids past the upstream's last are gone too.
+        let past = self.stored_ids(t, (below, None)).await?;
+        let mut gone = gone.into_inner().unwrap_or_else(|e| e.into_inner());
+        gone.extend(past);
         let d = self.store.dialect();
+        let all = &self.replica.rollups;
+        let mut touched = vec![(
+            t,
+            rollups::touched(self.store, all, t, KEY, &gone, None).await?,
+        )];
         let mut statements = store::delete(d, &t.name, KEY, &gone);
         if t.entity.name == "Conversation" && !gone.is_empty() {
             for other in &self.replica.tables {
                 if other.incremental && other.name != t.name && other.has("conversation_id") {
+                    let by_conversation =
+                        rollups::touched(self.store, all, other, "conversation_id", &gone, None);
+                    touched.push((other, by_conversation.await?));
                     statements.extend(store::delete(d, &other.name, "conversation_id", &gone));
                 }
             }
+        }
+        for (table, touched) in &touched {
+            statements.extend(rollups::refresh(d, all, &table.name, touched));
         }
         if !gone.is_empty() {
             tracing::info!(
@@ -433,6 +486,30 @@ impl Sync<'_> {
         let (_, state) = self.update(t, |s| s.reconciled_at = Some(Utc::now()));
         statements.push(save(self.store, &state));
         Ok(self.store.write(statements).await?)
+    }
+
+    /// Stored ids of `t` in `(above, up_to]` (either end open when `None`).
+    async fn stored_ids(
+        &self,
+        t: &Table,
+        (above, up_to): (Option<i64>, Option<i64>),
+    ) -> Result<Vec<i64>, StoreError> {
+        let d = self.store.dialect();
+        let mut b = Builder::default();
+        let mut conditions = vec!["1 = 1".to_string()];
+        if let Some(id) = above {
+            conditions.push(format!("{KEY} > {}", b.bind(d, Cell::Int(id), Kind::Int)));
+        }
+        if let Some(id) = up_to {
+            conditions.push(format!("{KEY} <= {}", b.bind(d, Cell::Int(id), Kind::Int)));
+        }
+        b.push(&format!(
+            "SELECT {KEY} FROM {} WHERE {}",
+            t.name,
+            conditions.join(" AND ")
+        ));
+        let rows = self.store.read(b.finish(), vec![Kind::Int]).await?;
+        Ok(ids_of(&rows))
     }
 
     /// Stored ids of `t` the upstream did not list.
@@ -455,4 +532,14 @@ impl Sync<'_> {
             })
             .collect())
     }
+}
+
+/// The ids of stored rows (their first cell).
+fn ids_of(rows: &[Vec<Cell>]) -> Vec<i64> {
+    rows.iter()
+        .filter_map(|r| match r.first() {
+            Some(Cell::Int(id)) => Some(*id),
+            _ => None,
+        })
+        .collect()
 }

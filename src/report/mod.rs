@@ -17,6 +17,8 @@ use std::time::Instant;
 #[derive(Debug, Default)]
 pub struct Report {
     stale: AtomicBool,
+    /// The upstream refused the credential (401/403) for an answer.
+    refused: AtomicBool,
     /// The earliest expiry of the upstream answers used (`None`: none).
     fresh_until: Mutex<Option<Instant>>,
     /// The oldest replica sync among the answers taken from it.
@@ -40,6 +42,16 @@ impl Report {
 
     pub fn is_stale(&self) -> bool {
         self.stale.load(Ordering::Relaxed)
+    }
+
+    /// The upstream refused the credential (401 or 403) for an answer: a
+    /// live subscription ends rather than ask again with it.
+    pub fn credential_refused(&self) {
+        self.refused.store(true, Ordering::Relaxed);
+    }
+
+    pub fn was_refused(&self) -> bool {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Takes in one answer, fresh until `until`: a whole response may be

@@ -9,6 +9,7 @@ mod context;
 mod entity;
 pub mod field_errors;
 mod filter_input;
+pub mod int_range;
 pub mod operation;
 mod order;
 pub mod relation;
@@ -100,7 +101,9 @@ pub fn sdl(version: ApiVersion) -> Result<String, async_graphql::dynamic::Schema
         expose_sensitive: false,
     })
     .finish()?;
-    Ok(schema.sdl())
+    // `specifiedBy` declared, as introspection reports it.
+    let options = async_graphql::SDLExportOptions::new().include_specified_by();
+    Ok(schema.sdl_with_options(options))
 }
 
 #[cfg(test)]

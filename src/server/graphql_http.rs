@@ -16,6 +16,7 @@ use super::state::AppState;
 use crate::error::GatewayError;
 use crate::report::Report;
 use crate::upstream::Caller;
+use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -89,6 +90,17 @@ async fn answer_as(
             let response = sse::stream(&state, &headers, &uri, trace.id.clone(), raw).await;
             trace.finish(method, response)
         }
+        Answer::EventStreamIfSubscription(media) => {
+            let trace = Trace::start(&headers);
+            let raw = sent.read(&state, &headers, &uri);
+            let id = trace.id.clone();
+            let response = if subscribes(&state, &raw).await {
+                sse::stream(&state, &headers, &uri, id, raw).await
+            } else {
+                serve(&state, Some(media), &method, &headers, &uri, id, || raw).await
+            };
+            trace.finish(method, response)
+        }
         Answer::Response(media) => {
             let trace = Trace::start(&headers);
             let read = || sent.read(&state, &headers, &uri);
@@ -97,6 +109,20 @@ async fn answer_as(
             trace.finish(method, response)
         }
     }
+}
+
+/// Whether the parameters run a subscription (a request whose document
+/// comes only from a persisted query's hash is taken as not: it gets JSON).
+async fn subscribes(state: &AppState, raw: &Result<RawParams, RequestError>) -> bool {
+    let Some(query) = raw.as_ref().ok().and_then(RawParams::query_text) else {
+        return false;
+    };
+    let operation = raw.as_ref().ok().and_then(RawParams::operation_name);
+    let runs = state
+        .documents
+        .operation_type(query, operation.as_deref())
+        .await;
+    runs == Some(OperationType::Subscription)
 }
 
 /// One GraphQL request, stage by stage; `read` gets its parameters.

@@ -4,11 +4,20 @@
 //! byte at a time (slowloris) cannot hold connections open for ever. On
 //! the shutdown signal no new connection is accepted, idle connections
 //! close, and requests in flight finish before this returns.
+//!
+//! A connection whose first request asks for an event stream is served by
+//! `event_stream.rs`, on its own socket. Others are served by hyper's
+//! HTTP/1 server itself (the gateway
+//! speaks HTTP/1.1 only): in front of it, a protocol-sniffing layer hands
+//! hyper the first bytes of a request apart, which made hyper's read buffer
+//! double to 16 KiB on every connection, a cost every open subscription
+//! kept for its life.
 
+use super::event_stream::{self, First};
 use axum::Router;
 use futures::FutureExt;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper::server::conn::http1::Builder;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::pin::pin;
@@ -24,9 +33,8 @@ pub async fn serve_connections(
     header_read_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let mut builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout);
     // Dropping the receiver tells every connection to finish.
@@ -53,13 +61,26 @@ pub async fn serve_connections(
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
         let builder = builder.clone();
         let stop = stop_tx.clone();
         let open = open_rx.clone();
+        let app = app.clone();
         tokio::spawn(async move {
-            let mut connection =
-                pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
+            match event_stream::claim(&stream, header_read_timeout).await {
+                First::Hyper => {}
+                First::TimedOut => {
+                    drop(open);
+                    return;
+                }
+                First::Stream(claimed) => {
+                    event_stream::serve(stream, claimed, app, header_read_timeout).await;
+                    drop(open);
+                    return;
+                }
+            }
+            let service = TowerToHyperService::new(app);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            let mut connection = pin!(connection.with_upgrades());
             let mut stopping = pin!(stop.closed().fuse());
             loop {
                 tokio::select! {

@@ -1,5 +1,6 @@
 //! The HTTP surface: `/graphql`, health, readiness and metrics.
 
+mod event_stream;
 mod graphql_http;
 mod listen;
 mod live;

@@ -4,9 +4,11 @@
 //! is kept or asked; the replica stores with it, and aggregates answer
 //! with it.
 
+mod rollup;
 mod statement;
 mod table;
 
+pub use rollup::{rollups, Level, Rollup, DAY_US, HOUR_US, QUARTER_US};
 pub use statement::{Builder, Cell, Kind, SqlDialect, Statement};
 pub use table::{cell, kind, tables, Table};
 

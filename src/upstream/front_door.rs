@@ -386,7 +386,12 @@ impl Upstream {
                 return entry.finish(served, Ok(answer));
             }
             Err(error) if error.is_transient() => error,
-            Err(error) => return entry.finish(served, Err(error)),
+            Err(error) => {
+                if error.is_refusal() {
+                    report.credential_refused();
+                }
+                return entry.finish(served, Err(error));
+            }
         };
         let stale = tiers
             .stale(&key, caller, collection, seen, self.cache.as_ref())

@@ -768,3 +768,29 @@ pub async fn wait_replica_in_sync(gw: &Gateway) {
 pub fn replica_synced_at(body: &Value) -> Option<&str> {
     body["extensions"]["replica"]["syncedAt"].as_str()
 }
+
+/// Runs `node` on `script` in `dir` with `args` and `env`; whether it
+/// succeeded, with its output (printed, so that a failing test shows it).
+pub async fn run_node(
+    dir: &str,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String) {
+    assert!(
+        std::path::Path::new(dir).join("node_modules").exists(),
+        "run npm ci in {dir} (scripts/setup.sh --tests does)"
+    );
+    let output = tokio::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .output()
+        .await
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    (output.status.success(), format!("{stdout}\n{stderr}"))
+}

@@ -1,8 +1,9 @@
 //! How a cohort evaluates its operation: the execution stage, as a query
-//! within `request_timeout_ms`.
+//! within `request_timeout_ms`, noting whether the upstream refused the
+//! credential.
 
 use super::payload;
-use crate::live::Evaluate;
+use crate::live::{Evaluate, Evaluation};
 use crate::report::Report;
 use crate::server::pipeline::execute;
 use async_graphql::dynamic::Schema;
@@ -14,10 +15,13 @@ pub fn evaluator(schema: Schema, limit: Duration) -> Evaluate {
         let schema = schema.clone();
         Box::pin(async move {
             let report = Arc::new(Report::default());
-            match execute::run(&schema, limit, request, Ok(caller), report).await {
+            let run = execute::run(&schema, limit, request, Ok(caller), report.clone()).await;
+            let result = match run {
                 Ok(response) => payload::of_response(&response),
                 Err(error) => payload::of_errors(error.into_errors()),
-            }
+            };
+            let refused = report.was_refused();
+            Evaluation { result, refused }
         })
     })
 }

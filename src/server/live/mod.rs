@@ -12,5 +12,7 @@ mod payload;
 pub mod sse;
 mod start;
 pub mod ws;
+mod ws_messages;
+mod ws_operation;
 
 pub use evaluate::evaluator;

@@ -52,11 +52,12 @@ fn events(
     Sse::new(next.chain(complete)).keep_alive(KeepAlive::new().interval(HEARTBEAT))
 }
 
-/// A subscription's results; one that ends early sends its error last.
+/// A subscription's results; one that ends early sends its error last
+/// (a refused credential: the result that carries it).
 fn results(subscription: Subscription) -> impl Stream<Item = Arc<str>> + Send + 'static {
     stream::unfold(subscription, |mut subscription| async move {
         let text = match subscription.next().await? {
-            LiveEvent::Result(text) => text,
+            LiveEvent::Result(text) | LiveEvent::Refused(text) => text,
             LiveEvent::Ended(error) => Arc::from(error.payload()),
         };
         Some((text, subscription))

@@ -48,6 +48,7 @@ pub async fn start(
     }
     // Every Subscription field reads upstream: no credential, no start.
     let caller = caller.map_err(RequestError::Refused)?;
+    execute::int_range(&state.schema, &mut request)?;
     let query = request.query.clone();
     let variables = request.variables.clone();
     validate(&state.schema, request).await?;

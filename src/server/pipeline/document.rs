@@ -48,20 +48,35 @@ impl Default for Documents {
 impl Documents {
     /// The document of `query`, parsed now or earlier.
     async fn parse(&self, query: &str) -> Result<ExecutableDocument, RequestError> {
+        Ok(self.parsed(query).await?.document.clone())
+    }
+
+    async fn parsed(&self, query: &str) -> Result<Arc<Parsed>, RequestError> {
         let digest = ring::digest::digest(&ring::digest::SHA256, query.as_bytes());
         let mut key = [0u8; 32];
         key.copy_from_slice(digest.as_ref());
         if let Some(parsed) = self.parsed.get(&key).await {
-            return Ok(parsed.document.clone());
+            return Ok(parsed);
         }
         let document = async_graphql::parser::parse_query(query)
             .map_err(|syntax| RequestError::Invalid(vec![syntax.into()]))?;
-        let parsed = Parsed {
-            document: document.clone(),
+        let parsed = Arc::new(Parsed {
+            document,
             text_bytes: query.len(),
-        };
-        self.parsed.insert(key, Arc::new(parsed)).await;
-        Ok(document)
+        });
+        self.parsed.insert(key, parsed.clone()).await;
+        Ok(parsed)
+    }
+
+    /// The type of the operation `query` runs; `None` when it does not
+    /// parse or names no operation (the request's own stages say why).
+    pub async fn operation_type(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+    ) -> Option<OperationType> {
+        let parsed = self.parsed(query).await.ok()?;
+        selected_type(&parsed.document.operations, operation_name)
     }
 }
 

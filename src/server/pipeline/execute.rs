@@ -5,9 +5,11 @@
 //! client asked, explain its upstream requests.
 
 use super::error::RequestError;
+use super::introspection;
 use crate::error::{ensure_codes, GatewayError};
 use crate::report::Report;
 use crate::schema::field_errors::FieldErrors;
+use crate::schema::int_range;
 use crate::schema::RequestContext;
 use crate::upstream::Caller;
 use async_graphql::dynamic::Schema;
@@ -25,6 +27,12 @@ pub async fn run(
     report: Arc<Report>,
 ) -> Result<Response, RequestError> {
     let field_errors = FieldErrors::default();
+    let mut request = request;
+    int_range(schema, &mut request)?;
+    let introspects = introspection::may_ask(&request.query)
+        .then(|| request.parsed_query().ok().cloned())
+        .flatten()
+        .map(|document| (document, request.operation_name.clone()));
     let request = request
         .data(RequestContext {
             caller,
@@ -35,6 +43,10 @@ pub async fn run(
         .await
         .map_err(|_| RequestError::TimedOut { limit })?;
     response.errors.extend(field_errors.take());
+    if let Some((document, operation_name)) = introspects {
+        let name = operation_name.as_deref();
+        introspection::clear_schema_description(&document, name, &mut response.data);
+    }
     ensure_codes(&mut response.errors);
     if is_request_error(&response) {
         return Err(RequestError::Invalid(response.errors));
@@ -59,6 +71,22 @@ pub async fn run(
         response.extensions.insert("explain".into(), rendered);
     }
     Ok(response)
+}
+
+/// Refuses an `Int` input outside the 32-bit range before execution.
+pub fn int_range(schema: &Schema, request: &mut Request) -> Result<(), RequestError> {
+    let operation_name = request.operation_name.clone();
+    let variables = std::mem::take(&mut request.variables);
+    let checked = match request.parsed_query() {
+        Ok(document) => {
+            let registry = schema.registry();
+            int_range::check(registry, document, operation_name.as_deref(), &variables)
+        }
+        // Execution reports the syntax error.
+        Err(_) => Ok(()),
+    };
+    request.variables = variables;
+    checked.map_err(|error| RequestError::Invalid(vec![error]))
 }
 
 /// A request error (validation, variables) never starts execution: no

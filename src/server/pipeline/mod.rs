@@ -6,7 +6,8 @@
 //! (the client's token bucket, before any parsing), `reuse` (a whole
 //! response still fresh, answered as bytes), `document` (parsed once,
 //! within `limits`, no mutation over GET), `execute` (timeout, field
-//! errors, codes) and `respond` (body, status, metrics). `nesting` measures
+//! errors, codes, introspection as `introspection` has it) and `respond`
+//! (body, status, metrics). `nesting` measures
 //! a text before anything parses it; `measures` a parsed document. `error`
 //! is why a request fails as a whole: its code and its status.
 
@@ -14,6 +15,7 @@ pub mod document;
 pub mod error;
 pub mod execute;
 pub mod identity;
+mod introspection;
 pub mod limits;
 pub mod measures;
 pub mod negotiate;

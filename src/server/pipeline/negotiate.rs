@@ -1,9 +1,12 @@
 //! Stage 0: how the answer goes back, before anything else. A GET that
 //! asks to upgrade gets a WebSocket (`graphql-transport-ws`); a browser's
-//! GET without a query the playground page; a POST that accepts
-//! `text/event-stream` an event stream (GraphQL over SSE). Anything else
-//! gets one GraphQL response in a media type from `Accept` (a client that
-//! accepts neither type gets 406 whatever it sent).
+//! GET without a query the playground page; a POST whose `Accept` prefers
+//! `text/event-stream` over every JSON type it lists (by quality, then by
+//! order) an event stream (GraphQL over SSE). A POST that accepts an event
+//! stream but prefers JSON gets one for a subscription only, JSON for
+//! anything else. Anything else gets one GraphQL response in a media type
+//! from `Accept` (a client that accepts neither type gets 406 whatever it
+//! sent).
 
 use axum::extract::WebSocketUpgrade;
 use axum::http::{header, HeaderMap};
@@ -20,6 +23,9 @@ pub enum Answer {
     Page,
     /// GraphQL over SSE: the operation's results as events.
     EventStream,
+    /// An event stream when the operation is a subscription; else one
+    /// response in this media type.
+    EventStreamIfSubscription(MediaType),
     /// One GraphQL response in this media type; `None`: the client accepts
     /// neither (406).
     Response(Option<MediaType>),
@@ -39,26 +45,65 @@ pub fn for_get(
     }
 }
 
-/// A POST: an event stream when `Accept` lists `text/event-stream` (at
-/// any quality), else a response.
+/// A POST: an event stream when `Accept` prefers `text/event-stream` to
+/// every JSON type it lists; when it lists it below one, an event stream
+/// for a subscription only; else a response.
 pub fn for_post(headers: &HeaderMap) -> Answer {
-    if accepts_event_stream(headers) {
-        Answer::EventStream
-    } else {
-        Answer::Response(negotiate(headers))
+    match event_stream_rank(headers) {
+        None => Answer::Response(negotiate(headers)),
+        Some(stream) => match negotiate(headers) {
+            Some(media) if json_rank(headers).is_some_and(|json| json >= stream) => {
+                Answer::EventStreamIfSubscription(media)
+            }
+            _ => Answer::EventStream,
+        },
     }
 }
 
-fn accepts_event_stream(headers: &HeaderMap) -> bool {
+/// How much a client wants a type: its quality, then its place in
+/// `Accept` (earlier is more); compared as a whole.
+type Rank = (u16, std::cmp::Reverse<usize>);
+
+/// The elements of `Accept`, in order, as (media type, quality).
+fn accept_elements(headers: &HeaderMap) -> impl Iterator<Item = (String, f32)> + '_ {
     headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| {
-            let essence = t.split(';').next().unwrap_or("").trim();
-            essence.eq_ignore_ascii_case(EVENT_STREAM)
+        .map(element)
+}
+
+/// One `Accept` element as its media type (lower case) and quality.
+fn element(part: &str) -> (String, f32) {
+    let mut pieces = part.split(';');
+    let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+    let q = pieces
+        .filter_map(|p| p.trim().strip_prefix("q="))
+        .find_map(|q| q.parse::<f32>().ok())
+        .unwrap_or(1.0);
+    (media, q)
+}
+
+/// The best rank among the listed types `wanted` picks (q=0 is a refusal).
+fn rank_of(headers: &HeaderMap, wanted: impl Fn(&str) -> bool) -> Option<Rank> {
+    accept_elements(headers)
+        .enumerate()
+        .filter(|(_, (media, q))| *q > 0.0 && wanted(media))
+        .map(|(place, (_, q))| {
+            let quality = (q.clamp(0.0, 1.0) * 1000.0).round() as u16;
+            (quality, std::cmp::Reverse(place))
         })
+        .max()
+}
+
+fn event_stream_rank(headers: &HeaderMap) -> Option<Rank> {
+    rank_of(headers, |media| media == EVENT_STREAM)
+}
+
+/// The rank of the JSON types listed by name.
+fn json_rank(headers: &HeaderMap) -> Option<Rank> {
+    rank_of(headers, |media| media == JSON || media == GRAPHQL_RESPONSE)
 }
 
 /// The two media types of GraphQL over HTTP; they differ in the status
@@ -103,12 +148,7 @@ fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
 /// One `Accept` element as a quality and a type we serve; `None` for other
 /// types and for `q=0`.
 fn acceptable(part: &str) -> Option<(f32, MediaType)> {
-    let mut pieces = part.split(';');
-    let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-    let q = pieces
-        .filter_map(|p| p.trim().strip_prefix("q="))
-        .find_map(|q| q.parse::<f32>().ok())
-        .unwrap_or(1.0);
+    let (media, q) = element(part);
     let kind = match media.as_str() {
         GRAPHQL_RESPONSE => MediaType::GraphqlResponse,
         JSON | "application/*" | "*/*" => MediaType::Json,
@@ -153,8 +193,27 @@ mod tests {
             matches!(for_post(&h), Answer::EventStream)
         };
         assert!(post("text/event-stream"));
-        assert!(post("application/json, Text/Event-Stream; charset=utf-8"));
+        assert!(post("Text/Event-Stream; charset=utf-8, application/json"));
+        assert!(post("application/json;q=0.5, text/event-stream"));
+        assert!(post("text/event-stream, */*"));
         assert!(!post("application/json"));
+        let subscriptions_only = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT, v.parse().expect("header"));
+            match for_post(&h) {
+                Answer::EventStreamIfSubscription(media) => Some(media),
+                _ => None,
+            }
+        };
+        // urql's default: JSON for queries (with an ETag), events for
+        // subscriptions.
+        let urql = "application/graphql-response+json, application/json, text/event-stream, multipart/mixed";
+        assert_eq!(subscriptions_only(urql), Some(MediaType::GraphqlResponse));
+        assert_eq!(
+            subscriptions_only("text/event-stream;q=0.9, application/json"),
+            Some(MediaType::Json)
+        );
+        assert_eq!(subscriptions_only("text/event-stream"), None);
         assert!(matches!(
             for_post(&HeaderMap::new()),
             Answer::Response(Some(MediaType::Json))

@@ -30,6 +30,11 @@ impl RawParams {
             .map(str::to_owned)
     }
 
+    /// The query text, when the client sent one.
+    pub fn query_text(&self) -> Option<&str> {
+        self.query.as_ref().and_then(Value::as_str)
+    }
+
     /// `extensions.explain: true`: the client asks to see its upstream
     /// requests (the header form is read with the identity).
     pub fn asks_explain(&self) -> bool {
