@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, unit tests, fixture tests,
 # the HTTP integration tests against both test upstreams (SAP CAP, then the
-# minimal dialect of the real service), and the self-test of the
-# minimal-dialect test upstream.
+# minimal dialect of the real service, then CAP again with a page cap the
+# gateways are not told and the default configuration), and the self-test
+# of the minimal-dialect test upstream.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,11 @@ if [ -s "$error_log" ]; then
   status=1
 fi
 [ "$status" = 0 ] || exit "$status"
+
+# The same suites on CAP upstreams that refuse a `$top` above 1 000, with
+# gateways that have the default configuration: the probes decide every
+# capability and the page cap is learned, as for a new user.
+TEST_UPSTREAM=cap-default cargo test --locked "${suites[@]}"
 
 # The minimal-dialect test upstream checks its own rules and dialect
 # behaviours, and that it serves the same rows as the CAP upstream.

@@ -2,7 +2,8 @@
 //! else waits for: the upstream sees its connection closed (`aborted` in
 //! its log) instead of a request finishing in the background. Work another
 //! request shares goes on and answers it. Each test has its own upstream,
-//! held slow by a fault on one collection.
+//! held slow by a fault on one collection, and a gateway whose probes (if
+//! on) ran before.
 
 mod common;
 
@@ -13,12 +14,15 @@ use std::time::Duration;
 
 const LABELS: &str = "{ labels(first: 5) { nodes { id title } } }";
 
-fn config(up: &TestUpstream, timeout_ms: u64) -> Config {
-    Config {
+async fn gateway_timing_out_at(up: &TestUpstream, timeout_ms: u64) -> Gateway {
+    let gw = gateway_with(Config {
         request_timeout_ms: timeout_ms,
         cache_max_bytes: 0,
         ..config_for(up, "1.1")
-    }
+    })
+    .await;
+    probes_settled(&gw).await;
+    gw
 }
 
 /// The upstream's log entries since `since` whose path ends in `/collection`.
@@ -47,7 +51,7 @@ async fn settled(up: &TestUpstream, since: u64, collection: &str) -> Vec<Value> 
 #[tokio::test]
 async fn a_timed_out_request_closes_its_upstream_request() {
     let up = private_upstream("cancel_alone");
-    let gw = gateway_with(config(up, 400)).await;
+    let gw = gateway_timing_out_at(up, 400).await;
     let since = up.last_seq().await;
     up.set_fault(json!({"latency_ms": 4000, "path_contains": "Label"}))
         .await;
@@ -70,7 +74,7 @@ async fn a_timed_out_request_closes_its_upstream_request() {
 #[tokio::test]
 async fn relation_lookups_of_a_timed_out_request_are_closed_too() {
     let up = private_upstream("cancel_lookups");
-    let gw = gateway_with(config(up, 500)).await;
+    let gw = gateway_timing_out_at(up, 500).await;
     let since = up.last_seq().await;
     up.set_fault(json!({"latency_ms": 4000, "path_contains": "/User"}))
         .await;
@@ -89,7 +93,7 @@ async fn relation_lookups_of_a_timed_out_request_are_closed_too() {
 #[tokio::test]
 async fn shared_work_goes_on_for_the_request_still_waiting() {
     let up = private_upstream("cancel_shared");
-    let gw = gateway_with(config(up, 1500)).await;
+    let gw = gateway_timing_out_at(up, 1500).await;
     let since = up.last_seq().await;
     up.set_fault(json!({"latency_ms": 2000, "path_contains": "Label"}))
         .await;
@@ -114,7 +118,7 @@ async fn shared_work_goes_on_for_the_request_still_waiting() {
 #[tokio::test]
 async fn a_client_that_disconnects_closes_its_upstream_request() {
     let up = private_upstream("cancel_disconnect");
-    let gw = gateway_with(config(up, 60_000)).await;
+    let gw = gateway_timing_out_at(up, 60_000).await;
     let since = up.last_seq().await;
     up.set_fault(json!({"latency_ms": 4000, "path_contains": "Label"}))
         .await;

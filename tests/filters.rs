@@ -385,7 +385,11 @@ async fn server_driven_paging_is_followed() {
 #[tokio::test]
 async fn in_operator_style_gives_the_same_rows() {
     let up = upstream();
-    let or_gw = gateway(up, "1.1").await;
+    let or_gw = gateway_with(Config {
+        in_operator: InOperator::Or,
+        ..config_for(up, "1.1")
+    })
+    .await;
     let rows = up
         .all_rows("1.1", "Conversation", "&$select=id", ADMIN_1)
         .await;

@@ -505,7 +505,7 @@ async fn sigterm_completes_subscriptions() {
         .args(["--upstream", &up.url("1.1"), "--listen", &listen])
         .args(["--live-min-interval-s", "1"])
         .env("LOG", "warn")
-        .env(common::dialect_env().0, common::dialect_env().1)
+        .envs(common::gateway_env())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

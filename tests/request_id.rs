@@ -99,7 +99,7 @@ async fn logs_of(
     cmd.args(["--upstream", &up.url("1.1"), "--listen", &listen])
         .env("LOG", "debug")
         .env("LOG_FORMAT", format)
-        .env(dialect_env().0, dialect_env().1)
+        .envs(gateway_env())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     for (k, v) in env {

@@ -23,7 +23,7 @@ async fn sigterm_lets_requests_in_flight_finish() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_liveagent-graphql"))
         .args(["--upstream", &up.url("1.1"), "--listen", &listen])
         .env("LOG", "warn")
-        .env(dialect_env().0, dialect_env().1)
+        .envs(gateway_env())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -10,7 +10,7 @@ use super::policy::Pushdown;
 use super::source::Source;
 use super::spec::{too_many_groups, NumOp, Spec};
 use crate::error::GatewayError;
-use crate::model::{Entity, Field};
+use crate::model::Field;
 use crate::odata::dates::parse_date_time;
 use crate::odata::response::{lenient_f64, lenient_i64};
 use crate::odata::{
@@ -22,54 +22,11 @@ use std::sync::Arc;
 
 const COUNT: &str = "n";
 
-/// Whether to try `$apply`: never when the dialect lacks it. In
-/// `auto`, the first aggregate probes the upstream; a clear refusal
-/// (400, 404, 500, 501, or an answer that ignores `$apply`) is kept for
-/// the life of the process, a passing fault (timeout, other 5xx) means
-/// a scan this time and a new probe next time.
-pub(super) async fn enabled(
-    source: &Source<'_>,
-    entity: &'static Entity,
-) -> Result<bool, GatewayError> {
-    if !source.dialect.apply {
-        return Ok(false);
-    }
-    match source.policy.pushdown {
-        Pushdown::On => return Ok(true),
-        Pushdown::Off => return Ok(false),
-        Pushdown::Auto => {}
-    }
-    let probed = source.policy.apply_probed();
-    match probed.get_or_try_init(|| probe(source, entity)).await {
-        Ok(supported) => Ok(*supported),
-        Err(e) if e.is_refusal() => Err(e),
-        Err(e) => {
-            tracing::warn!(error = %e, "$apply probe failed; scanning this time");
-            Ok(false)
-        }
-    }
-}
-
-async fn probe(source: &Source<'_>, entity: &'static Entity) -> Result<bool, GatewayError> {
-    let query = CollectionQuery::new(entity.name).top(1).apply(Apply {
-        filter: None,
-        group_by: Vec::new(),
-        count_alias: Some("n".into()),
-        aggregates: Vec::new(),
-    });
-    let answer = source
-        .upstream
-        .probe_query(source.caller, query, source.dialect)
-        .await?;
-    let supported = answer.is_some_and(|page| {
-        page.rows
-            .first()
-            .and_then(|row| row.get("n"))
-            .and_then(lenient_i64)
-            .is_some()
-    });
-    tracing::info!(supported, "upstream $apply support probed");
-    Ok(supported)
+/// Whether to send `$apply`: where the capability set in force has it
+/// (probed with the other capabilities, or set in config), unless turned
+/// off.
+pub(super) fn enabled(source: &Source<'_>) -> bool {
+    source.dialect.apply && source.policy.pushdown != Pushdown::Off
 }
 
 /// `None` when `$apply` cannot express the aggregate.

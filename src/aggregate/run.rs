@@ -30,7 +30,7 @@ pub async fn run(source: &Source<'_>, spec: &Spec) -> Result<Vec<Group>, Gateway
         }
     }
     // The upstream aggregates only what it filters exactly.
-    let pushed = if !split.has_residual() && pushdown::enabled(source, spec.entity).await? {
+    let pushed = if !split.has_residual() && pushdown::enabled(source) {
         let exact = Spec {
             filter: split.upstream.clone(),
             ..spec.clone()

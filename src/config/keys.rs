@@ -100,26 +100,29 @@ config_keys! {
     connect_timeout_ms: u64 = 5_000, flag u64, env "CONNECT_TIMEOUT_MS";
     /// Longest upstream URL the gateway sends, in bytes.
     max_url_length: usize = 6 * 1024, flag usize, env "MAX_URL_LENGTH";
-    /// What the upstream's OData implementation can do: `liveagent` (the
-    /// real Live Agent service: no `not`, null literal, `$count`, `$apply`
-    /// or `$expand`; those parts of a query run in the gateway) or
-    /// `odata4` (a complete OData v4 server such as SAP CAP).
+    /// The first guess of what the upstream's OData implementation can do,
+    /// until the probes decide: `liveagent` (the real Live Agent service:
+    /// no `not`, null literal, `$count`, `$apply` or `$expand`; those parts
+    /// of a query run in the gateway) or `odata4` (a complete OData v4
+    /// server such as SAP CAP).
     upstream_dialect: DialectName = DialectName::Liveagent, flag DialectName, env "UPSTREAM_DIALECT";
-    /// Single capabilities over the dialect's preset, e.g.
-    /// `[upstream_capabilities]` `count = true`.
+    /// Single capabilities set for good, over the dialect's preset and
+    /// never changed by a probe, e.g. `[upstream_capabilities]` `count = true`.
     upstream_capabilities: CapabilityOverrides = CapabilityOverrides::default(), file only;
-    /// Probe the capabilities the dialect claims (`not`, the null literal,
-    /// `in`, `$count`) once with queries whose answer is known; a wrong
-    /// answer turns the capability off. Probes never turn one on.
+    /// Decide every capability not set in config by queries whose answer
+    /// is known, and find the upstream's page cap, at the first request
+    /// and again after the upstream refused requests; `false` keeps the
+    /// preset.
     upstream_probes: bool = true, flag bool, env "UPSTREAM_PROBES";
     /// Set membership in `$filter`: `or` (chains), `in` (OData 4.01), or
-    /// `auto` (`in` when the dialect is `odata4` and `$metadata` declares
-    /// version 4.01).
+    /// `auto` (as the probe finds; without probes, `in` when the dialect is
+    /// `odata4` and `$metadata` declares version 4.01).
     in_operator: InOperator = InOperator::Auto, flag InOperator, env "IN_OPERATOR";
     /// Most `@odata.nextLink` pages followed for one request.
     max_next_links: usize = 100, flag usize, env "MAX_NEXT_LINKS";
-    /// Largest `$top` the upstream accepts (Live Agent: 10000); larger
-    /// reads go out as several pages.
+    /// Largest `$top` of one upstream request (Live Agent: 10000); an
+    /// upstream that accepts less is found out. Larger reads go out as
+    /// several pages.
     upstream_page_cap: u64 = 10_000, flag u64, env "UPSTREAM_PAGE_CAP";
     /// Show the User sign-in IP address fields.
     expose_sign_in_ips: bool = false, flag bool, env "EXPOSE_SIGN_IN_IPS";
@@ -197,8 +200,8 @@ config_keys! {
     /// Trial requests let through after the cool-down; all must succeed to
     /// close the circuit.
     circuit_half_open_requests: u32 = 3, flag u32, env "CIRCUIT_HALF_OPEN_REQUESTS";
-    /// Aggregates computed by the upstream with `$apply`: `auto` (probe the
-    /// upstream once), `on`, or `off` (always scan).
+    /// Aggregates computed by the upstream with `$apply` where the
+    /// capability set in force has it (`auto`, `on`), or `off` (always scan).
     aggregate_pushdown: Pushdown = Pushdown::Auto, flag Pushdown, env "AGGREGATE_PUSHDOWN";
     /// Most rows an aggregate scan may read; past it SCAN_LIMIT_EXCEEDED.
     max_scan_rows: u64 = 1_000_000, flag u64, env "MAX_SCAN_ROWS";

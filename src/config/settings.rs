@@ -9,7 +9,7 @@ use super::service::ServiceMode;
 use super::shared_cache::SharedCacheSettings;
 use super::values::{InOperator, LogFormat, Pushdown};
 use crate::model::ApiVersion;
-use crate::odata::Dialect;
+use crate::odata::{CapabilityOverrides, Dialect};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -44,13 +44,15 @@ pub struct UpstreamSettings {
     pub connect_timeout: Duration,
     pub max_url_length: usize,
     pub max_next_links: usize,
-    /// Largest `$top` of one upstream request; at least 1.
+    /// Largest `$top` of one upstream request; at least 1. The upstream's
+    /// own cap, when lower, is learned.
     pub page_cap: u64,
     pub in_operator: InOperator,
-    /// The capability set: the dialect's preset with the configured
-    /// overrides (`in_list` is then settled per `in_operator`).
+    /// The preset capability set (`upstream_dialect`): the first guess.
     pub dialect: Dialect,
-    /// Narrow `dialect` by probes.
+    /// Capabilities set in config, which no probe changes.
+    pub capabilities: CapabilityOverrides,
+    /// Let probes decide the capabilities not set in config.
     pub probes: bool,
     pub retries: u32,
     pub retry_backoff: Duration,
@@ -207,10 +209,8 @@ impl Config {
             max_next_links: self.max_next_links,
             page_cap: at_least_one("upstream_page_cap", self.upstream_page_cap)?,
             in_operator: self.in_operator,
-            dialect: self
-                .upstream_dialect
-                .preset()
-                .with(&self.upstream_capabilities),
+            dialect: self.upstream_dialect.preset(),
+            capabilities: self.upstream_capabilities.clone(),
             probes: self.upstream_probes,
             retries: self.upstream_retries,
             retry_backoff: at_most_a_day("retry_backoff_ms", self.retry_backoff_ms)?,

@@ -20,8 +20,10 @@ pub enum InOperator {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Pushdown {
-    /// Probe the upstream once with a tiny `$apply`.
+    /// `$apply` where the capability set in force has `apply` (probed with
+    /// the other capabilities, unless set in config).
     Auto,
+    /// The same as `auto`.
     On,
     /// Always scan.
     Off,

@@ -1,7 +1,7 @@
 //! What the upstream's OData implementation can do: the capability set the
 //! planner splits filters against and the renderer writes literals for.
-//! Presets name the two known kinds of server; single capabilities can be
-//! narrowed (config, probes) or, by config only, widened.
+//! Presets name the two known kinds of server and are the first guess;
+//! probes then decide each capability, except those set in config.
 
 use serde::{Deserialize, Serialize};
 
@@ -84,23 +84,98 @@ pub struct CapabilityOverrides {
     pub quoted_dates: Option<bool>,
 }
 
+/// One capability of the set, by name: what the probes, the config and
+/// the `/capabilities` report go through one at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Capability {
+    InList,
+    Not,
+    NullLiteral,
+    NeMatchesNull,
+    PatternWildcards,
+    Count,
+    Apply,
+    Expand,
+    NextLinks,
+    QuotedDates,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 10] = [
+        Capability::InList,
+        Capability::Not,
+        Capability::NullLiteral,
+        Capability::NeMatchesNull,
+        Capability::PatternWildcards,
+        Capability::Count,
+        Capability::Apply,
+        Capability::Expand,
+        Capability::NextLinks,
+        Capability::QuotedDates,
+    ];
+
+    /// The name in config and JSON (`in_list`, `ne_matches_null` …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::InList => "in_list",
+            Capability::Not => "not",
+            Capability::NullLiteral => "null_literal",
+            Capability::NeMatchesNull => "ne_matches_null",
+            Capability::PatternWildcards => "pattern_wildcards",
+            Capability::Count => "count",
+            Capability::Apply => "apply",
+            Capability::Expand => "expand",
+            Capability::NextLinks => "next_links",
+            Capability::QuotedDates => "quoted_dates",
+        }
+    }
+}
+
 impl Dialect {
+    pub fn get(&self, capability: Capability) -> bool {
+        *self.field(capability)
+    }
+
+    pub fn set(&mut self, capability: Capability, value: bool) {
+        *self.field_mut(capability) = value;
+    }
+
+    fn field(&self, capability: Capability) -> &bool {
+        match capability {
+            Capability::InList => &self.in_list,
+            Capability::Not => &self.not,
+            Capability::NullLiteral => &self.null_literal,
+            Capability::NeMatchesNull => &self.ne_matches_null,
+            Capability::PatternWildcards => &self.pattern_wildcards,
+            Capability::Count => &self.count,
+            Capability::Apply => &self.apply,
+            Capability::Expand => &self.expand,
+            Capability::NextLinks => &self.next_links,
+            Capability::QuotedDates => &self.quoted_dates,
+        }
+    }
+
+    fn field_mut(&mut self, capability: Capability) -> &mut bool {
+        match capability {
+            Capability::InList => &mut self.in_list,
+            Capability::Not => &mut self.not,
+            Capability::NullLiteral => &mut self.null_literal,
+            Capability::NeMatchesNull => &mut self.ne_matches_null,
+            Capability::PatternWildcards => &mut self.pattern_wildcards,
+            Capability::Count => &mut self.count,
+            Capability::Apply => &mut self.apply,
+            Capability::Expand => &mut self.expand,
+            Capability::NextLinks => &mut self.next_links,
+            Capability::QuotedDates => &mut self.quoted_dates,
+        }
+    }
+
     pub fn with(mut self, o: &CapabilityOverrides) -> Dialect {
-        let set = |field: &mut bool, value: Option<bool>| {
-            if let Some(v) = value {
-                *field = v;
+        for capability in Capability::ALL {
+            if let Some(v) = o.get(capability) {
+                self.set(capability, v);
             }
-        };
-        set(&mut self.in_list, o.in_list);
-        set(&mut self.not, o.not);
-        set(&mut self.null_literal, o.null_literal);
-        set(&mut self.ne_matches_null, o.ne_matches_null);
-        set(&mut self.pattern_wildcards, o.pattern_wildcards);
-        set(&mut self.count, o.count);
-        set(&mut self.apply, o.apply);
-        set(&mut self.expand, o.expand);
-        set(&mut self.next_links, o.next_links);
-        set(&mut self.quoted_dates, o.quoted_dates);
+        }
         self
     }
 
@@ -109,25 +184,31 @@ impl Dialect {
         DialectName::Odata4.preset()
     }
 
-    /// One line for the start-up log.
+    /// One line for the log.
     pub fn summary(&self) -> String {
-        let flags = [
-            ("in", self.in_list),
-            ("not", self.not),
-            ("null_literal", self.null_literal),
-            ("ne_matches_null", self.ne_matches_null),
-            ("pattern_wildcards", self.pattern_wildcards),
-            ("count", self.count),
-            ("apply", self.apply),
-            ("expand", self.expand),
-            ("next_links", self.next_links),
-            ("quoted_dates", self.quoted_dates),
-        ];
-        let on: Vec<String> = flags
+        let on: Vec<String> = Capability::ALL
             .iter()
-            .map(|(name, v)| format!("{name}={v}"))
+            .map(|c| format!("{}={}", c.name(), self.get(*c)))
             .collect();
         on.join(" ")
+    }
+}
+
+impl CapabilityOverrides {
+    /// The value set in config, if any.
+    pub fn get(&self, capability: Capability) -> Option<bool> {
+        match capability {
+            Capability::InList => self.in_list,
+            Capability::Not => self.not,
+            Capability::NullLiteral => self.null_literal,
+            Capability::NeMatchesNull => self.ne_matches_null,
+            Capability::PatternWildcards => self.pattern_wildcards,
+            Capability::Count => self.count,
+            Capability::Apply => self.apply,
+            Capability::Expand => self.expand,
+            Capability::NextLinks => self.next_links,
+            Capability::QuotedDates => self.quoted_dates,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ pub mod query;
 pub mod response;
 
 pub use apply::{Aggregate, Apply, Method};
-pub use dialect::{CapabilityOverrides, Dialect, DialectName};
+pub use dialect::{Capability, CapabilityOverrides, Dialect, DialectName};
 pub use filter::{CompareOp, Filter, Literal, StringFn};
 pub use metadata::Metadata;
 pub use query::{CollectionQuery, EntityQuery, Expand, OrderBy};

@@ -1,7 +1,8 @@
 //! What a request may ask to see of its own execution (`X-Explain: 1`):
 //! each upstream answer it got — the URL, how a cache tier served it, how
-//! long it waited, how many rows — and each predicate the gateway
-//! evaluated itself. Asking for it changes nothing that is sent or kept.
+//! long it waited, how many rows — each predicate the gateway evaluated
+//! itself, and the upstream page cap in force. Asking for it changes
+//! nothing that is sent or kept.
 
 use serde_json::{json, Value};
 use std::sync::{Mutex, MutexGuard};
@@ -16,6 +17,8 @@ pub struct Explain {
 struct Entries {
     requests: Vec<Request>,
     residuals: Vec<Residual>,
+    /// The largest `$top` of one upstream request, as last in force.
+    page_cap: Option<u64>,
 }
 
 /// How the upstream front door produced an answer for this request.
@@ -89,12 +92,22 @@ impl Explain {
         });
     }
 
-    /// `{ "requests": [...], "residuals": [...] }`, each in completion order.
+    /// The upstream page cap in force when the request read upstream.
+    pub fn page_cap(&self, cap: u64) {
+        self.lock().page_cap = Some(cap);
+    }
+
+    /// `{ "requests": [...], "residuals": [...], "pageCap": n }`, each list
+    /// in completion order; `pageCap` once the request read upstream.
     pub fn to_json(&self) -> Value {
         let entries = self.lock();
         let requests: Vec<Value> = entries.requests.iter().map(Request::to_json).collect();
         let residuals: Vec<Value> = entries.residuals.iter().map(Residual::to_json).collect();
-        json!({ "requests": requests, "residuals": residuals })
+        let mut out = json!({ "requests": requests, "residuals": residuals });
+        if let Some(cap) = entries.page_cap {
+            out["pageCap"] = cap.into();
+        }
+        out
     }
 
     fn lock(&self) -> MutexGuard<'_, Entries> {
@@ -161,6 +174,9 @@ mod tests {
             ])
         );
         assert_eq!(out["residuals"], json!([]));
+        assert!(out.get("pageCap").is_none());
+        explain.page_cap(1000);
+        assert_eq!(explain.to_json()["pageCap"], json!(1000));
     }
 
     #[test]

@@ -40,6 +40,9 @@ impl Scope {
             .upstream
             .dialect_for(&caller, metadata.as_deref())
             .await;
+        if let Some(explain) = report.explain() {
+            explain.page_cap(gateway.upstream.page_cap());
+        }
         Ok(Scope {
             gateway,
             caller,

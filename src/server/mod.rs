@@ -191,13 +191,7 @@ pub async fn serve(settings: &Settings) -> Result<(), StartError> {
         })?;
     let upstream = &settings.upstream;
     tracing::info!(%addr, upstream = %upstream.url.as_deref().unwrap_or_default(), version = upstream.version.as_str(), "liveagent-graphql listening");
-    tracing::info!(
-        dialect = ?upstream.dialect.name,
-        page_cap = upstream.page_cap,
-        capabilities = %upstream.dialect.summary(),
-        probes = upstream.probes,
-        "upstream capabilities"
-    );
+    crate::upstream::log_capabilities(upstream);
     let header_read_timeout = settings.http.header_read_timeout;
     // Live subscriptions complete, so that their connections can end.
     let shutdown = async move {

@@ -5,6 +5,7 @@
 
 use super::answer::{Answer, Fetch};
 use super::credential::Credential;
+use super::refusals::is_refusal;
 use super::transport::Transport;
 use crate::error::GatewayError;
 use crate::odata::{self, CollectionPage};
@@ -37,6 +38,7 @@ pub(super) async fn fetch_answer(
             if status == StatusCode::NOT_FOUND {
                 return Ok((Answer::Entity(None), body.len()));
             }
+            note_refusal(transport, status);
             check_status(status, &body, cred)?;
             let row = decode(&body, odata::decode_entity)?;
             Ok((Answer::Entity(Some(Arc::new(row))), body.len()))
@@ -60,9 +62,9 @@ pub(super) async fn fetch_probe(
 ) -> Result<Option<CollectionPage>, GatewayError> {
     let answer = async {
         let (status, body) = transport
-            .get(who.cred, who.request_id, url, JSON, collection)
+            .get_judged(who.cred, who.request_id, url, JSON, collection, true)
             .await?;
-        if matches!(status.as_u16(), 400 | 404 | 500 | 501) {
+        if is_refusal(status.as_u16()) {
             return Ok(None);
         }
         check_status(status, &body, who.cred)?;
@@ -88,6 +90,7 @@ async fn fetch_pages(
         let (status, body) = transport
             .get(cred, who.request_id, &url, JSON, collection)
             .await?;
+        note_refusal(transport, status);
         check_status(status, &body, cred)?;
         Ok::<_, GatewayError>(body)
     };
@@ -117,6 +120,12 @@ async fn fetch_pages(
     page.rows.truncate(want);
     page.next_link = None;
     Ok((page, bytes))
+}
+
+fn note_refusal(transport: &Transport, status: StatusCode) {
+    if is_refusal(status.as_u16()) {
+        transport.refusals.note();
+    }
 }
 
 /// A next link must stay on the upstream's own service root, so that the

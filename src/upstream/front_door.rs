@@ -8,30 +8,30 @@
 use super::answer::{Answer, Fetch};
 use super::cache::{AnswerCache, CacheKey, Ttls};
 use super::caller::Caller;
+use super::capabilities::Capabilities;
 use super::credential::Credential;
 use super::expand_cap;
 use super::explain::ExplainEntry;
-use super::fetch::{check_status, fetch_probe, Who};
+use super::fetch::check_status;
 use super::fill::Fill;
 use super::fingerprint::{Fingerprint, Fingerprinter};
 use super::inflight::InFlight;
 use super::pages::{self, PageFuture, PagePlan};
-use super::probes::{self, Findings};
+use super::probing::Prober;
 use super::shared::SharedCache;
 use super::tiers::{Lookup, Tiers};
 use super::transport::Transport;
-use crate::config::{ConfigError, InOperator, UpstreamSettings};
-use crate::error::GatewayError;
+use crate::config::{ConfigError, UpstreamSettings};
+use crate::error::{ErrorCode, GatewayError};
 use crate::metrics::{CollectionLabel, Metrics};
-use crate::odata::{
-    CollectionPage, CollectionQuery, Dialect, DialectName, EntityQuery, Metadata, Row,
-};
+use crate::odata::{CollectionPage, CollectionQuery, Dialect, EntityQuery, Expand, Metadata, Row};
 use crate::report::{Report, Served};
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::FutureExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::OnceCell;
+use tokio::sync::{Mutex, OnceCell};
 
 type Shared = Result<Answer, GatewayError>;
 
@@ -43,11 +43,9 @@ pub struct Upstream {
     inflight: InFlight<CacheKey, Shared>,
     fingerprints: Fingerprinter,
     max_url_length: usize,
-    page_cap: u64,
-    in_operator: InOperator,
-    dialect: Dialect,
-    probes: bool,
-    probed: OnceCell<Findings>,
+    capabilities: Arc<Capabilities>,
+    /// One probe run or page cap search at a time (`probing`).
+    probing: Arc<Mutex<()>>,
     metadata: OnceCell<Arc<Metadata>>,
 }
 
@@ -83,11 +81,8 @@ impl Upstream {
             inflight: InFlight::default(),
             fingerprints,
             max_url_length: settings.max_url_length,
-            page_cap: settings.page_cap,
-            in_operator: settings.in_operator,
-            dialect: settings.dialect,
-            probes: settings.probes,
-            probed: OnceCell::new(),
+            capabilities: Arc::new(Capabilities::new(settings)),
+            probing: Arc::new(Mutex::new(())),
             metadata: OnceCell::new(),
         })
     }
@@ -103,9 +98,10 @@ impl Upstream {
         &self.transport.base
     }
 
-    /// The largest `$top` of one upstream request.
+    /// The largest `$top` of one upstream request now: the configured
+    /// cap, or the upstream's own when lower (learned).
     pub fn page_cap(&self) -> u64 {
-        self.page_cap
+        self.capabilities.page_cap()
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -157,74 +153,31 @@ impl Upstream {
         self.transport.probe().await
     }
 
-    /// The capability set for a request, `in` settled by `in_operator`
-    /// and the `$metadata` version.
-    pub fn dialect(&self, metadata: Option<&Metadata>) -> Dialect {
-        let in_list = match self.in_operator {
-            InOperator::Or => false,
-            InOperator::In => true,
-            InOperator::Auto => {
-                self.dialect.in_list
-                    || (self.dialect.name == DialectName::Odata4
-                        && metadata.is_some_and(Metadata::supports_in))
-            }
-        };
-        Dialect {
-            in_list,
-            ..self.dialect
-        }
-    }
-
-    /// The capability set for a request: [`Upstream::dialect`], narrowed
-    /// by the probes (run once, with the first caller's credential).
+    /// The capability set for a request: the probes run first when due
+    /// (see `probing`).
     pub async fn dialect_for(&self, caller: &Caller, metadata: Option<&Metadata>) -> Dialect {
-        let dialect = self.dialect(metadata);
-        if !self.probes {
-            return dialect;
+        let refusals = self.transport.refusals.seen();
+        if self.capabilities.probes_due(refusals) {
+            self.prober(caller).run_detached(metadata, refusals).await;
         }
-        let probed = self
-            .probed
-            .get_or_try_init(|| {
-                probes::run(dialect, |query| self.probe_query(caller, query, dialect))
-            })
-            .await;
-        match probed {
-            Ok(findings) => findings.narrow(dialect),
-            Err(e) => {
-                tracing::warn!(error = %e, "capability probes failed; probing again later");
-                dialect
-            }
+        self.capabilities.in_force(metadata)
+    }
+
+    fn prober(&self, caller: &Caller) -> Prober {
+        Prober {
+            transport: self.transport.clone(),
+            capabilities: self.capabilities.clone(),
+            one_at_a_time: self.probing.clone(),
+            credential: caller.credential.clone(),
+            max_url_length: self.max_url_length,
         }
     }
 
-    /// The capability set as configured and, once probed, as in force.
+    /// The capability set and the page cap: per capability the preset's
+    /// value, the config's, the probe's result, the value in force and why.
     pub fn capabilities(&self) -> serde_json::Value {
-        let in_force = self.probed.get().map(|f| f.narrow(self.dialect));
-        serde_json::json!({
-            "dialect": self.dialect.name,
-            "page_cap": self.page_cap,
-            "in_operator": self.in_operator,
-            "configured": self.dialect,
-            "probes": self.probes,
-            "probed": in_force.is_some(),
-            "in_force": in_force.unwrap_or(self.dialect),
-        })
-    }
-
-    /// A probe's answer, straight from the upstream: no cache, no sharing,
-    /// no allow-list, in nobody's explain; `None` when it refused.
-    pub async fn probe_query(
-        &self,
-        caller: &Caller,
-        query: CollectionQuery,
-        dialect: Dialect,
-    ) -> Result<Option<CollectionPage>, GatewayError> {
-        let url = self.url_for(&query.to_relative_url(dialect))?;
-        let who = Who {
-            cred: &caller.credential,
-            request_id: caller.request_id.as_deref(),
-        };
-        fetch_probe(&self.transport, who, &url, query.entity_set).await
+        let metadata = self.metadata.get().map(|m| m.as_ref());
+        self.capabilities.to_json(metadata)
     }
 
     /// Whether a request relative to the service root stays within the URL
@@ -250,7 +203,9 @@ impl Upstream {
     /// Fetches a collection page, following `@odata.nextLink` until `top`
     /// rows are in or the server has no more. A `top` above the page cap is
     /// read as consecutive pages (each cached under its own URL) and merged
-    /// in order; a nested `$expand` `$top` is clamped to the cap.
+    /// in order; a nested `$expand` `$top` is clamped to the cap. When the
+    /// upstream refuses it and a search finds its page cap lower than the
+    /// one in force, it is read once more within the cap found.
     pub async fn fetch_collection(
         &self,
         caller: &Caller,
@@ -258,13 +213,52 @@ impl Upstream {
         query: &CollectionQuery,
         dialect: Dialect,
     ) -> Result<Arc<CollectionPage>, GatewayError> {
-        let query = expand_cap::clamp_collection(query, self.page_cap);
-        if query.top <= self.page_cap {
-            return self.fetch_page(caller, report, &query, dialect).await;
+        let cap = self.page_cap();
+        show_cap(report, cap);
+        let first = self.within_cap(caller, report, query, dialect, cap).await;
+        let Err(error) = &first else {
+            return first;
+        };
+        let top = largest_top(query.top, &query.expand);
+        if !self.refused(error, &query.to_relative_url(dialect)) || top <= 1 {
+            return first;
         }
-        let plan = PagePlan::above_cap(&query, self.page_cap);
-        let pages = self.pages(caller, report, plan, dialect);
-        pages::merge(pages).await
+        match self.prober(caller).relearned_cap(cap, top).await {
+            Some(lower) => {
+                show_cap(report, lower);
+                self.within_cap(caller, report, query, dialect, lower).await
+            }
+            None => first,
+        }
+    }
+
+    /// Whether `error` is the upstream's refusal of the request at
+    /// `relative` (a 4xx), not the gateway's own refusal to send it.
+    fn refused(&self, error: &GatewayError, relative: &str) -> bool {
+        error.kind() == ErrorCode::BadUserInput && self.fits(relative)
+    }
+
+    /// `query` within `cap`: one request, or consecutive pages above it.
+    fn within_cap<'a>(
+        &'a self,
+        caller: &'a Caller,
+        report: &'a Report,
+        query: &'a CollectionQuery,
+        dialect: Dialect,
+        cap: u64,
+    ) -> BoxFuture<'a, Result<Arc<CollectionPage>, GatewayError>> {
+        async move {
+            let query = expand_cap::clamp_collection(query, cap);
+            if query.top <= cap {
+                return self.fetch_page(caller, report, &query, dialect).await;
+            }
+            let plan = PagePlan::above_cap(&query, cap);
+            let fetch = move |query: CollectionQuery| -> PageFuture<'a> {
+                async move { self.fetch_page(caller, report, &query, dialect).await }.boxed()
+            };
+            pages::merge(pages::read(plan, cap, fetch)).await
+        }
+        .boxed()
     }
 
     /// A result read page by page as `plan` says (see `pages`), each page
@@ -277,9 +271,9 @@ impl Upstream {
         dialect: Dialect,
     ) -> BoxStream<'a, Result<Arc<CollectionPage>, GatewayError>> {
         let fetch = move |query: CollectionQuery| -> PageFuture<'a> {
-            async move { self.fetch_page(caller, report, &query, dialect).await }.boxed()
+            async move { self.fetch_collection(caller, report, &query, dialect).await }.boxed()
         };
-        pages::read(plan, self.page_cap, fetch)
+        pages::read(plan, self.page_cap(), fetch)
     }
 
     /// One request's worth (next links aside): `query.top` within the cap.
@@ -310,7 +304,37 @@ impl Upstream {
         query: &EntityQuery,
         dialect: Dialect,
     ) -> Result<Option<Arc<Row>>, GatewayError> {
-        let query = expand_cap::clamp_entity(query, self.page_cap);
+        let cap = self.page_cap();
+        show_cap(report, cap);
+        let first = self
+            .fetch_entity_within(caller, report, query, dialect, cap)
+            .await;
+        let Err(error) = &first else {
+            return first;
+        };
+        let top = largest_top(0, &query.expand);
+        if !self.refused(error, &query.to_relative_url(dialect)) || top <= 1 {
+            return first;
+        }
+        match self.prober(caller).relearned_cap(cap, top).await {
+            Some(lower) => {
+                show_cap(report, lower);
+                self.fetch_entity_within(caller, report, query, dialect, lower)
+                    .await
+            }
+            None => first,
+        }
+    }
+
+    async fn fetch_entity_within(
+        &self,
+        caller: &Caller,
+        report: &Report,
+        query: &EntityQuery,
+        dialect: Dialect,
+        cap: u64,
+    ) -> Result<Option<Arc<Row>>, GatewayError> {
+        let query = expand_cap::clamp_entity(query, cap);
         let url = self.url_for(&query.to_relative_url(dialect))?;
         match self
             .answer(caller, report, query.entity_set, url, Fetch::Entity)
@@ -443,6 +467,21 @@ fn allowed(caller: &Caller, collection: &str) -> Result<(), GatewayError> {
         "this API key may not read {collection} (allowed: {})",
         allowed.join(", ")
     )))
+}
+
+/// The largest `$top` of a request: its own, or one nested in `$expand`.
+fn largest_top(top: u64, expands: &[Expand]) -> u64 {
+    expands
+        .iter()
+        .map(|e| largest_top(e.top.unwrap_or(0), &e.expand))
+        .fold(top, u64::max)
+}
+
+/// The page cap in force, in the request's explain record.
+fn show_cap(report: &Report, cap: u64) {
+    if let Some(explain) = report.explain() {
+        explain.page_cap(cap);
+    }
 }
 
 fn mixed_up() -> GatewayError {

@@ -2,11 +2,13 @@
 //! the page cap, counts without `$count`, residual filters, aggregate
 //! scans and the replica's sync. Pages go out in a fixed order: the first
 //! alone (most results end there), then, while the end is unknown, waves
-//! that double (1, 2, 4 … up to `in_flight`); once the end is known (a
-//! `top`, or a `$count` on the first page) the rest `in_flight` at a time.
-//! Nothing is requested after a short page has come back, and pages still
-//! in flight then are dropped. A keyset walk (`id gt <last>`) is one page
-//! at a time, each after the one before.
+//! that double (1, 2, 4 … up to `in_flight`), each once the one before is
+//! in: the read-ahead grows with what the result has shown. A `top` only
+//! bounds the read (the result may end sooner); once a `$count` on the
+//! first page tells the end, the rest go `in_flight` at a time. Nothing is
+//! requested after a short page has come back, and pages still in flight
+//! then are dropped. A keyset walk (`id gt <last>`) is one page at a time,
+//! each after the one before.
 
 use crate::error::GatewayError;
 use crate::model::KEY;
@@ -102,7 +104,7 @@ impl PagePlan {
     }
 }
 
-/// Pages of one read above the page cap in flight at once (after the first).
+/// The widest wave of one read above the page cap.
 const ABOVE_CAP_IN_FLIGHT: usize = 4;
 
 /// The pages of `plan`, each fetched by `fetch`, none above `cap`.
@@ -204,7 +206,7 @@ where
             self.send();
             return;
         }
-        if self.cursor.left.is_some() || self.cursor.end.is_some() {
+        if self.cursor.end.is_some() {
             while self.queue.len() < self.in_flight.max(1) && self.send() {}
         } else if self.queue.is_empty() {
             self.wave = (self.wave * 2).clamp(1, self.in_flight.max(1));
@@ -483,6 +485,34 @@ mod tests {
         let counts: Vec<bool> = asked.iter().map(|a| a.2).collect();
         assert_eq!(counts, [true, false, false]);
         assert_eq!(fake.windows(), [(1000, 10), (1000, 1010), (500, 2010)]);
+    }
+
+    #[tokio::test]
+    async fn a_read_above_the_cap_grows_its_waves_and_stops_at_a_short_page() {
+        // A relation's batch: at most 10 001 rows asked, 2 521 there.
+        let fake = Fake::new(2521);
+        let plan = PagePlan::above_cap(&base().top(10_001), 1000);
+        let page = merge(read(plan, 1000, |q| fake.fetch(q)))
+            .await
+            .expect("merged");
+        assert_eq!(page.rows.len(), 2521);
+        assert_eq!(fake.windows(), [(1000, 0), (1000, 1000), (1000, 2000)]);
+        // Exactly at a page boundary the empty page after it ends the read.
+        let fake = Fake::new(3000);
+        let plan = PagePlan::above_cap(&base().top(10_001), 1000);
+        assert_eq!(rows_read(&fake, plan, 1000).await.ok(), Some(3000));
+        assert_eq!(
+            fake.windows(),
+            [
+                (1000, 0),
+                (1000, 1000),
+                (1000, 2000),
+                (1000, 3000),
+                (1000, 4000),
+                (1000, 5000),
+                (1000, 6000)
+            ]
+        );
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 
 use super::circuit::{CircuitBreaker, CircuitSettings, CircuitState, Transition};
 use super::credential::Credential;
+use super::refusals::Refusals;
 use super::retry::{self, RetryBudget, RetryPolicy};
 use crate::config::{ConfigError, UpstreamSettings};
 use crate::error::GatewayError;
@@ -30,6 +31,8 @@ pub struct Transport {
     max_concurrent: usize,
     queue_timeout: Duration,
     pub metrics: Arc<Metrics>,
+    /// The upstream's refusals of collection and key requests (`fetch`).
+    pub refusals: Refusals,
 }
 
 /// One attempt that got no usable answer.
@@ -65,6 +68,7 @@ impl Transport {
                 reason: format!("cannot build the HTTP client: {e}"),
             })?;
         Ok(Transport {
+            refusals: Refusals::default(),
             http,
             base: settings.base_url()?.to_string(),
             max_next_links: settings.max_next_links,
@@ -140,11 +144,30 @@ impl Transport {
         accept: &'static str,
         collection: &'static str,
     ) -> Result<(StatusCode, Bytes), GatewayError> {
+        self.get_judged(cred, request_id, url, accept, collection, false)
+            .await
+    }
+
+    /// [`Transport::get`], or with `probe` for a probe, whose answer says
+    /// nothing of the upstream's health (a refusal may be the answer it
+    /// looks for): refused while the circuit is open, but not judged by it,
+    /// and not counted in the retry budget's requests.
+    pub async fn get_judged(
+        &self,
+        cred: &Credential,
+        request_id: Option<&str>,
+        url: &str,
+        accept: &'static str,
+        collection: &'static str,
+        probe: bool,
+    ) -> Result<(StatusCode, Bytes), GatewayError> {
         let permit = self.circuit.admit(Instant::now()).map_err(|refused| {
             self.reject("circuit_open");
             GatewayError::UpstreamUnavailable(refused.to_string())
         })?;
-        self.budget.request(Instant::now());
+        if !probe {
+            self.budget.request(Instant::now());
+        }
         let mut retry = 0;
         let last = loop {
             let result = self
@@ -165,6 +188,7 @@ impl Transport {
             retry += 1;
         };
         let verdict = match &last {
+            _ if probe => None,
             Ok((status, body, _)) => {
                 Some(!status.is_server_error() && !garbled(*status, accept, body))
             }

@@ -6,13 +6,17 @@
 //! (tests/upstream-pg, the jaystack libraries on PostgreSQL: the minimal
 //! dialect of the real service). Both serve the same data, tokens and rules,
 //! so every suite makes the same assertions on both; the gateways built here
-//! get the matching `upstream_dialect`.
+//! get the matching `upstream_dialect`. A third run, `cap-default`, puts
+//! gateways with the default configuration (probes deciding every
+//! capability) in front of CAP upstreams that cap `$top` at 1 000, which no
+//! gateway is told.
 #![allow(dead_code)]
 
 pub mod dialect;
 
 use liveagent_graphql::config::{Config, Pushdown};
 use liveagent_graphql::odata::DialectName;
+use liveagent_graphql::upstream::PROBE_REQUEST_ID;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -36,15 +40,48 @@ pub enum UpstreamKind {
     Liveagent,
 }
 
-/// The upstream chosen by `TEST_UPSTREAM` (`cap`, the default, or `liveagent`).
-pub fn upstream_kind() -> UpstreamKind {
-    static KIND: OnceLock<UpstreamKind> = OnceLock::new();
-    *KIND.get_or_init(|| match std::env::var("TEST_UPSTREAM").as_deref() {
-        Err(_) | Ok("" | "cap") => UpstreamKind::Cap,
-        Ok("liveagent") => UpstreamKind::Liveagent,
-        Ok(other) => panic!("TEST_UPSTREAM must be `cap` or `liveagent`, not {other:?}"),
+/// The run `TEST_UPSTREAM` names: the upstream and how gateways are set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    /// CAP; gateways told `upstream_dialect = "odata4"`, probes off.
+    Cap,
+    /// The minimal dialect; gateways told `liveagent`, probes off.
+    Liveagent,
+    /// CAP capping `$top` at [`UNTOLD_PAGE_CAP`]; gateways with the
+    /// default configuration.
+    CapDefault,
+}
+
+fn run() -> Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    *RUN.get_or_init(|| match std::env::var("TEST_UPSTREAM").as_deref() {
+        Err(_) | Ok("" | "cap") => Run::Cap,
+        Ok("liveagent") => Run::Liveagent,
+        Ok("cap-default") => Run::CapDefault,
+        Ok(other) => {
+            panic!("TEST_UPSTREAM must be `cap`, `liveagent` or `cap-default`, not {other:?}")
+        }
     })
 }
+
+/// The upstream chosen by `TEST_UPSTREAM`.
+pub fn upstream_kind() -> UpstreamKind {
+    match run() {
+        Run::Cap | Run::CapDefault => UpstreamKind::Cap,
+        Run::Liveagent => UpstreamKind::Liveagent,
+    }
+}
+
+/// Whether the gateways of this run have the default configuration (the
+/// `cap-default` run): probes decide the capabilities, the page cap is
+/// learned.
+pub fn on_default_config() -> bool {
+    run() == Run::CapDefault
+}
+
+/// The page cap of every CAP upstream of the `cap-default` run (`MAX_TOP`),
+/// which no gateway is told.
+pub const UNTOLD_PAGE_CAP: u64 = 1000;
 
 pub fn on_cap() -> bool {
     upstream_kind() == UpstreamKind::Cap
@@ -52,9 +89,9 @@ pub fn on_cap() -> bool {
 
 /// The `upstream_dialect` the gateways of this run are configured with.
 pub fn dialect() -> DialectName {
-    match upstream_kind() {
-        UpstreamKind::Cap => DialectName::Odata4,
-        UpstreamKind::Liveagent => DialectName::Liveagent,
+    match run() {
+        Run::Cap => DialectName::Odata4,
+        Run::Liveagent | Run::CapDefault => DialectName::Liveagent,
     }
 }
 
@@ -68,11 +105,16 @@ pub fn skipped_on_liveagent(why: &str) -> bool {
     true
 }
 
-/// A config with nothing set but the dialect of this run's upstream: the
-/// base of every gateway config of the suites (`..base_config()`). The
-/// capability probes are off: suites count the requests their queries
-/// send, and tests/dialect.rs covers the probes.
+/// A config with nothing set but the dialect of this run's upstream, with
+/// the capability probes off (tests/dialect.rs covers them); in the
+/// `cap-default` run, the default configuration. The base of every gateway
+/// config of the suites (`..base_config()`). Suites count the requests
+/// their queries send: the probes' requests are left out of the log they
+/// read (`requests_since`).
 pub fn base_config() -> Config {
+    if on_default_config() {
+        return Config::default();
+    }
     Config {
         upstream_dialect: dialect(),
         upstream_probes: false,
@@ -99,6 +141,9 @@ pub fn pushdown() -> Pushdown {
     }
 }
 
+/// [`UNTOLD_PAGE_CAP`] as the upstream's `MAX_TOP`.
+const UNTOLD: &str = "1000";
+
 /// The largest `$top` a ground-truth read asks for (the minimal dialect's
 /// default page cap; 400 above it).
 const DIRECT_PAGE: u64 = 10_000;
@@ -121,25 +166,35 @@ impl TestUpstream {
 
     /// The upstream's request log since `since` (a `seq`), without the
     /// background requests of analytics replicas (`replica_requests_since`
-    /// has those), so that suites count what their queries sent. On a liveagent
-    /// upstream of one test's own, every logged URL is first checked
-    /// against the minimal dialect (`dialect::violations`): whatever the
-    /// test looks at in the log, nothing the real service cannot take went
-    /// out. (Shared upstreams are covered by its `ERROR_LOG`, scripts/test.sh.)
+    /// has those) and the gateways' capability probes (`probes_since`), so
+    /// that suites count what their queries sent. On a liveagent
+    /// upstream of one test's own, every logged URL but the probes' is
+    /// first checked against the minimal dialect (`dialect::violations`):
+    /// whatever the test looks at in the log, nothing the real service
+    /// cannot take went out. (Shared upstreams are covered by its
+    /// `ERROR_LOG`, scripts/test.sh.)
     pub async fn requests_since(&self, since: u64) -> Vec<Value> {
-        self.log_since(since)
+        self.log_where(since, |id| id != REPLICA_SYNC && id != PROBE_REQUEST_ID)
             .await
-            .into_iter()
-            .filter(|r| r["request_id"] != REPLICA_SYNC)
-            .collect()
+    }
+
+    /// The capability probes and page cap searches gateways sent since `since`.
+    pub async fn probes_since(&self, since: u64) -> Vec<Value> {
+        self.log_where(since, |id| id == PROBE_REQUEST_ID).await
     }
 
     /// The requests analytics replicas sent to sync since `since`.
     pub async fn replica_requests_since(&self, since: u64) -> Vec<Value> {
+        self.log_where(since, |id| id == REPLICA_SYNC).await
+    }
+
+    /// The log since `since`, the entries whose `x-request-id` (`""`
+    /// without one) passes `keep`.
+    async fn log_where(&self, since: u64, keep: impl Fn(&str) -> bool) -> Vec<Value> {
         self.log_since(since)
             .await
             .into_iter()
-            .filter(|r| r["request_id"] == REPLICA_SYNC)
+            .filter(|r| keep(r["request_id"].as_str().unwrap_or_default()))
             .collect()
     }
 
@@ -159,7 +214,8 @@ impl TestUpstream {
         let log = log.as_array().cloned().unwrap_or_default();
         if self.kind == UpstreamKind::Liveagent && self.private {
             let cap = self.page_cap.unwrap_or(DIRECT_PAGE);
-            for url in log.iter().filter_map(|r| r["url"].as_str()) {
+            let sent = log.iter().filter(|r| r["request_id"] != PROBE_REQUEST_ID);
+            for url in sent.filter_map(|r| r["url"].as_str()) {
                 let found = dialect::violations(url, cap);
                 assert!(
                     found.is_empty(),
@@ -330,6 +386,9 @@ fn start_upstream(kind: UpstreamKind, env: &[(&str, &str)]) -> TestUpstream {
         "the test upstream is not installed: {installed_by} in {folder} (scripts/setup.sh --tests does)"
     );
     let mut env: Vec<(&str, &str)> = env.to_vec();
+    if on_default_config() && !env.iter().any(|(name, _)| *name == "MAX_TOP") {
+        env.push(("MAX_TOP", UNTOLD))
+    }
     if kind == UpstreamKind::Liveagent {
         for (name, _) in &env {
             assert!(
@@ -443,6 +502,36 @@ pub async fn gateway_with(config: Config) -> Gateway {
     Gateway { addr }
 }
 
+/// Has the gateway run its capability probes (where they are on) before
+/// the test times what it does: the first request runs them, however
+/// short its own timeout. Sends one query, then waits until
+/// `/capabilities` says the probes ran.
+pub async fn probes_settled(gw: &Gateway) {
+    let _ = gw
+        .query(
+            Some(ADMIN_1),
+            "{ inboxes(first: 1) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let url = format!("http://{}/capabilities", gw.addr);
+    for _ in 0..200 {
+        let caps: Value = http()
+            .get(&url)
+            .send()
+            .await
+            .expect("capabilities")
+            .json()
+            .await
+            .expect("capabilities json");
+        if caps["probes"] == false || caps["probed"] == true {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the gateway's probes did not finish");
+}
+
 /// A gateway with this config that serves for the life of the test binary,
 /// on a runtime of its own (a test's runtime ends with the test): for
 /// gateways that many tests share, e.g. one keeping an analytics replica.
@@ -469,14 +558,18 @@ pub async fn gateway(upstream: &TestUpstream, version: &str) -> Gateway {
     gateway_with(config_for(upstream, version)).await
 }
 
-/// The environment of a gateway binary started by a test, so that it uses
-/// this run's dialect.
-pub fn dialect_env() -> (&'static str, &'static str) {
+/// The environment of a gateway binary started by a test, so that it is
+/// configured as `base_config()` says: this run's dialect with the probes
+/// off, or nothing in the `cap-default` run.
+pub fn gateway_env() -> Vec<(&'static str, &'static str)> {
+    if on_default_config() {
+        return Vec::new();
+    }
     let name = match dialect() {
         DialectName::Odata4 => "odata4",
         DialectName::Liveagent => "liveagent",
     };
-    ("UPSTREAM_DIALECT", name)
+    vec![("UPSTREAM_DIALECT", name), ("UPSTREAM_PROBES", "false")]
 }
 
 /// The `id`s of a connection's (or list's) `nodes`.
