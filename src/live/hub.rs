@@ -93,6 +93,12 @@ impl Hub {
         self.closing.subscribe()
     }
 
+    /// Resolves once every holder of a `closing` receiver (a WebSocket
+    /// connection, which leaves the HTTP server at its upgrade) is gone.
+    pub async fn connections_gone(&self) {
+        self.closing.closed().await
+    }
+
     fn registry(&self) -> MutexGuard<'_, Registry> {
         // A panic while holding the lock leaves plain counts behind; go on.
         self.registry.lock().unwrap_or_else(|e| e.into_inner())

@@ -178,6 +178,10 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// The longest a WebSocket connection's goodbye may hold the exit: the
+/// last messages (1 s) and the client's Close frame (2 s), with a margin.
+const WEBSOCKETS_GOODBYE: Duration = Duration::from_secs(5);
+
 /// Serves until the process receives Ctrl-C or SIGTERM; then requests in
 /// flight finish and live subscriptions complete.
 pub async fn serve(settings: &Settings) -> Result<(), StartError> {
@@ -194,11 +198,15 @@ pub async fn serve(settings: &Settings) -> Result<(), StartError> {
     crate::upstream::log_capabilities(upstream);
     let header_read_timeout = settings.http.header_read_timeout;
     // Live subscriptions complete, so that their connections can end.
+    let hub = live.clone();
     let shutdown = async move {
         shutdown_signal().await;
-        live.close();
+        hub.close();
     };
     listen::serve_connections(listener, app, header_read_timeout, shutdown).await;
+    // WebSocket connections left the HTTP server at their upgrade: their
+    // `complete` and Close frames go out before the process ends.
+    let _ = tokio::time::timeout(WEBSOCKETS_GOODBYE, live.connections_gone()).await;
     Ok(())
 }
 
