@@ -28,6 +28,19 @@ if ! (cd tests/upstream && node -e "require('better-sqlite3')(':memory:')") 2>/d
 fi
 install playground
 
+# Installs Debian's package $1 unless the check $2 passes (as root), or
+# says why it is needed ($3).
+need() {
+  if ! eval "$2" >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+    else
+      echo "$3: apt-get install $1" >&2
+      exit 1
+    fi
+  fi
+}
+
 if [ "${1:-}" = "--tests" ]; then
   install tests/browser
   install tests/audit
@@ -35,28 +48,9 @@ if [ "${1:-}" = "--tests" ]; then
   install tests/clients
   # The minimal-dialect upstream (jaystack OData libraries on PostgreSQL).
   install tests/upstream-pg
-  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-    else
-      echo "the minimal-dialect test upstream needs PostgreSQL: apt-get install postgresql" >&2
-      exit 1
-    fi
-  fi
-  if ! command -v redis-server >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-    else
-      echo "the shared-cache test needs Redis: apt-get install redis-server" >&2
-      exit 1
-    fi
-  fi
-  if [ ! -x /usr/bin/chromium ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-    else
-      echo "the browser test needs Chromium at /usr/bin/chromium: apt-get install chromium" >&2
-      exit 1
-    fi
-  fi
+  need postgresql "ls /usr/lib/postgresql/*/bin/initdb" "the minimal-dialect test upstream needs PostgreSQL"
+  need redis-server "command -v redis-server" "the shared-cache test needs Redis"
+  need chromium "test -x /usr/bin/chromium" "the browser test needs Chromium at /usr/bin/chromium"
+  # The monitoring test runs Prometheus and promtool on deploy/.
+  need prometheus "command -v promtool" "the monitoring test needs Prometheus"
 fi
