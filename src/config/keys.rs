@@ -254,6 +254,9 @@ config_keys! {
     /// Memory for whole GraphQL responses reused while the upstream answers
     /// they were built from are fresh, in bytes; 0 turns it off.
     response_cache_bytes: u64 = 32 * 1024 * 1024, flag u64, env "RESPONSE_CACHE_BYTES";
+    /// Compress GraphQL responses of at least 1 KiB with zstd, br or gzip
+    /// as the client's `Accept-Encoding` prefers; event streams never.
+    compression: bool = true, flag bool, env "COMPRESSION";
     /// Memory for automatic persisted queries, in bytes of query text; 0
     /// turns them off.
     apq_cache_bytes: u64 = 8 * 1024 * 1024, flag u64, env "APQ_CACHE_BYTES";

@@ -127,6 +127,8 @@ pub struct HttpSettings {
     pub apq_cache_bytes: u64,
     /// 0: no whole responses reused.
     pub response_cache_bytes: u64,
+    /// Compress responses the client accepts compressed.
+    pub compression: bool,
     /// Per-client request rate; `None`: unlimited.
     pub rate_limit: Option<RateLimit>,
 }
@@ -376,6 +378,7 @@ impl Config {
             cors_allowed_origins: self.cors_allowed_origins.clone(),
             apq_cache_bytes: self.apq_cache_bytes,
             response_cache_bytes: self.response_cache_bytes,
+            compression: self.compression,
             rate_limit: self.rate_limit(),
         })
     }

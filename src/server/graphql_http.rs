@@ -173,7 +173,10 @@ async fn serve(
     }
     .await;
     let mut response = match outcome {
-        Ok(rendered) => respond::executed(&state.metrics, media, &rendered, headers),
+        Ok(rendered) => {
+            let compression = state.compression;
+            respond::executed(&state.metrics, media, &rendered, headers, compression)
+        }
         Err(error) => respond::failed(&state.metrics, media, error),
     };
     if let Some(name) = operation {

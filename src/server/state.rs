@@ -29,6 +29,8 @@ pub struct AppState {
     pub persisted: PersistedQueries,
     /// Longest time one GraphQL request may run.
     pub request_timeout: Duration,
+    /// Compress responses (`compression`).
+    pub compression: bool,
     /// Largest POST body, named in the 413 answer.
     pub max_body_bytes: usize,
     /// Service mode; `None`: pass-through.
@@ -71,6 +73,7 @@ impl AppState {
             persisted: PersistedQueries::new(http.apq_cache_bytes),
             request_timeout: http.request_timeout,
             max_body_bytes: http.max_body_bytes,
+            compression: http.compression,
             service: settings
                 .service
                 .as_ref()

@@ -7,11 +7,12 @@
 //! response still fresh, answered as bytes), `document` (parsed once,
 //! within `limits`, no mutation over GET), `execute` (timeout, field
 //! errors, codes, introspection as `introspection` has it) and `respond`
-//! (body, status, metrics). `nesting` measures
+//! (body, status, metrics, compressed as `encoding` negotiates). `nesting` measures
 //! a text before anything parses it; `measures` a parsed document. `error`
 //! is why a request fails as a whole: its code and its status.
 
 pub mod document;
+pub mod encoding;
 pub mod error;
 pub mod execute;
 pub mod identity;
