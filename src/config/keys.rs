@@ -269,7 +269,14 @@ config_keys! {
     /// secret); instead of `service_upstream_token`.
     service_upstream_token_file: Option<String> = None, flag String,
         env "SERVICE_UPSTREAM_TOKEN_FILE";
-    /// Service mode: the client API keys, by SHA-256 hash.
+    /// A JSON manifest of trusted documents (Apollo's persisted query
+    /// manifest, or `{"<sha256>": "<document>"}`): clients may send a
+    /// document's hash (`documentId` or `extensions.persistedQuery`) for
+    /// its text, and API keys with `trusted_documents_only` run only
+    /// these. Read again on SIGHUP.
+    trusted_documents_file: Option<String> = None, flag String, env "TRUSTED_DOCUMENTS_FILE";
+    /// Service mode: the client API keys, by SHA-256 hash (read again on
+    /// SIGHUP).
     api_keys: Vec<ApiKeyConfig> = Vec::new(), file only;
     /// Live queries: seconds between two evaluations of a subscription
     /// that does not ask (`everySeconds`).

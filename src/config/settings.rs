@@ -7,6 +7,7 @@ use super::live::LiveSettings;
 use super::replica::ReplicaSettings;
 use super::service::ServiceMode;
 use super::shared_cache::SharedCacheSettings;
+use super::trusted::TrustedDocuments;
 use super::values::{InOperator, LogFormat, Pushdown};
 use crate::model::ApiVersion;
 use crate::odata::{CapabilityOverrides, Dialect};
@@ -28,6 +29,8 @@ pub struct Settings {
     pub replica: Option<ReplicaSettings>,
     /// Service mode; `None`: pass-through.
     pub service: Option<ServiceMode>,
+    /// `trusted_documents_file`'s documents; empty when unset.
+    pub trusted_documents: TrustedDocuments,
 }
 
 /// The upstream client: where, how patiently, how resiliently.
@@ -191,6 +194,7 @@ impl Config {
             live: self.live_settings()?,
             replica: self.replica_settings()?,
             service: self.service_mode()?,
+            trusted_documents: self.trusted_documents()?,
         })
     }
 

@@ -142,9 +142,15 @@ async fn serve(
     let operation = raw.as_ref().ok().and_then(RawParams::operation_name);
     let explain = raw.as_ref().is_ok_and(RawParams::asks_explain);
     let outcome = async {
-        let params = params::resolve(raw?, &state.persisted).await?;
-        let service = state.service.as_deref();
+        let access = state.access.current();
+        let params = params::resolve(raw?, &state.persisted, &access.trusted).await?;
+        let service = access.service.as_ref();
         let caller = identity::identify(service, headers, uri.query(), request_id);
+        if let Ok(caller) = &caller {
+            access
+                .check(caller, &params.query)
+                .map_err(RequestError::Refused)?;
+        }
         if let Some(limits) = &state.rate_limits {
             limits.check(&caller)?;
         }
