@@ -100,11 +100,11 @@ impl ServiceAuth {
 }
 
 impl ServiceAuth {
-    /// Whether the key named `name` runs only trusted documents.
-    pub fn trusted_documents_only(&self, name: &str) -> bool {
-        self.keys
-            .iter()
-            .any(|k| k.name == name && k.trusted_documents_only)
+    /// Whether the key named `name` runs only trusted documents; `None`
+    /// when no key has that name (any more: a reload removed it).
+    pub fn trusted_documents_only(&self, name: &str) -> Option<bool> {
+        let key = self.keys.iter().find(|k| k.name == name)?;
+        Some(key.trusted_documents_only)
     }
 }
 
