@@ -231,6 +231,17 @@ async fn a_trusted_only_key_runs_only_the_manifest() {
     );
     let ws = ws_first(&gw, "dash-key", LIVE).await;
     assert_eq!(ws["type"], "next", "{ws}");
+    // A client that takes either: a subscription named by its id streams.
+    let either = reqwest::Client::new()
+        .post(gw.url())
+        .header("x-api-key", "dash-key")
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"documentId": sha(LIVE)}))
+        .send()
+        .await
+        .expect("post");
+    let media = either.headers()["content-type"].to_str().expect("type");
+    assert!(media.starts_with("text/event-stream"), "{media}");
     assert_ran(
         &post(&gw, "admin-key", json!({"query": INBOXES})).await,
         "admin",

@@ -111,13 +111,18 @@ async fn answer_as(
     }
 }
 
-/// Whether the parameters run a subscription (a request whose document
-/// comes only from a persisted query's hash is taken as not: it gets JSON).
+/// Whether the parameters run a subscription: its text, or the trusted
+/// document its hash names (a hash only known as an automatic persisted
+/// query is taken as not: it gets JSON).
 async fn subscribes(state: &AppState, raw: &Result<RawParams, RequestError>) -> bool {
-    let Some(query) = raw.as_ref().ok().and_then(RawParams::query_text) else {
+    let Ok(raw) = raw else { return false };
+    let trusted = raw
+        .document_hash()
+        .and_then(|hash| state.access.current().trusted.get(hash));
+    let Some(query) = raw.query_text().or(trusted.as_deref()) else {
         return false;
     };
-    let operation = raw.as_ref().ok().and_then(RawParams::operation_name);
+    let operation = raw.operation_name();
     let runs = state
         .documents
         .operation_type(query, operation.as_deref())

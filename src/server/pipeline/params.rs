@@ -39,6 +39,17 @@ impl RawParams {
         self.query.as_ref().and_then(Value::as_str)
     }
 
+    /// The hash a request names its document by, without its text:
+    /// `documentId` (bare or `sha256:`) or the persisted query's.
+    pub fn document_hash(&self) -> Option<&str> {
+        let id = self.document_id.as_ref().and_then(Value::as_str);
+        let id = id.map(|id| id.strip_prefix("sha256:").unwrap_or(id));
+        id.or_else(|| {
+            let persisted = self.extensions.as_ref()?.get("persistedQuery")?;
+            persisted.get("sha256Hash")?.as_str()
+        })
+    }
+
     /// `extensions.explain: true`: the client asks to see its upstream
     /// requests (the header form is read with the identity).
     pub fn asks_explain(&self) -> bool {
