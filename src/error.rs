@@ -24,6 +24,7 @@ pub enum ErrorCode {
     SubscriberTooSlow,
     PersistedQueryNotFound,
     PersistedQueryNotSupported,
+    DocumentNotTrusted,
     InternalServerError,
 }
 
@@ -61,6 +62,9 @@ pub enum GatewayError {
     /// Automatic persisted queries are turned off (`apq_cache_bytes = 0`).
     #[error("PersistedQueryNotSupported")]
     PersistedQueryNotSupported,
+    /// The API key runs only trusted documents and this is not one.
+    #[error("{0}")]
+    DocumentNotTrusted(String),
     /// A fault of the gateway itself. Clients see a generic message; the
     /// detail goes to the log.
     #[error("internal error")]
@@ -80,6 +84,7 @@ impl GatewayError {
             Self::ScanLimitExceeded(_) => ErrorCode::ScanLimitExceeded,
             Self::PersistedQueryNotFound => ErrorCode::PersistedQueryNotFound,
             Self::PersistedQueryNotSupported => ErrorCode::PersistedQueryNotSupported,
+            Self::DocumentNotTrusted(_) => ErrorCode::DocumentNotTrusted,
             Self::Internal(_) => ErrorCode::InternalServerError,
         }
     }
@@ -127,7 +132,8 @@ impl GatewayError {
             | Self::UpstreamTimeout(m)
             | Self::UpstreamInvalidResponse(m)
             | Self::QueryTooComplex(m)
-            | Self::ScanLimitExceeded(m) => m.clone(),
+            | Self::ScanLimitExceeded(m)
+            | Self::DocumentNotTrusted(m) => m.clone(),
             Self::PersistedQueryNotFound | Self::PersistedQueryNotSupported | Self::Internal(_) => {
                 self.to_string()
             }

@@ -72,7 +72,7 @@ async fn main() -> ExitCode {
         }
         Command::Healthcheck => healthcheck(&settings).await,
         Command::HashKey { .. } => ExitCode::SUCCESS,
-        Command::Serve => match liveagent_graphql::server::serve(&settings).await {
+        Command::Serve => match serve(&settings, cli.config, cli.overrides).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -80,6 +80,17 @@ async fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Serves; a SIGHUP reads the same file and flags again (the API keys
+/// and trusted documents then in force).
+async fn serve(
+    settings: &Settings,
+    file: Option<PathBuf>,
+    overrides: Overrides,
+) -> Result<(), liveagent_graphql::server::StartError> {
+    let load = move || config::load(file.as_deref(), &overrides);
+    liveagent_graphql::server::serve_reloading(settings, Box::new(load)).await
 }
 
 /// Logs go to stderr, filtered by `LOG` (default `info`), as text or as one

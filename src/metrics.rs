@@ -32,6 +32,18 @@ pub struct ReasonLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EncodingLabel {
+    /// `zstd`, `br` or `gzip`.
+    pub encoding: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// `ok` or `rejected`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabel {
     pub code: String,
 }
@@ -74,6 +86,10 @@ pub struct Metrics {
     pub response_cache_hits: Counter,
     pub response_cache_misses: Counter,
     pub not_modified: Counter,
+    /// Response bodies compressed, by coding (a cached response's once).
+    pub compressions: Family<EncodingLabel, Counter>,
+    /// SIGHUP reloads of the API keys and trusted documents, by outcome.
+    pub config_reloads: Family<OutcomeLabel, Counter>,
     pub live_subscriptions: Gauge,
     pub live_cohorts: Gauge,
     pub live_polls: Counter,
@@ -260,6 +276,18 @@ const FAMILIES: &[(&str, &str, Option<Unit>, Handle)] = &[
         None,
         |m| Erased::of(&m.not_modified),
     ),
+    (
+        "response_compressions",
+        "Response bodies compressed, by encoding (a cached response once per encoding)",
+        None,
+        |m| Erased::of(&m.compressions),
+    ),
+    (
+        "config_reloads",
+        "Reloads of the API keys and trusted documents (SIGHUP): ok or rejected",
+        None,
+        |m| Erased::of(&m.config_reloads),
+    ),
     ("live_subscriptions", "Live subscriptions open", None, |m| {
         Erased::of(&m.live_subscriptions)
     }),
@@ -391,6 +419,8 @@ impl Metrics {
             response_cache_hits: Counter::default(),
             response_cache_misses: Counter::default(),
             not_modified: Counter::default(),
+            compressions: Family::default(),
+            config_reloads: Family::default(),
             live_subscriptions: Gauge::default(),
             live_cohorts: Gauge::default(),
             live_polls: Counter::default(),

@@ -229,6 +229,7 @@ async fn service_mode_shows_its_requests_without_the_service_token() {
         upstream: Some(up.url("1.1")),
         service_upstream_token: Some(ADMIN_1.to_string().into()),
         api_keys: vec![ApiKeyConfig {
+            trusted_documents_only: false,
             name: "dash".into(),
             sha256: sha256_hex(CLIENT_KEY),
             collections: None,

@@ -582,6 +582,7 @@ async fn service_mode_api_keys_open_subscriptions_within_their_collections() {
     use liveagent_graphql::config::ApiKeyConfig;
     let up = private_upstream("live_service");
     let key = |name: &str, secret: &str, collections: Option<Vec<String>>| ApiKeyConfig {
+        trusted_documents_only: false,
         name: name.into(),
         sha256: liveagent_graphql::server::hash_key(secret),
         collections,

@@ -110,6 +110,7 @@ fn sha256_hex(text: &str) -> String {
 async fn service_mode_counts_each_api_key_apart() {
     let up = upstream();
     let key = |name: &str, secret: &str| ApiKeyConfig {
+        trusted_documents_only: false,
         name: name.into(),
         sha256: sha256_hex(secret),
         collections: None,

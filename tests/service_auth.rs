@@ -19,6 +19,7 @@ fn sha256_hex(text: &str) -> String {
 
 fn key(name: &str, secret: &str, collections: Option<&[&str]>) -> ApiKeyConfig {
     ApiKeyConfig {
+        trusted_documents_only: false,
         name: name.into(),
         sha256: sha256_hex(secret),
         collections: collections.map(|c| c.iter().map(|s| s.to_string()).collect()),

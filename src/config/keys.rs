@@ -254,6 +254,9 @@ config_keys! {
     /// Memory for whole GraphQL responses reused while the upstream answers
     /// they were built from are fresh, in bytes; 0 turns it off.
     response_cache_bytes: u64 = 32 * 1024 * 1024, flag u64, env "RESPONSE_CACHE_BYTES";
+    /// Compress GraphQL responses of at least 1 KiB with zstd, br or gzip
+    /// as the client's `Accept-Encoding` prefers; event streams never.
+    compression: bool = true, flag bool, env "COMPRESSION";
     /// Memory for automatic persisted queries, in bytes of query text; 0
     /// turns them off.
     apq_cache_bytes: u64 = 8 * 1024 * 1024, flag u64, env "APQ_CACHE_BYTES";
@@ -266,7 +269,14 @@ config_keys! {
     /// secret); instead of `service_upstream_token`.
     service_upstream_token_file: Option<String> = None, flag String,
         env "SERVICE_UPSTREAM_TOKEN_FILE";
-    /// Service mode: the client API keys, by SHA-256 hash.
+    /// A JSON manifest of trusted documents (Apollo's persisted query
+    /// manifest, or `{"<sha256>": "<document>"}`): clients may send a
+    /// document's hash (`documentId` or `extensions.persistedQuery`) for
+    /// its text, and API keys with `trusted_documents_only` run only
+    /// these. Read again on SIGHUP.
+    trusted_documents_file: Option<String> = None, flag String, env "TRUSTED_DOCUMENTS_FILE";
+    /// Service mode: the client API keys, by SHA-256 hash (read again on
+    /// SIGHUP).
     api_keys: Vec<ApiKeyConfig> = Vec::new(), file only;
     /// Live queries: seconds between two evaluations of a subscription
     /// that does not ask (`everySeconds`).

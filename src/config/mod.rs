@@ -12,6 +12,7 @@ mod replica;
 mod service;
 mod settings;
 mod shared_cache;
+mod trusted;
 mod values;
 
 pub use error::ConfigError;
@@ -24,6 +25,7 @@ pub use settings::{
     UpstreamSettings,
 };
 pub use shared_cache::{RedisSettings, SharedCacheSettings};
+pub use trusted::TrustedDocuments;
 pub use values::{ApiKeyConfig, InOperator, LogFormat, Pushdown, Secret};
 
 use std::path::Path;

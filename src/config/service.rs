@@ -19,6 +19,8 @@ pub struct ServiceKey {
     pub sha256: [u8; 32],
     /// Collections the key may read; `None`: all.
     pub collections: Option<Vec<String>>,
+    /// Runs only the trusted documents.
+    pub trusted_documents_only: bool,
 }
 
 impl Config {
@@ -74,10 +76,16 @@ impl Config {
                     }
                 }
             }
+            if key.trusted_documents_only && self.trusted_documents_file.is_none() {
+                return Err(bad(
+                    "`trusted_documents_only` needs `trusted_documents_file`".into(),
+                ));
+            }
             keys.push(ServiceKey {
                 name: key.name.clone(),
                 sha256,
                 collections: key.collections.clone(),
+                trusted_documents_only: key.trusted_documents_only,
             });
         }
         Ok(Some(ServiceMode {
@@ -126,6 +134,7 @@ mod tests {
 
     fn key(collections: Option<Vec<String>>) -> ApiKeyConfig {
         ApiKeyConfig {
+            trusted_documents_only: false,
             name: "dash".into(),
             sha256: "ab".repeat(32),
             collections,

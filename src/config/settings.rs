@@ -7,6 +7,7 @@ use super::live::LiveSettings;
 use super::replica::ReplicaSettings;
 use super::service::ServiceMode;
 use super::shared_cache::SharedCacheSettings;
+use super::trusted::TrustedDocuments;
 use super::values::{InOperator, LogFormat, Pushdown};
 use crate::model::ApiVersion;
 use crate::odata::{CapabilityOverrides, Dialect};
@@ -28,6 +29,8 @@ pub struct Settings {
     pub replica: Option<ReplicaSettings>,
     /// Service mode; `None`: pass-through.
     pub service: Option<ServiceMode>,
+    /// `trusted_documents_file`'s documents; empty when unset.
+    pub trusted_documents: TrustedDocuments,
 }
 
 /// The upstream client: where, how patiently, how resiliently.
@@ -127,6 +130,8 @@ pub struct HttpSettings {
     pub apq_cache_bytes: u64,
     /// 0: no whole responses reused.
     pub response_cache_bytes: u64,
+    /// Compress responses the client accepts compressed.
+    pub compression: bool,
     /// Per-client request rate; `None`: unlimited.
     pub rate_limit: Option<RateLimit>,
 }
@@ -189,6 +194,7 @@ impl Config {
             live: self.live_settings()?,
             replica: self.replica_settings()?,
             service: self.service_mode()?,
+            trusted_documents: self.trusted_documents()?,
         })
     }
 
@@ -376,6 +382,7 @@ impl Config {
             cors_allowed_origins: self.cors_allowed_origins.clone(),
             apq_cache_bytes: self.apq_cache_bytes,
             response_cache_bytes: self.response_cache_bytes,
+            compression: self.compression,
             rate_limit: self.rate_limit(),
         })
     }

@@ -82,6 +82,9 @@ pub struct ApiKeyConfig {
     /// Collections the key may read (`Conversation`, ...); all when unset.
     #[serde(default)]
     pub collections: Option<Vec<String>>,
+    /// The key may run only the documents of `trusted_documents_file`.
+    #[serde(default)]
+    pub trusted_documents_only: bool,
 }
 
 #[cfg(test)]

@@ -111,13 +111,18 @@ async fn answer_as(
     }
 }
 
-/// Whether the parameters run a subscription (a request whose document
-/// comes only from a persisted query's hash is taken as not: it gets JSON).
+/// Whether the parameters run a subscription: its text, or the trusted
+/// document its hash names (a hash only known as an automatic persisted
+/// query is taken as not: it gets JSON).
 async fn subscribes(state: &AppState, raw: &Result<RawParams, RequestError>) -> bool {
-    let Some(query) = raw.as_ref().ok().and_then(RawParams::query_text) else {
+    let Ok(raw) = raw else { return false };
+    let trusted = raw
+        .document_hash()
+        .and_then(|hash| state.access.current().trusted.get(hash));
+    let Some(query) = raw.query_text().or(trusted.as_deref()) else {
         return false;
     };
-    let operation = raw.as_ref().ok().and_then(RawParams::operation_name);
+    let operation = raw.operation_name();
     let runs = state
         .documents
         .operation_type(query, operation.as_deref())
@@ -142,9 +147,15 @@ async fn serve(
     let operation = raw.as_ref().ok().and_then(RawParams::operation_name);
     let explain = raw.as_ref().is_ok_and(RawParams::asks_explain);
     let outcome = async {
-        let params = params::resolve(raw?, &state.persisted).await?;
-        let service = state.service.as_deref();
+        let access = state.access.current();
+        let params = params::resolve(raw?, &state.persisted, &access.trusted).await?;
+        let service = access.service.as_ref();
         let caller = identity::identify(service, headers, uri.query(), request_id);
+        if let Ok(caller) = &caller {
+            access
+                .check(caller, &params.query)
+                .map_err(RequestError::Refused)?;
+        }
         if let Some(limits) = &state.rate_limits {
             limits.check(&caller)?;
         }
@@ -173,7 +184,10 @@ async fn serve(
     }
     .await;
     let mut response = match outcome {
-        Ok(rendered) => respond::executed(&state.metrics, media, &rendered, headers),
+        Ok(rendered) => {
+            let compression = state.compression;
+            respond::executed(&state.metrics, media, &rendered, headers, compression)
+        }
         Err(error) => respond::failed(&state.metrics, media, error),
     };
     if let Some(name) = operation {

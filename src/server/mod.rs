@@ -5,10 +5,12 @@ mod graphql_http;
 mod listen;
 mod live;
 mod pipeline;
+mod reload;
 mod request_log;
 mod state;
 
 pub use listen::serve_connections;
+pub use reload::Load;
 
 use crate::config::{ConfigError, HttpSettings, Settings};
 use crate::live::Hub;
@@ -22,6 +24,7 @@ use axum::http::{header, HeaderName, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use pipeline::access::AccessStore;
 use state::AppState;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,11 +47,21 @@ pub fn hash_key(key: &str) -> String {
 
 /// Builds the application from checked settings.
 pub fn app(settings: &Settings) -> Result<Router, StartError> {
-    Ok(app_and_live(settings)?.0)
+    Ok(app_and_live(settings)?.app)
 }
 
-/// The application and its live-query hub (closed on shutdown).
-fn app_and_live(settings: &Settings) -> Result<(Router, Arc<Hub>), StartError> {
+/// The application and what serving it needs besides.
+struct Built {
+    app: Router,
+    /// Closed on shutdown.
+    live: Arc<Hub>,
+    /// What a reload replaces.
+    access: Arc<AccessStore>,
+    metrics: Arc<Metrics>,
+}
+
+/// The application, its live-query hub and what a reload replaces.
+fn app_and_live(settings: &Settings) -> Result<Built, StartError> {
     let metrics = Arc::new(Metrics::new());
     let gateway = gateway(settings, metrics.clone())?;
     let schema = schema(settings, gateway.clone())?;
@@ -58,8 +71,14 @@ fn app_and_live(settings: &Settings) -> Result<(Router, Arc<Hub>), StartError> {
         live::evaluator(schema.clone(), settings.http.request_timeout),
         metrics.clone(),
     ));
-    let state = AppState::new(settings, schema, gateway, metrics, live.clone());
-    Ok((router(state, &settings.http), live))
+    let state = AppState::new(settings, schema, gateway, metrics.clone(), live.clone());
+    let access = state.access.clone();
+    Ok(Built {
+        app: router(state, &settings.http),
+        live,
+        access,
+        metrics,
+    })
 }
 
 /// What every resolver reads: the upstream, the query settings and the
@@ -185,7 +204,25 @@ const WEBSOCKETS_GOODBYE: Duration = Duration::from_secs(5);
 /// Serves until the process receives Ctrl-C or SIGTERM; then requests in
 /// flight finish and live subscriptions complete.
 pub async fn serve(settings: &Settings) -> Result<(), StartError> {
-    let (app, live) = app_and_live(settings)?;
+    let same = settings.clone();
+    serve_reloading(settings, Box::new(move || Ok(same.clone()))).await
+}
+
+/// Serves as `serve` does; at each SIGHUP, `load` reads the configuration
+/// again and its API keys and trusted documents replace those in force.
+pub async fn serve_reloading(settings: &Settings, load: Load) -> Result<(), StartError> {
+    let Built {
+        app,
+        live,
+        access,
+        metrics,
+    } = app_and_live(settings)?;
+    let reloader = reload::Reloader {
+        access,
+        metrics,
+        load,
+    };
+    tokio::spawn(reloader.on_sighup());
     let addr = settings.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -2,12 +2,12 @@
 //! the metrics, the stores and settings of the request pipeline, and the
 //! live-query hub.
 
+use super::pipeline::access::AccessStore;
 use super::pipeline::document::Documents;
 use super::pipeline::limits::DocumentLimits;
 use super::pipeline::persisted::PersistedQueries;
 use super::pipeline::rate_limit::RateLimits;
 use super::pipeline::reuse::ResponseCache;
-use super::pipeline::service_auth::ServiceAuth;
 use crate::config::Settings;
 use crate::live::Hub;
 use crate::metrics::Metrics;
@@ -29,10 +29,12 @@ pub struct AppState {
     pub persisted: PersistedQueries,
     /// Longest time one GraphQL request may run.
     pub request_timeout: Duration,
+    /// Compress responses (`compression`).
+    pub compression: bool,
     /// Largest POST body, named in the 413 answer.
     pub max_body_bytes: usize,
-    /// Service mode; `None`: pass-through.
-    pub service: Option<Arc<ServiceAuth>>,
+    /// Service mode's API keys and the trusted documents, as reloaded.
+    pub access: Arc<AccessStore>,
     /// Whole responses reused; `None`: off.
     pub responses: Option<Arc<ResponseCache>>,
     /// Per-client request rates; `None`: unlimited.
@@ -71,10 +73,8 @@ impl AppState {
             persisted: PersistedQueries::new(http.apq_cache_bytes),
             request_timeout: http.request_timeout,
             max_body_bytes: http.max_body_bytes,
-            service: settings
-                .service
-                .as_ref()
-                .map(|s| Arc::new(ServiceAuth::new(s))),
+            compression: http.compression,
+            access: Arc::new(AccessStore::new(settings)),
             responses: ResponseCache::new(http.response_cache_bytes).map(Arc::new),
             rate_limits,
             live,

@@ -28,7 +28,8 @@ pub async fn stream(
 ) -> Response {
     let started = async {
         let raw = raw?;
-        let service = state.service.as_deref();
+        let access = state.access.current();
+        let service = access.service.as_ref();
         let caller = identity::identify(service, headers, uri.query(), request_id);
         start(state, raw, caller).await
     }

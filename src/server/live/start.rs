@@ -1,7 +1,7 @@
 //! Starting an operation on a live transport: the stages of a query
 //! (parameters, document, identity), then, for a subscription, validation
 //! against the Subscription root and its cohort. A query or a mutation
-//! runs once.
+//! runs once. A key limited to trusted documents starts only those.
 
 use super::payload;
 use crate::error::GatewayError;
@@ -31,7 +31,15 @@ pub async fn start(
     raw: RawParams,
     caller: Result<Caller, GatewayError>,
 ) -> Result<Started, RequestError> {
-    let params = params::resolve(raw, &state.persisted).await?;
+    let access = state.access.current();
+    let params = params::resolve(raw, &state.persisted, &access.trusted).await?;
+    // Before anything runs: a key limited to trusted documents sends no
+    // upstream request for any other.
+    if let Ok(caller) = &caller {
+        access
+            .check(caller, &params.query)
+            .map_err(RequestError::Refused)?;
+    }
     let mut request =
         document::prepare(params, &state.documents, &state.limits, &Method::POST).await?;
     let operation_name = request.operation_name.clone();

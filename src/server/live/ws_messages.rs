@@ -177,7 +177,7 @@ impl Connection {
             }
         }
         identity::identify(
-            self.state.service.as_deref(),
+            self.state.access.current().service.as_ref(),
             &headers,
             query.as_deref(),
             self.request_id.clone(),

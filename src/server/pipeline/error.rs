@@ -65,6 +65,8 @@ impl RequestError {
             (Self::UnsupportedMediaType, _) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             (Self::MalformedParams(_), _) => StatusCode::BAD_REQUEST,
             (Self::MutationOverGet, _) => StatusCode::METHOD_NOT_ALLOWED,
+            // 400 in either media type: no retry of the same request helps.
+            (Self::Refused(GatewayError::DocumentNotTrusted(_)), _) => StatusCode::BAD_REQUEST,
             (Self::Refused(_) | Self::Invalid(_) | Self::TimedOut { .. }, Json) => StatusCode::OK,
             (Self::Refused(_) | Self::Invalid(_), GraphqlResponse) => StatusCode::BAD_REQUEST,
             (Self::TimedOut { .. }, GraphqlResponse) => StatusCode::GATEWAY_TIMEOUT,

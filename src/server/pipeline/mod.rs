@@ -2,16 +2,19 @@
 //! `negotiate` (how the answer goes back: a WebSocket, an event stream,
 //! the playground page, or a body in a media type), `params` (the GET or
 //! POST parameters, with `persisted` queries), `identity` (the upstream
-//! caller, with `service_auth` for the gateway's API keys), `rate_limit`
+//! caller, with `service_auth` for the gateway's API keys, and `access`:
+//! the keys and trusted documents in force), `rate_limit`
 //! (the client's token bucket, before any parsing), `reuse` (a whole
 //! response still fresh, answered as bytes), `document` (parsed once,
 //! within `limits`, no mutation over GET), `execute` (timeout, field
 //! errors, codes, introspection as `introspection` has it) and `respond`
-//! (body, status, metrics). `nesting` measures
+//! (body, status, metrics, compressed as `encoding` negotiates). `nesting` measures
 //! a text before anything parses it; `measures` a parsed document. `error`
 //! is why a request fails as a whole: its code and its status.
 
+pub mod access;
 pub mod document;
+pub mod encoding;
 pub mod error;
 pub mod execute;
 pub mod identity;

@@ -4,6 +4,8 @@
 use super::error::RequestError;
 use super::nesting::{deeper_than, too_deep};
 use super::persisted::PersistedQueries;
+use crate::config::TrustedDocuments;
+use crate::error::GatewayError;
 use async_graphql::Variables;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -19,6 +21,8 @@ pub struct RawParams {
     operation_name: Option<Value>,
     variables: Option<Value>,
     extensions: Option<Value>,
+    /// A trusted document's hash instead of `query`.
+    document_id: Option<Value>,
 }
 
 impl RawParams {
@@ -33,6 +37,17 @@ impl RawParams {
     /// The query text, when the client sent one.
     pub fn query_text(&self) -> Option<&str> {
         self.query.as_ref().and_then(Value::as_str)
+    }
+
+    /// The hash a request names its document by, without its text:
+    /// `documentId` (bare or `sha256:`) or the persisted query's.
+    pub fn document_hash(&self) -> Option<&str> {
+        let id = self.document_id.as_ref().and_then(Value::as_str);
+        let id = id.map(|id| id.strip_prefix("sha256:").unwrap_or(id));
+        id.or_else(|| {
+            let persisted = self.extensions.as_ref()?.get("persistedQuery")?;
+            persisted.get("sha256Hash")?.as_str()
+        })
     }
 
     /// `extensions.explain: true`: the client asks to see its upstream
@@ -112,18 +127,28 @@ pub fn from_get(query_string: Option<&str>, max_nesting: usize) -> Result<RawPar
         operation_name: params.get("operationName").cloned(),
         variables,
         extensions,
+        document_id: params.get("documentId").cloned(),
     })
 }
 
 /// Checks the parameters' types and finds the query text: the request's
-/// own or the persisted one its `extensions` name (which also registers a
-/// persisted query sent with its text).
-pub async fn resolve(raw: RawParams, persisted: &PersistedQueries) -> Result<Params, RequestError> {
+/// own, the trusted document its `documentId` names, or the persisted one
+/// its `extensions` name (which also registers a persisted query sent with
+/// its text).
+pub async fn resolve(
+    raw: RawParams,
+    persisted: &PersistedQueries,
+    trusted: &TrustedDocuments,
+) -> Result<Params, RequestError> {
     let malformed = |message: &str| RequestError::MalformedParams(message.into());
     let query = match raw.query {
         Some(Value::String(q)) if !q.trim().is_empty() => Some(q),
         Some(Value::String(_)) | None => None,
         Some(_) => return Err(malformed("`query` must be a string")),
+    };
+    let query = match query {
+        Some(text) => Some(text),
+        None => by_document_id(raw.document_id.as_ref(), trusted)?,
     };
     if !matches!(
         raw.extensions,
@@ -132,7 +157,7 @@ pub async fn resolve(raw: RawParams, persisted: &PersistedQueries) -> Result<Par
         return Err(malformed("`extensions` must be an object"));
     }
     let query = persisted
-        .resolve(query, raw.extensions.as_ref())
+        .resolve(query, raw.extensions.as_ref(), trusted)
         .await
         .map_err(RequestError::Refused)?
         .ok_or_else(|| malformed("`query` is required"))?;
@@ -153,6 +178,32 @@ pub async fn resolve(raw: RawParams, persisted: &PersistedQueries) -> Result<Par
     })
 }
 
+/// The trusted document a `documentId` names: its SHA-256 in hex, bare
+/// or as `sha256:<hex>`.
+fn by_document_id(
+    id: Option<&Value>,
+    trusted: &TrustedDocuments,
+) -> Result<Option<String>, RequestError> {
+    let id = match id {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(id)) => id.strip_prefix("sha256:").unwrap_or(id),
+        Some(_) => {
+            return Err(RequestError::MalformedParams(
+                "`documentId` must be a string".into(),
+            ))
+        }
+    };
+    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let message =
+            "`documentId` must be a SHA-256 in hex (64 digits, optionally after `sha256:`)";
+        return Err(RequestError::MalformedParams(message.into()));
+    }
+    match trusted.get(id) {
+        Some(text) => Ok(Some(text.to_string())),
+        None => Err(RequestError::Refused(GatewayError::PersistedQueryNotFound)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,7 +211,6 @@ mod tests {
     fn from_get_default(query_string: Option<&str>) -> Result<RawParams, RequestError> {
         from_get(query_string, 64)
     }
-    use crate::error::GatewayError;
     use serde_json::json;
 
     fn json_headers() -> HeaderMap {
@@ -178,7 +228,12 @@ mod tests {
 
     async fn resolved(raw: Value) -> Result<Params, RequestError> {
         let raw: RawParams = serde_json::from_value(raw).expect("raw params");
-        resolve(raw, &PersistedQueries::new(1024)).await
+        resolve(
+            raw,
+            &PersistedQueries::new(1024),
+            &TrustedDocuments::default(),
+        )
+        .await
     }
 
     fn malformed(result: Result<Params, RequestError>) -> String {

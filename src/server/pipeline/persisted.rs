@@ -3,8 +3,10 @@
 //! an unknown hash answers PERSISTED_QUERY_NOT_FOUND and the client sends
 //! the query with its hash once, which the gateway checks and keeps.
 //! Query texts are kept in memory, weighed in bytes, least recently used
-//! out first.
+//! out first. A hash of a trusted document (`trusted_documents_file`) is
+//! always known, even with the cache off.
 
+use crate::config::TrustedDocuments;
 use crate::error::GatewayError;
 use moka::future::Cache;
 use serde_json::Value;
@@ -30,18 +32,16 @@ impl PersistedQueries {
     }
 
     /// The query text to run: the request's own, or the one its
-    /// `persistedQuery` hash names. `Ok(None)`: neither (the caller says
-    /// `query` is required).
+    /// `persistedQuery` hash names, among the trusted documents first.
+    /// `Ok(None)`: neither (the caller says `query` is required).
     pub async fn resolve(
         &self,
         query: Option<String>,
         extensions: Option<&Value>,
+        trusted: &TrustedDocuments,
     ) -> Result<Option<String>, GatewayError> {
         let Some(persisted) = extensions.and_then(|e| e.get("persistedQuery")) else {
             return Ok(query);
-        };
-        let Some(cache) = &self.cache else {
-            return Err(GatewayError::PersistedQueryNotSupported);
         };
         let hash = parse(persisted)?;
         match query {
@@ -52,13 +52,24 @@ impl PersistedQueries {
                         "persistedQuery.sha256Hash does not match the SHA-256 of the query",
                     ));
                 }
-                cache.insert(hash, Arc::from(text.as_str())).await;
+                if !trusted.contains(&hash) {
+                    let cache = self.cache.as_ref();
+                    let cache = cache.ok_or(GatewayError::PersistedQueryNotSupported)?;
+                    cache.insert(hash, Arc::from(text.as_str())).await;
+                }
                 Ok(Some(text))
             }
-            None => match cache.get(&hash).await {
-                Some(text) => Ok(Some(text.to_string())),
-                None => Err(GatewayError::PersistedQueryNotFound),
-            },
+            None => {
+                if let Some(text) = trusted.get(&hash) {
+                    return Ok(Some(text.to_string()));
+                }
+                let cache = self.cache.as_ref();
+                let cache = cache.ok_or(GatewayError::PersistedQueryNotSupported)?;
+                match cache.get(&hash).await {
+                    Some(text) => Ok(Some(text.to_string())),
+                    None => Err(GatewayError::PersistedQueryNotFound),
+                }
+            }
         }
     }
 }
@@ -91,6 +102,10 @@ mod tests {
     use crate::error::ErrorCode;
     use serde_json::json;
 
+    fn none() -> TrustedDocuments {
+        TrustedDocuments::default()
+    }
+
     fn ext(hash: &str) -> Value {
         json!({"persistedQuery": {"version": 1, "sha256Hash": hash}})
     }
@@ -101,15 +116,17 @@ mod tests {
         let q = "{ labels { nodes { id } } }";
         let hash = sha256_hex(q.as_bytes());
         assert_eq!(
-            apq.resolve(None, Some(&ext(&hash))).await,
+            apq.resolve(None, Some(&ext(&hash)), &none()).await,
             Err(GatewayError::PersistedQueryNotFound)
         );
         assert_eq!(
-            apq.resolve(Some(q.into()), Some(&ext(&hash))).await,
+            apq.resolve(Some(q.into()), Some(&ext(&hash)), &none())
+                .await,
             Ok(Some(q.to_string()))
         );
         assert_eq!(
-            apq.resolve(None, Some(&ext(&hash.to_uppercase()))).await,
+            apq.resolve(None, Some(&ext(&hash.to_uppercase())), &none())
+                .await,
             Ok(Some(q.to_string()))
         );
     }
@@ -119,17 +136,19 @@ mod tests {
         let apq = PersistedQueries::new(1024);
         let wrong = sha256_hex(b"other");
         let err = apq
-            .resolve(Some("{ a }".into()), Some(&ext(&wrong)))
+            .resolve(Some("{ a }".into()), Some(&ext(&wrong)), &none())
             .await
             .expect_err("mismatch");
         assert_eq!(err.kind(), ErrorCode::BadUserInput);
         let v2 = json!({"persistedQuery": {"version": 2, "sha256Hash": wrong}});
         assert_eq!(
-            apq.resolve(None, Some(&v2)).await.map_err(|e| e.kind()),
+            apq.resolve(None, Some(&v2), &none())
+                .await
+                .map_err(|e| e.kind()),
             Err(ErrorCode::BadUserInput)
         );
         assert_eq!(
-            apq.resolve(None, Some(&ext("xyz")))
+            apq.resolve(None, Some(&ext("xyz")), &none())
                 .await
                 .map_err(|e| e.kind()),
             Err(ErrorCode::BadUserInput)
@@ -140,11 +159,12 @@ mod tests {
     async fn off_means_not_supported() {
         let apq = PersistedQueries::new(0);
         assert_eq!(
-            apq.resolve(None, Some(&ext(&sha256_hex(b"x")))).await,
+            apq.resolve(None, Some(&ext(&sha256_hex(b"x"))), &none())
+                .await,
             Err(GatewayError::PersistedQueryNotSupported)
         );
         assert_eq!(
-            apq.resolve(Some("{ a }".into()), None).await,
+            apq.resolve(Some("{ a }".into()), None, &none()).await,
             Ok(Some("{ a }".to_string()))
         );
     }

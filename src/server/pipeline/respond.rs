@@ -2,11 +2,16 @@
 //! type with its status; every GraphQL response is counted in the metrics
 //! and carries its error codes for the log line. An executed operation's
 //! body is serialized once, tagged (`ETag`), and answered `304 Not
-//! Modified` when the client already holds it.
+//! Modified` when the client already holds it. A body of at least 1 KiB
+//! goes out compressed as the client accepts (`encoding.rs`), with `Vary:
+//! Accept-Encoding`; a compressed representation has its own strong tag
+//! (the identity tag with the coding as a suffix), as HTTP wants of two
+//! representations whose bytes differ.
 
+use super::encoding::{self, Encoded, Encoding};
 use super::error::RequestError;
 use super::negotiate::MediaType;
-use crate::metrics::Metrics;
+use crate::metrics::{EncodingLabel, Metrics};
 use crate::server::request_log::ErrorCodes;
 use async_graphql::ServerError;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -15,14 +20,17 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A GraphQL response serialized once: the bytes the client gets (and the
-/// response cache keeps), their entity tag, and the error codes.
+/// response cache keeps), their entity tag, the error codes, and the
+/// body's compressed forms as clients asked for them.
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub body: Bytes,
     pub etag: HeaderValue,
     pub codes: Vec<String>,
+    pub encoded: Arc<Encoded>,
 }
 
 /// The body in the order the spec shows: `data`, `errors`, `extensions`.
@@ -54,6 +62,7 @@ pub fn render(response: &async_graphql::Response) -> Rendered {
         etag: entity_tag(&body),
         body,
         codes,
+        encoded: Arc::default(),
     }
 }
 
@@ -67,36 +76,77 @@ fn entity_tag(body: &[u8]) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{hex}\"")).unwrap_or(HeaderValue::from_static("\"\""))
 }
 
-/// An operation that ran, or its cached rendering: 200 with the body, or
+/// An operation that ran, or its cached rendering: 200 with the body
+/// (compressed when `compression` is on and the client accepts it), or
 /// 304 without it when the client's `If-None-Match` names its tag.
 pub fn executed(
     metrics: &Metrics,
     media: MediaType,
     rendered: &Rendered,
     request_headers: &HeaderMap,
+    compression: bool,
 ) -> Response {
     metrics.graphql_response(rendered.codes.iter().map(String::as_str));
+    let compressible = compression && rendered.body.len() >= encoding::MIN_BYTES;
+    let encoded = compressible
+        .then(|| encoding::negotiate(request_headers))
+        .flatten()
+        .and_then(|e| Some((e, compressed(metrics, rendered, e)?)));
+    let etag = match &encoded {
+        Some((encoding, _)) => tag_of(&rendered.etag, *encoding),
+        None => rendered.etag.clone(),
+    };
     let mut response = if has_tag(request_headers, &rendered.etag) {
         metrics.not_modified.inc();
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut response = (StatusCode::OK, rendered.body.clone()).into_response();
-        response.headers_mut().insert(
+        let body = match &encoded {
+            Some((_, bytes)) => bytes.clone(),
+            None => rendered.body.clone(),
+        };
+        let mut response = (StatusCode::OK, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(media.content_type()),
         );
+        if let Some((encoding, _)) = &encoded {
+            let token = HeaderValue::from_static(encoding.token());
+            headers.insert(header::CONTENT_ENCODING, token);
+        }
         response
     };
-    response
-        .headers_mut()
-        .insert(header::ETAG, rendered.etag.clone());
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag);
+    if compressible {
+        // Another Accept-Encoding may get other bytes: caches must key on it.
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     response
         .extensions_mut()
         .insert(ErrorCodes(rendered.codes.clone()));
     response
 }
 
-/// `If-None-Match` lists `etag` (weak comparison) or is `*`.
+/// The rendered body in `encoding`, made now if it was not yet.
+fn compressed(metrics: &Metrics, rendered: &Rendered, encoding: Encoding) -> Option<Bytes> {
+    rendered.encoded.get(encoding, &rendered.body, || {
+        let label = EncodingLabel {
+            encoding: encoding.token(),
+        };
+        metrics.compressions.get_or_create(&label).inc();
+    })
+}
+
+/// The strong tag of the body in `encoding`: `"<identity tag>-<coding>"`.
+fn tag_of(identity: &HeaderValue, encoding: Encoding) -> HeaderValue {
+    let tag = identity.to_str().unwrap_or("\"\"").trim_end_matches('"');
+    HeaderValue::from_str(&format!("{tag}-{}\"", encoding.token())).unwrap_or(identity.clone())
+}
+
+/// `If-None-Match` lists `etag` (weak comparison) or is `*`. A tag of one
+/// of its compressed forms counts too: the content is the same, and the
+/// 304 names the form this request would have got.
 fn has_tag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
     let Ok(etag) = etag.to_str() else {
         return false;
@@ -107,7 +157,17 @@ fn has_tag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|tag| tag.trim())
-        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+        .any(|tag| tag == "*" || identity_tag(tag.strip_prefix("W/").unwrap_or(tag)) == etag)
+}
+
+/// A tag without the coding suffix `tag_of` adds.
+fn identity_tag(tag: &str) -> std::borrow::Cow<'_, str> {
+    for token in ["-zstd\"", "-br\"", "-gzip\""] {
+        if let Some(stem) = tag.strip_suffix(token) {
+            return format!("{stem}\"").into();
+        }
+    }
+    tag.into()
 }
 
 /// A request that failed as a whole: its status and errors (`data: null`
@@ -254,7 +314,7 @@ mod tests {
         );
         let rendered = render(&response);
         let none = HeaderMap::new();
-        let answer = executed(&metrics, MediaType::GraphqlResponse, &rendered, &none);
+        let answer = executed(&metrics, MediaType::GraphqlResponse, &rendered, &none, true);
         assert_eq!(answer.headers()[header::ETAG], rendered.etag);
         let (status, _, body, codes) = parts(answer).await;
         assert_eq!(status, 200);
@@ -285,15 +345,21 @@ mod tests {
         ] {
             let mut headers = HeaderMap::new();
             headers.insert(header::IF_NONE_MATCH, sent.parse().expect("header"));
-            let answer = executed(&metrics, MediaType::Json, &rendered, &headers);
+            let answer = executed(&metrics, MediaType::Json, &rendered, &headers, true);
             assert_eq!(answer.headers()[header::ETAG], rendered.etag);
             let (status, _, body, _) = parts(answer).await;
             assert_eq!((status, body.as_str()), (304, ""), "{sent}");
         }
         let mut headers = HeaderMap::new();
         headers.insert(header::IF_NONE_MATCH, "\"other\"".parse().expect("header"));
-        let (status, _, body, _) =
-            parts(executed(&metrics, MediaType::Json, &rendered, &headers)).await;
+        let (status, _, body, _) = parts(executed(
+            &metrics,
+            MediaType::Json,
+            &rendered,
+            &headers,
+            true,
+        ))
+        .await;
         assert_eq!((status, body.as_str()), (200, r#"{"data":{"a":1}}"#));
         assert!(metrics.render().contains("gateway_not_modified_total 4"));
     }

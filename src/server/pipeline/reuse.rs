@@ -6,7 +6,8 @@
 //! is never older than the upstream cache would serve. Only clean answers
 //! are kept: no errors, not stale, no explain. `Cache-Control: no-cache`
 //! skips the lookup and stores the fresh answer. Bounded in bytes
-//! (`response_cache_bytes`).
+//! (`response_cache_bytes`). An entry keeps the body's compressed forms
+//! too, each made once, so a hot hit does no compression work.
 
 use super::identity::ClientKey;
 use super::params::Params;
@@ -84,7 +85,11 @@ impl ResponseCache {
         let entries = Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|key: &Key, entry: &Arc<Entry>| {
-                let bytes = key.weight().saturating_add(entry.rendered.body.len());
+                // The compressed forms come later, as clients ask for
+                // them; half the body's size is room for them (JSON
+                // compresses to a tenth or less in each coding).
+                let body = entry.rendered.body.len();
+                let bytes = key.weight().saturating_add(body + body / 2);
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
             .expire_after(UntilFresh)
@@ -141,6 +146,7 @@ mod tests {
             body: Bytes::from_static(body.as_bytes()),
             etag: HeaderValue::from_static("\"t\""),
             codes: Vec::new(),
+            encoded: Arc::default(),
         }
     }
 

@@ -19,6 +19,7 @@ struct ApiKey {
     name: String,
     sha256: [u8; 32],
     collections: Option<Arc<[String]>>,
+    trusted_documents_only: bool,
 }
 
 impl std::fmt::Debug for ServiceAuth {
@@ -41,6 +42,7 @@ impl ServiceAuth {
                 name: k.name.clone(),
                 sha256: k.sha256,
                 collections: k.collections.clone().map(Arc::from),
+                trusted_documents_only: k.trusted_documents_only,
             })
             .collect();
         ServiceAuth {
@@ -97,6 +99,15 @@ impl ServiceAuth {
     }
 }
 
+impl ServiceAuth {
+    /// Whether the key named `name` runs only trusted documents; `None`
+    /// when no key has that name (any more: a reload removed it).
+    pub fn trusted_documents_only(&self, name: &str) -> Option<bool> {
+        let key = self.keys.iter().find(|k| k.name == name)?;
+        Some(key.trusted_documents_only)
+    }
+}
+
 fn refused(message: &str) -> GatewayError {
     GatewayError::Unauthenticated(message.into())
 }
@@ -122,11 +133,13 @@ mod tests {
             service_upstream_token: Some("upstream-admin".to_string().into()),
             api_keys: vec![
                 ApiKeyConfig {
+                    trusted_documents_only: false,
                     name: "dash".into(),
                     sha256: sha256_hex(b"client-key-1"),
                     collections: None,
                 },
                 ApiKeyConfig {
+                    trusted_documents_only: false,
                     name: "labels-only".into(),
                     sha256: sha256_hex(b"client-key-2").to_uppercase(),
                     collections: Some(vec!["Label".into()]),
