@@ -196,6 +196,13 @@ async fn traffic(gw: &Gateway) {
     assert_eq!(error_code(&bad), Some("BAD_USER_INPUT"), "{bad}");
     gw.data(ADMIN_1, "{ conversationsAggregate { count } }", json!({}))
         .await;
+    // Over 1 KiB, to a client that takes gzip: compressed.
+    gw.data(
+        ADMIN_1,
+        "{ conversations(first: 60) { nodes { id createdAt } } }",
+        json!({}),
+    )
+    .await;
 }
 
 /// One upstream request's worth of labels, as a new document each time
@@ -269,9 +276,14 @@ async fn trouble() -> Gateway {
     gw
 }
 
-/// Families only a shared cache (Redis) between instances makes; the
-/// shared-cache tests (tests/fleet.rs) read them from /metrics.
-const SHARED_CACHE_ONLY: &[&str] = &["gateway_cache_l2_hits", "gateway_cache_l2_misses"];
+/// Families that other suites make and read from /metrics: those of a
+/// shared cache (Redis) between instances (tests/fleet.rs), and reloads,
+/// made by SIGHUP to a gateway process (tests/trusted_documents.rs).
+const MADE_ELSEWHERE: &[&str] = &[
+    "gateway_cache_l2_hits",
+    "gateway_cache_l2_misses",
+    "gateway_config_reloads",
+];
 
 /// The families `/metrics` of these gateways declares between them.
 async fn served_families(gateways: &[&Gateway]) -> BTreeMap<String, BTreeSet<String>> {
@@ -388,7 +400,7 @@ async fn dashboard_and_alerts_read_real_series_that_prometheus_evaluates() {
             (family, labels)
         })
         .collect();
-    for family in SHARED_CACHE_ONLY {
+    for family in MADE_ELSEWHERE {
         families.insert(family.to_string(), [format!("{family}_total")].into());
     }
     assert_eq!(
