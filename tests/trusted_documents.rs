@@ -314,18 +314,34 @@ fn hangup(process: &Process) {
 }
 
 /// Queries `LABELS` by its id with the trusted-only key until `stop`,
-/// counting the answers that were not a clean 200.
-fn query_loop(gw: Gateway, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<(usize, usize)> {
+/// counting the clean 200 answers (`ok`, read while it runs) and the
+/// others (returned).
+fn query_loop(
+    gw: Gateway,
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicUsize>,
+) -> tokio::task::JoinHandle<usize> {
     tokio::spawn(async move {
-        let (ok, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let mut failed = 0;
         while !stop.load(Ordering::Relaxed) {
             let answer = post(&gw, "dash-key", json!({"documentId": sha(LABELS)})).await;
-            let clean = answer.0 == 200 && answer.1.get("errors").is_none();
-            let counter = if clean { &ok } else { &failed };
-            counter.fetch_add(1, Ordering::Relaxed);
+            if answer.0 == 200 && answer.1.get("errors").is_none() {
+                ok.fetch_add(1, Ordering::Relaxed);
+            } else {
+                failed += 1;
+            }
         }
-        (ok.into_inner(), failed.into_inner())
+        failed
     })
+}
+
+/// Waits until the query loop has answered again since `since`.
+async fn loop_answers_since(ok: &AtomicUsize, since: usize) -> usize {
+    eventually("the query loop answers", async || {
+        ok.load(Ordering::Relaxed) > since
+    })
+    .await;
+    ok.load(Ordering::Relaxed)
 }
 
 /// Polls `check` for up to 5 s.
@@ -339,7 +355,7 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     panic!("not within 5 s: {what}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_manifest_and_keys_under_load() {
     let up = private_upstream("trusted_reload");
     let dir = temp_dir("reload");
@@ -394,7 +410,10 @@ async fn sighup_reloads_the_manifest_and_keys_under_load() {
         "before",
     );
     let stop = Arc::new(AtomicBool::new(false));
-    let load = query_loop(Gateway { addr: gw.addr }, stop.clone());
+    let answers = Arc::new(AtomicUsize::new(0));
+    let load = query_loop(Gateway { addr: gw.addr }, stop.clone(), answers.clone());
+    // The loop runs before, between and after the reloads.
+    let answered = loop_answers_since(&answers, 0).await;
 
     // Inboxes out, Users in, and a new key.
     write_manifest(&manifest, &[LABELS, LIVE, USERS]);
@@ -426,6 +445,7 @@ async fn sighup_reloads_the_manifest_and_keys_under_load() {
     }
 
     // A manifest whose id does not match its body: the old set stays.
+    let answered = loop_answers_since(&answers, answered).await;
     let bad = json!({"ab".repeat(32): LABELS});
     std::fs::write(&manifest, bad.to_string()).expect("write");
     hangup(&child);
@@ -451,8 +471,8 @@ async fn sighup_reloads_the_manifest_and_keys_under_load() {
         assert_eq!(result["data"]["inbox"]["name"], "after the rejected reload");
     }
 
+    loop_answers_since(&answers, answered).await;
     stop.store(true, Ordering::Relaxed);
-    let (answered, failed) = load.await.expect("the query loop");
-    assert!(answered > 10, "the loop ran: {answered} answers");
+    let failed = load.await.expect("the query loop");
     assert_eq!(failed, 0, "no query failed during the reloads");
 }
