@@ -72,13 +72,30 @@ async fn main() -> ExitCode {
         }
         Command::Healthcheck => healthcheck(&settings).await,
         Command::HashKey { .. } => ExitCode::SUCCESS,
-        Command::Serve => match liveagent_graphql::server::serve(&settings).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Serve => serve(&settings).await,
+    }
+}
+
+/// Serves with traces exported when the environment names an OTLP
+/// endpoint; the spans still queued go out before the process ends.
+async fn serve(settings: &Settings) -> ExitCode {
+    let traces = match liveagent_graphql::telemetry::init() {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let served = liveagent_graphql::server::serve(settings).await;
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

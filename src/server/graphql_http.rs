@@ -15,6 +15,7 @@ use super::request_log::{OperationName, Trace};
 use super::state::AppState;
 use crate::error::GatewayError;
 use crate::report::Report;
+use crate::telemetry;
 use crate::upstream::Caller;
 use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
@@ -97,7 +98,8 @@ async fn answer_as(
             let response = if subscribes(&state, &raw).await {
                 sse::stream(&state, &headers, &uri, id, raw).await
             } else {
-                serve(&state, Some(media), &method, &headers, &uri, id, || raw).await
+                let serving = serve(&state, Some(media), &method, &headers, &uri, id, || raw);
+                telemetry::within(trace.span.context(), serving).await
             };
             trace.finish(method, response)
         }
@@ -105,7 +107,8 @@ async fn answer_as(
             let trace = Trace::start(&headers);
             let read = || sent.read(&state, &headers, &uri);
             let id = trace.id.clone();
-            let response = serve(&state, media, &method, &headers, &uri, id, read).await;
+            let serving = serve(&state, media, &method, &headers, &uri, id, read);
+            let response = telemetry::within(trace.span.context(), serving).await;
             trace.finish(method, response)
         }
     }
@@ -143,6 +146,9 @@ async fn serve(
     let explain = raw.as_ref().is_ok_and(RawParams::asks_explain);
     let outcome = async {
         let params = params::resolve(raw?, &state.persisted).await?;
+        if telemetry::enabled() {
+            name_span(state, &params).await;
+        }
         let service = state.service.as_deref();
         let caller = identity::identify(service, headers, uri.query(), request_id);
         if let Some(limits) = &state.rate_limits {
@@ -156,6 +162,7 @@ async fn serve(
             if !caller.no_cache {
                 if let Some(hit) = responses.get(key).await {
                     state.metrics.response_cache_hits.inc();
+                    telemetry::cache_marker("response", None, None);
                     return Ok(hit);
                 }
             }
@@ -180,6 +187,20 @@ async fn serve(
         response.extensions_mut().insert(OperationName(name));
     }
     response
+}
+
+/// Names the request's span after its operation (`query` when the
+/// document does not parse: the request fails on it).
+async fn name_span(state: &AppState, params: &Params) {
+    let name = params.operation_name.as_deref();
+    let runs = state.documents.operation(&params.query, name).await;
+    let (kind, name) = match runs {
+        Some((OperationType::Mutation, name)) => ("mutation", name),
+        Some((OperationType::Subscription, name)) => ("subscription", name),
+        Some((OperationType::Query, name)) => ("query", name),
+        None => ("query", None),
+    };
+    telemetry::operation(kind, name.as_deref(), &params.query);
 }
 
 /// The response cache and this request's key in it, when its answer may

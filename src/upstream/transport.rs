@@ -320,6 +320,11 @@ impl Transport {
         if let Some(id) = request_id {
             request = request.header("x-request-id", id);
         }
+        if crate::telemetry::enabled() {
+            let mut headers = reqwest::header::HeaderMap::new();
+            crate::telemetry::inject(&mut headers);
+            request = request.headers(headers);
+        }
         let response = request.send().await?;
         let status = response.status();
         let retry_after = response
