@@ -192,15 +192,18 @@ async fn serve(
 /// Names the request's span after its operation (`query` when the
 /// document does not parse: the request fails on it).
 async fn name_span(state: &AppState, params: &Params) {
-    let name = params.operation_name.as_deref();
-    let runs = state.documents.operation(&params.query, name).await;
+    let requested = params.operation_name.as_deref();
+    if telemetry::known_operation(&params.query, requested) {
+        return;
+    }
+    let runs = state.documents.operation(&params.query, requested).await;
     let (kind, name) = match runs {
         Some((OperationType::Mutation, name)) => ("mutation", name),
         Some((OperationType::Subscription, name)) => ("subscription", name),
         Some((OperationType::Query, name)) => ("query", name),
         None => ("query", None),
     };
-    telemetry::operation(kind, name.as_deref(), &params.query);
+    telemetry::operation(&params.query, requested, kind, name.as_deref());
 }
 
 /// The response cache and this request's key in it, when its answer may

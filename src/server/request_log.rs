@@ -68,7 +68,7 @@ impl Trace {
         tracing::info!(
             target: "liveagent_graphql::request",
             request_id = %self.id,
-            trace_id = trace_id.as_deref(),
+            trace_id = trace_id.map(tracing::field::display),
             method = %method,
             operation,
             status,

@@ -1,5 +1,8 @@
 //! What the `OTEL_*` environment variables say about traces.
 
+use super::batch::BatchSettings;
+use std::time::Duration;
+
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
     #[error("OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf, http/json or grpc, not {0:?}")]
@@ -21,6 +24,7 @@ pub enum Protocol {
 pub struct Settings {
     pub protocol: Protocol,
     pub service_name: String,
+    pub batch: BatchSettings,
 }
 
 const DEFAULT_SERVICE_NAME: &str = "liveagent-graphql";
@@ -46,9 +50,25 @@ impl Settings {
             Some(other) => return Err(TelemetryError::Protocol(other.to_string())),
         };
         let service_name = set("OTEL_SERVICE_NAME").unwrap_or_else(|| DEFAULT_SERVICE_NAME.into());
+        // A value that is not a number is ignored, as the specification says.
+        let number = |name: &str, default: u64| {
+            set(name)
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(default)
+        };
+        let size = |name: &str, default: u64| {
+            usize::try_from(number(name, default).max(1)).unwrap_or(usize::MAX)
+        };
+        let max_queue = size("OTEL_BSP_MAX_QUEUE_SIZE", 2048);
+        let batch = BatchSettings {
+            schedule_delay: Duration::from_millis(number("OTEL_BSP_SCHEDULE_DELAY", 5000)),
+            max_queue,
+            max_batch: size("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512).min(max_queue),
+        };
         Ok(Some(Settings {
             protocol,
             service_name,
+            batch,
         }))
     }
 }
@@ -79,7 +99,12 @@ mod tests {
             on.ok().flatten(),
             Some(Settings {
                 protocol: Protocol::HttpProtobuf,
-                service_name: "liveagent-graphql".into()
+                service_name: "liveagent-graphql".into(),
+                batch: BatchSettings {
+                    schedule_delay: Duration::from_secs(5),
+                    max_queue: 2048,
+                    max_batch: 512,
+                },
             })
         );
         let grpc = settings(&[

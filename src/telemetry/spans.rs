@@ -5,11 +5,12 @@
 //! No span holds a credential: URLs are redacted by the caller, SQL is
 //! reduced to its statement kind, headers are never recorded.
 
+use super::naming;
 use super::tracer::traces;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, TraceId};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use reqwest::header::HeaderMap;
 use std::future::Future;
@@ -63,57 +64,22 @@ impl ServerSpan {
         span.end();
     }
 
-    /// The trace id (32 hex digits), for the request's log line.
-    pub fn trace_id(&self) -> Option<String> {
+    /// The trace id (shown as 32 hex digits), for the request's log line.
+    pub fn trace_id(&self) -> Option<TraceId> {
         self.cx.as_ref().and_then(context_trace_id)
     }
 }
 
-/// Names the current request's span `<type> <name>` (the type alone when
-/// unnamed) and records the operation and the SHA-256 of the document.
-pub fn operation(kind: &'static str, name: Option<&str>, document: &str) {
-    if traces().is_none() {
-        return;
-    }
-    Context::map_current(|cx| name_operation(cx, kind, name, document));
-}
-
-fn name_operation(cx: &Context, kind: &'static str, name: Option<&str>, document: &str) {
-    let span = cx.span();
-    let name = name.filter(|n| is_name(n));
-    span.update_name(match name {
-        Some(name) => format!("{kind} {name}"),
-        None => kind.to_string(),
-    });
-    span.set_attribute(KeyValue::new("graphql.operation.type", kind));
-    if let Some(name) = name {
-        span.set_attribute(KeyValue::new("graphql.operation.name", name.to_string()));
-    }
-    let digest = ring::digest::digest(&ring::digest::SHA256, document.as_bytes());
-    let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    span.set_attribute(KeyValue::new("graphql.document.hash", hash));
-}
-
-fn context_trace_id(cx: &Context) -> Option<String> {
+fn context_trace_id(cx: &Context) -> Option<TraceId> {
     let span = cx.span();
     let context = span.span_context();
-    context.is_valid().then(|| context.trace_id().to_string())
+    context.is_valid().then(|| context.trace_id())
 }
 
 /// The trace id of the current context, when traces are on.
-pub fn trace_id() -> Option<String> {
+pub fn trace_id() -> Option<TraceId> {
     traces()?;
     context_trace_id(&Context::current())
-}
-
-/// A GraphQL name: anything else is client text kept out of span names.
-fn is_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 100
-        && chars
-            .next()
-            .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 /// Runs `work` in `cx` when there is one (then the spans it makes are
@@ -296,7 +262,7 @@ pub fn evaluation_span(name: Option<&str>, document: &str) -> Option<Context> {
         .with_kind(SpanKind::Internal)
         .start_with_context(&traces.tracer, &Context::new());
     let cx = Context::new().with_span(span);
-    name_operation(&cx, "subscription", name, document);
+    naming::name(&cx, "subscription", name, document);
     Some(cx)
 }
 
@@ -324,13 +290,6 @@ mod tests {
             "WITH"
         );
         assert_eq!(statement_kind("PRAGMA key = 'secret'"), "OTHER");
-    }
-
-    #[test]
-    fn only_graphql_names_name_a_span() {
-        assert!(is_name("Dashboard_1"));
-        assert!(!is_name("a b"));
-        assert!(!is_name("1a"));
     }
 
     #[test]

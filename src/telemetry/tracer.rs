@@ -1,11 +1,12 @@
 //! The process's tracer: set once at start when an endpoint is named,
 //! with the batch exporter flushed at shutdown.
 
+use super::batch::Batcher;
 use super::export;
 use super::settings::{Settings, TelemetryError};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanExporter as _};
 use opentelemetry_sdk::Resource;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -59,16 +60,12 @@ pub fn init() -> Result<Option<Guard>, TelemetryError> {
     let Some(settings) = Settings::from_env(|name| std::env::var(name).ok())? else {
         return Ok(None);
     };
-    let exporter = export::exporter(settings.protocol)?;
-    let processor =
-        opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
-            exporter,
-            opentelemetry_sdk::runtime::Tokio,
-        )
-        .build();
     let resource = Resource::builder()
         .with_service_name(settings.service_name)
         .build();
+    let mut exporter = export::exporter(settings.protocol)?;
+    exporter.set_resource(&resource);
+    let processor = Batcher::start(exporter, settings.batch);
     let provider = SdkTracerProvider::builder()
         .with_span_processor(processor)
         .with_resource(resource)
