@@ -72,14 +72,21 @@ async fn run<E: SpanExporter>(
     settings: BatchSettings,
     stopped: mpsc::Sender<()>,
 ) {
+    let mut next_flush = tokio::time::Instant::now() + settings.schedule_delay;
     loop {
         let closed = queue.closed.load(Ordering::Acquire);
         if !closed {
-            let _ = tokio::time::timeout(settings.schedule_delay, queue.full.notified()).await;
+            let _ = tokio::time::timeout_at(next_flush, queue.full.notified()).await;
         }
+        // Between two scheduled flushes only full batches go: under load
+        // every export carries `max_batch` spans.
+        let due = closed || tokio::time::Instant::now() >= next_flush;
         loop {
             let batch: Vec<SpanData> = {
                 let mut spans = lock(&queue.spans);
+                if !due && spans.len() < settings.max_batch {
+                    break;
+                }
                 let take = spans.len().min(settings.max_batch);
                 spans.drain(..take).collect()
             };
@@ -91,6 +98,9 @@ async fn run<E: SpanExporter>(
                 Ok(Err(e)) => tracing::warn!(error = %e, "traces: an export failed"),
                 Err(_) => tracing::warn!("traces: an export timed out"),
             }
+        }
+        if due {
+            next_flush = tokio::time::Instant::now() + settings.schedule_delay;
         }
         if closed {
             break;
