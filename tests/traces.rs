@@ -319,6 +319,7 @@ const DASHBOARD: &str = r#"query Dashboard {
 
 const TRACE_1: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TRACE_2: &str = "0af7651916cd43dd8448eb211c80319c";
+const TRACE_3: &str = "5b8aa5a2d2c872e8321cf37308d69df2";
 const CLIENT_SPAN: &str = "00f067aa0ba902b7";
 
 fn traceparent(trace: &str) -> String {
@@ -438,6 +439,25 @@ async fn http_protobuf_spans_show_the_upstream_work_as_explain_does() {
         markers.iter().all(|(_, a)| a["cache.tier"] == "hit"),
         "{markers:?}"
     );
+
+    // Without explain, the whole response is cached, then served as is.
+    let plain = [("authorization", auth.as_str())];
+    post(&gw.gateway, "/graphql", &plain, DASHBOARD).await;
+    let parent3 = traceparent(TRACE_3);
+    let cached = [
+        ("authorization", auth.as_str()),
+        ("traceparent", parent3.as_str()),
+    ];
+    post(&gw.gateway, "/graphql", &cached, DASHBOARD).await;
+    let spans = received
+        .until("the whole-response hit's span", |s| {
+            server_of(s, TRACE_3).is_some()
+        })
+        .await;
+    let hit = server_of(&spans, TRACE_3).expect("third server span");
+    assert_eq!(hit.name, "query Dashboard");
+    assert_eq!(hit.attr("graphql.response_cache"), "hit", "{hit:?}");
+    assert!(children(&spans, hit, CLIENT).is_empty());
 
     // The trace id is in the request's log line.
     let log = gw.log();

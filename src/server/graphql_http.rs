@@ -162,7 +162,7 @@ async fn serve(
             if !caller.no_cache {
                 if let Some(hit) = responses.get(key).await {
                     state.metrics.response_cache_hits.inc();
-                    telemetry::cache_marker("response", None, None);
+                    telemetry::response_cache_hit();
                     return Ok(hit);
                 }
             }

@@ -18,7 +18,7 @@ pub use batch::BatchSettings;
 pub use naming::{known_operation, operation};
 pub use settings::{Protocol, Settings, TelemetryError};
 pub use spans::{
-    cache_marker, carried, client_span, db_span, end, evaluation_span, inject, trace_id, within,
-    ClientSpan, DbSpan, ServerSpan,
+    cache_marker, carried, client_span, db_span, end, evaluation_span, inject, response_cache_hit,
+    trace_id, within, ClientSpan, DbSpan, ServerSpan,
 };
 pub use tracer::{enabled, init, Guard};

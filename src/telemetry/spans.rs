@@ -10,7 +10,7 @@ use super::tracer::traces;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
-use opentelemetry::{Context, KeyValue, TraceId};
+use opentelemetry::{Context, KeyValue, StringValue, TraceId};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use reqwest::header::HeaderMap;
 use std::future::Future;
@@ -32,10 +32,7 @@ impl ServerSpan {
             .tracer
             .span_builder("query")
             .with_kind(SpanKind::Server)
-            .with_attributes([
-                KeyValue::new("http.route", "/graphql"),
-                KeyValue::new("url.path", "/graphql"),
-            ])
+            .with_attributes([KeyValue::new("http.route", "/graphql")])
             .start_with_context(&traces.tracer, &parent);
         ServerSpan {
             cx: Some(parent.with_span(span)),
@@ -53,7 +50,12 @@ impl ServerSpan {
             return;
         };
         let span = cx.span();
-        span.set_attribute(KeyValue::new("http.request.method", method.to_string()));
+        let method = match method {
+            "GET" => StringValue::from("GET"),
+            "POST" => StringValue::from("POST"),
+            other => StringValue::from(other.to_string()),
+        };
+        span.set_attribute(KeyValue::new("http.request.method", method));
         span.set_attribute(KeyValue::new(
             "http.response.status_code",
             i64::from(status),
@@ -180,23 +182,32 @@ pub fn inject(headers: &mut HeaderMap) {
 }
 
 /// Marks an upstream answer served from a cache tier (`hit`, `l2`,
-/// `shared`, `stale`, or `response` for a whole response) on the current
-/// span, as `X-Explain` lists it.
-pub fn cache_marker(tier: &'static str, collection: Option<&'static str>, rows: Option<usize>) {
+/// `shared`, `stale`) on the current span, as `X-Explain` lists it.
+pub fn cache_marker(tier: &'static str, collection: &'static str, rows: usize) {
     if traces().is_none() {
         return;
     }
-    let mut attributes = vec![KeyValue::new("cache.tier", tier)];
-    if let Some(collection) = collection {
-        attributes.push(KeyValue::new("odata.collection", collection));
-    }
-    if let Some(rows) = rows {
-        attributes.push(KeyValue::new("odata.rows", count(rows)));
-    }
+    let attributes = vec![
+        KeyValue::new("cache.tier", tier),
+        KeyValue::new("odata.collection", collection),
+        KeyValue::new("odata.rows", count(rows)),
+    ];
     Context::map_current(|cx| {
         if cx.has_active_span() {
             cx.span().add_event("upstream.cache", attributes);
         }
+    });
+}
+
+/// Marks the current request as answered from the whole-response cache
+/// (an attribute, not an event: it is the hottest path there is).
+pub fn response_cache_hit() {
+    if traces().is_none() {
+        return;
+    }
+    Context::map_current(|cx| {
+        cx.span()
+            .set_attribute(KeyValue::new("graphql.response_cache", "hit"))
     });
 }
 

@@ -384,7 +384,7 @@ impl Upstream {
         let error = match outcome {
             Ok(answer) => {
                 if served == Served::Shared {
-                    telemetry::cache_marker("shared", Some(collection), Some(answer.rows()));
+                    telemetry::cache_marker("shared", collection, answer.rows());
                 }
                 report.fresh_until(Instant::now() + self.ttl_for(collection));
                 return entry.finish(served, Ok(answer));
@@ -406,7 +406,7 @@ impl Upstream {
                 let label = CollectionLabel { collection };
                 metrics.cache_stale_served.get_or_create(&label).inc();
                 report.served_stale();
-                telemetry::cache_marker("stale", Some(collection), Some(stored.value.rows()));
+                telemetry::cache_marker("stale", collection, stored.value.rows());
                 entry.finish(Served::Stale, Ok(stored.value.clone()))
             }
             None => entry.finish(served, Err(error)),

@@ -61,7 +61,7 @@ impl<'a> Tiers<'a> {
             if let Some(stored) = local.get(key).await {
                 if stored.is_fresh_for(Instant::now(), caller.max_age) {
                     self.metrics.cache_hits.get_or_create(&label).inc();
-                    telemetry::cache_marker("hit", Some(collection), Some(stored.value.rows()));
+                    telemetry::cache_marker("hit", collection, stored.value.rows());
                     return Lookup::Fresh(stored);
                 }
                 fallback = Some(stored);
@@ -80,7 +80,7 @@ impl<'a> Tiers<'a> {
                 local.insert(key.clone(), stored.clone()).await;
                 if stored.is_fresh_for(Instant::now(), caller.max_age) {
                     self.metrics.cache_l2_hits.get_or_create(&label).inc();
-                    telemetry::cache_marker("l2", Some(collection), Some(stored.value.rows()));
+                    telemetry::cache_marker("l2", collection, stored.value.rows());
                     return Lookup::Fresh(stored);
                 }
                 self.metrics.cache_l2_misses.get_or_create(&label).inc();
