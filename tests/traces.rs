@@ -485,6 +485,7 @@ async fn an_unnamed_query_by_api_key_starts_a_trace_without_its_key() {
         &[
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &traces),
             ("OTEL_SERVICE_NAME", "gw-test"),
+            ("LOG", "debug"),
         ],
     )
     .await;
@@ -509,6 +510,14 @@ async fn an_unnamed_query_by_api_key_starts_a_trace_without_its_key() {
         .find(|s| s.kind == CLIENT && s.trace_id == server.trace_id)
         .expect("client span");
     assert!(client.attr("url.full").contains("Label"), "{client:?}");
+    // The upstream request's debug line carries the trace id too.
+    let log = gw.log();
+    let traced_line = format!("\"trace_id\":\"{}\"", server.trace_id);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("upstream request") && l.contains(&traced_line)),
+        "{log}"
+    );
     no_credential_in(&received);
 }
 

@@ -402,7 +402,8 @@ impl Upstream {
             .await;
         match stale {
             Some(stored) => {
-                tracing::warn!(collection, error = %error, "upstream failed; serving a stale answer");
+                let trace_id = telemetry::trace_id().map(tracing::field::display);
+                tracing::warn!(trace_id, collection, error = %error, "upstream failed; serving a stale answer");
                 let label = CollectionLabel { collection };
                 metrics.cache_stale_served.get_or_create(&label).inc();
                 report.served_stale();

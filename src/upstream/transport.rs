@@ -278,6 +278,7 @@ impl Transport {
         match result {
             Ok((status, body, retry_after)) => {
                 tracing::debug!(
+                    trace_id = crate::telemetry::trace_id().map(tracing::field::display),
                     collection,
                     status = status.as_u16(),
                     ms = started.elapsed().as_millis() as u64,
