@@ -18,4 +18,5 @@ pub mod report;
 pub mod schema;
 pub mod server;
 pub mod sql;
+pub mod telemetry;
 pub mod upstream;

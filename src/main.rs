@@ -72,25 +72,34 @@ async fn main() -> ExitCode {
         }
         Command::Healthcheck => healthcheck(&settings).await,
         Command::HashKey { .. } => ExitCode::SUCCESS,
-        Command::Serve => match serve(&settings, cli.config, cli.overrides).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Serve => serve(&settings, cli.config, cli.overrides).await,
     }
 }
 
-/// Serves; a SIGHUP reads the same file and flags again (the API keys
-/// and trusted documents then in force).
-async fn serve(
-    settings: &Settings,
-    file: Option<PathBuf>,
-    overrides: Overrides,
-) -> Result<(), liveagent_graphql::server::StartError> {
+/// Serves with traces exported when the environment names an OTLP
+/// endpoint; the spans still queued go out before the process ends. A
+/// SIGHUP reads the same file and flags again (the API keys and trusted
+/// documents then in force).
+async fn serve(settings: &Settings, file: Option<PathBuf>, overrides: Overrides) -> ExitCode {
+    let traces = match liveagent_graphql::telemetry::init() {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let load = move || config::load(file.as_deref(), &overrides);
-    liveagent_graphql::server::serve_reloading(settings, Box::new(load)).await
+    let served = liveagent_graphql::server::serve_reloading(settings, Box::new(load)).await;
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Logs go to stderr, filtered by `LOG` (default `info`), as text or as one

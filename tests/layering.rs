@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 2),
     ("metrics", 2),
     ("sql", 2),
+    ("telemetry", 2),
     ("odata", 1),
     ("report", 1),
     ("model", 1),

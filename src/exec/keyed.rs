@@ -113,7 +113,7 @@ struct ScopedTasks {
 
 impl ScopedTasks {
     fn spawn(&self, load: BoxFuture<'static, ()>) {
-        let task = tokio::spawn(load).abort_handle();
+        let task = tokio::spawn(crate::telemetry::carried(load)).abort_handle();
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         running.retain(|t| !t.is_finished());
         running.push(task);

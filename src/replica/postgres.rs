@@ -38,6 +38,22 @@ async fn connect(url: &str) -> StoreResult<Client> {
 }
 
 impl Postgres {
+    /// A read's statement, run (`read` traces it).
+    async fn read_rows(
+        &self,
+        statement: Statement,
+        kinds: Vec<Kind>,
+    ) -> StoreResult<Vec<Vec<Cell>>> {
+        let owned = params(&statement);
+        let rows = self
+            .reader()
+            .await?
+            .query(statement.sql.as_str(), &refs(&owned))
+            .await
+            .map_err(fail)?;
+        rows.iter().map(|r| read_row(r, &kinds)).collect()
+    }
+
     pub async fn open(url: &str) -> StoreResult<Postgres> {
         Ok(Postgres {
             url: url.to_string(),
@@ -171,14 +187,12 @@ impl Store for Postgres {
     }
 
     async fn read(&self, statement: Statement, kinds: Vec<Kind>) -> StoreResult<Vec<Vec<Cell>>> {
-        let owned = params(&statement);
-        let rows = self
-            .reader()
-            .await?
-            .query(statement.sql.as_str(), &refs(&owned))
-            .await
-            .map_err(fail)?;
-        rows.iter().map(|r| read_row(r, &kinds)).collect()
+        let span = crate::telemetry::db_span("postgresql", &statement.sql);
+        let rows = self.read_rows(statement, kinds).await;
+        if let Some(span) = span {
+            span.finish(rows.as_ref().ok().map(Vec::len), rows.is_err());
+        }
+        rows
     }
 
     async fn lead(&self) -> StoreResult<bool> {

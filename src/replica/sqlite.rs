@@ -22,6 +22,26 @@ fn fail(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl Sqlite {
+    /// A read's statement, run (`read` traces it).
+    async fn read_rows(
+        &self,
+        statement: Statement,
+        kinds: Vec<Kind>,
+    ) -> StoreResult<Vec<Vec<Cell>>> {
+        let _permit = self.free_readers.acquire().await.map_err(fail)?;
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            // The permit guarantees one of them is free.
+            let connection = readers
+                .iter()
+                .find_map(|r| r.try_lock().ok())
+                .ok_or_else(|| fail("no free reader"))?;
+            query(&connection, statement, &kinds).map_err(fail)
+        })
+        .await
+        .map_err(fail)?
+    }
+
     pub fn open(path: &Path, readers: usize) -> StoreResult<Sqlite> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
@@ -173,18 +193,12 @@ impl Store for Sqlite {
     }
 
     async fn read(&self, statement: Statement, kinds: Vec<Kind>) -> StoreResult<Vec<Vec<Cell>>> {
-        let _permit = self.free_readers.acquire().await.map_err(fail)?;
-        let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            // The permit guarantees one of them is free.
-            let connection = readers
-                .iter()
-                .find_map(|r| r.try_lock().ok())
-                .ok_or_else(|| fail("no free reader"))?;
-            query(&connection, statement, &kinds).map_err(fail)
-        })
-        .await
-        .map_err(fail)?
+        let span = crate::telemetry::db_span("sqlite", &statement.sql);
+        let rows = self.read_rows(statement, kinds).await;
+        if let Some(span) = span {
+            span.finish(rows.as_ref().ok().map(Vec::len), rows.is_err());
+        }
+        rows
     }
 
     async fn lead(&self) -> StoreResult<bool> {

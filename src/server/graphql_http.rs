@@ -15,6 +15,7 @@ use super::request_log::{OperationName, Trace};
 use super::state::AppState;
 use crate::error::GatewayError;
 use crate::report::Report;
+use crate::telemetry;
 use crate::upstream::Caller;
 use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
@@ -97,7 +98,8 @@ async fn answer_as(
             let response = if subscribes(&state, &raw).await {
                 sse::stream(&state, &headers, &uri, id, raw).await
             } else {
-                serve(&state, Some(media), &method, &headers, &uri, id, || raw).await
+                let serving = serve(&state, Some(media), &method, &headers, &uri, id, || raw);
+                telemetry::within(trace.span.context(), serving).await
             };
             trace.finish(method, response)
         }
@@ -105,7 +107,8 @@ async fn answer_as(
             let trace = Trace::start(&headers);
             let read = || sent.read(&state, &headers, &uri);
             let id = trace.id.clone();
-            let response = serve(&state, media, &method, &headers, &uri, id, read).await;
+            let serving = serve(&state, media, &method, &headers, &uri, id, read);
+            let response = telemetry::within(trace.span.context(), serving).await;
             trace.finish(method, response)
         }
     }
@@ -149,6 +152,9 @@ async fn serve(
     let outcome = async {
         let access = state.access.current();
         let params = params::resolve(raw?, &state.persisted, &access.trusted).await?;
+        if telemetry::enabled() {
+            name_span(state, &params).await;
+        }
         let service = access.service.as_ref();
         let caller = identity::identify(service, headers, uri.query(), request_id);
         if let Ok(caller) = &caller {
@@ -167,6 +173,7 @@ async fn serve(
             if !caller.no_cache {
                 if let Some(hit) = responses.get(key).await {
                     state.metrics.response_cache_hits.inc();
+                    telemetry::response_cache_hit();
                     return Ok(hit);
                 }
             }
@@ -194,6 +201,23 @@ async fn serve(
         response.extensions_mut().insert(OperationName(name));
     }
     response
+}
+
+/// Names the request's span after its operation (`query` when the
+/// document does not parse: the request fails on it).
+async fn name_span(state: &AppState, params: &Params) {
+    let requested = params.operation_name.as_deref();
+    if telemetry::known_operation(&params.query, requested) {
+        return;
+    }
+    let runs = state.documents.operation(&params.query, requested).await;
+    let (kind, name) = match runs {
+        Some((OperationType::Mutation, name)) => ("mutation", name),
+        Some((OperationType::Subscription, name)) => ("subscription", name),
+        Some((OperationType::Query, name)) => ("query", name),
+        None => ("query", None),
+    };
+    telemetry::operation(&params.query, requested, kind, name.as_deref());
 }
 
 /// The response cache and this request's key in it, when its answer may

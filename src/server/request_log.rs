@@ -5,6 +5,7 @@
 //! the method, operation name, status, duration and error codes: never the
 //! query, its variables or a credential.
 
+use crate::telemetry::ServerSpan;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::Response;
 use ring::rand::SecureRandom;
@@ -27,6 +28,8 @@ pub struct OperationName(pub String);
 pub struct Trace {
     pub id: Arc<str>,
     started: Instant,
+    /// The request's OpenTelemetry span (inert when traces are off).
+    pub span: ServerSpan,
 }
 
 impl Trace {
@@ -40,6 +43,7 @@ impl Trace {
         Trace {
             id,
             started: Instant::now(),
+            span: ServerSpan::start(headers),
         }
     }
 
@@ -58,12 +62,16 @@ impl Trace {
             .get::<OperationName>()
             .map(|o| loggable_name(&o.0))
             .unwrap_or("-");
+        let status = response.status().as_u16();
+        let trace_id = self.span.trace_id();
+        self.span.finish(method.as_str(), status);
         tracing::info!(
             target: "liveagent_graphql::request",
             request_id = %self.id,
+            trace_id = trace_id.map(tracing::field::display),
             method = %method,
             operation,
-            status = response.status().as_u16(),
+            status,
             duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
             errors = %codes,
             "graphql request"

@@ -9,6 +9,8 @@ use super::refusals::is_refusal;
 use super::transport::Transport;
 use crate::error::GatewayError;
 use crate::odata::{self, CollectionPage};
+use crate::telemetry::{self, ClientSpan};
+use bytes::Bytes;
 use reqwest::StatusCode;
 use std::sync::Arc;
 
@@ -31,21 +33,56 @@ pub(super) async fn fetch_answer(
 ) -> Result<(Answer, usize), GatewayError> {
     match fetch {
         Fetch::Entity => {
-            let cred = who.cred;
-            let (status, body) = transport
-                .get(cred, who.request_id, url, JSON, collection)
-                .await?;
-            if status == StatusCode::NOT_FOUND {
-                return Ok((Answer::Entity(None), body.len()));
-            }
-            note_refusal(transport, status);
-            check_status(status, &body, cred)?;
-            let row = decode(&body, odata::decode_entity)?;
-            Ok((Answer::Entity(Some(Arc::new(row))), body.len()))
+            let (got, traced) = traced_get(transport, who, url, collection, false).await;
+            let outcome = got.and_then(|(status, body)| {
+                if status == StatusCode::NOT_FOUND {
+                    return Ok((Answer::Entity(None), body.len()));
+                }
+                note_refusal(transport, status);
+                check_status(status, &body, who.cred)?;
+                let row = decode(&body, odata::decode_entity)?;
+                Ok((Answer::Entity(Some(Arc::new(row))), body.len()))
+            });
+            traced.end(&outcome, |(answer, _)| answer.rows());
+            outcome
         }
         Fetch::Collection { want } => {
             let (page, bytes) = fetch_pages(transport, who, url, collection, want).await?;
             Ok((Answer::Page(Arc::new(page)), bytes))
+        }
+    }
+}
+
+/// One upstream GET in a client span of its own (when traces are on), so
+/// that it carries the span's `traceparent`; [`Traced::end`] ends the span
+/// with what the answer held.
+async fn traced_get(
+    transport: &Transport,
+    who: Who<'_>,
+    url: &str,
+    collection: &'static str,
+    probe: bool,
+) -> (Result<(StatusCode, Bytes), GatewayError>, Traced) {
+    let span = telemetry::client_span(collection, || who.cred.redact(url));
+    let get = transport.get_judged(who.cred, who.request_id, url, JSON, collection, probe);
+    let got = telemetry::within(span.as_ref().map(ClientSpan::context), get).await;
+    let status = got.as_ref().ok().map(|(status, _)| status.as_u16());
+    (got, Traced { span, status })
+}
+
+/// A client span waiting for its answer to be decoded.
+struct Traced {
+    span: Option<ClientSpan>,
+    status: Option<u16>,
+}
+
+impl Traced {
+    fn end<T>(self, outcome: &Result<T, GatewayError>, rows: impl FnOnce(&T) -> usize) {
+        if let Some(span) = self.span {
+            match outcome {
+                Ok(answer) => span.finish(self.status, Some(rows(answer)), None),
+                Err(e) => span.finish(self.status, None, Some(e.code())),
+            }
         }
     }
 }
@@ -60,17 +97,16 @@ pub(super) async fn fetch_probe(
     url: &str,
     collection: &'static str,
 ) -> Result<Option<CollectionPage>, GatewayError> {
-    let answer = async {
-        let (status, body) = transport
-            .get_judged(who.cred, who.request_id, url, JSON, collection, true)
-            .await?;
+    let (got, traced) = traced_get(transport, who, url, collection, true).await;
+    let answer = got.and_then(|(status, body)| {
         if is_refusal(status.as_u16()) {
             return Ok(None);
         }
         check_status(status, &body, who.cred)?;
         Ok(odata::decode_collection(&body).ok())
-    };
-    match answer.await {
+    });
+    traced.end(&answer, |page| page.as_ref().map_or(0, |p| p.rows.len()));
+    match answer {
         Err(GatewayError::UpstreamInvalidResponse(_)) => Ok(None),
         other => other,
     }
@@ -85,18 +121,18 @@ async fn fetch_pages(
     collection: &'static str,
     want: usize,
 ) -> Result<(CollectionPage, usize), GatewayError> {
-    let cred = who.cred;
-    let get_ok = |url: String| async move {
-        let (status, body) = transport
-            .get(cred, who.request_id, &url, JSON, collection)
-            .await?;
-        note_refusal(transport, status);
-        check_status(status, &body, cred)?;
-        Ok::<_, GatewayError>(body)
+    let get_page = |url: String| async move {
+        let (got, traced) = traced_get(transport, who, &url, collection, false).await;
+        let outcome = got.and_then(|(status, body)| {
+            note_refusal(transport, status);
+            check_status(status, &body, who.cred)?;
+            let page = decode(&body, odata::decode_collection)?;
+            Ok((page, body.len()))
+        });
+        traced.end(&outcome, |(page, _)| page.rows.len());
+        outcome
     };
-    let body = get_ok(url.to_string()).await?;
-    let mut bytes = body.len();
-    let mut page = decode(&body, odata::decode_collection)?;
+    let (mut page, mut bytes) = get_page(url.to_string()).await?;
     let mut current = url.to_string();
     let mut followed = 0;
     while page.rows.len() < want {
@@ -111,9 +147,8 @@ async fn fetch_pages(
         }
         followed += 1;
         current = resolve_next_link(&transport.base, &current, &link)?;
-        let body = get_ok(current.clone()).await?;
-        bytes += body.len();
-        let next = decode(&body, odata::decode_collection)?;
+        let (next, next_bytes) = get_page(current.clone()).await?;
+        bytes += next_bytes;
         page.rows.extend(next.rows);
         page.next_link = next.next_link;
     }

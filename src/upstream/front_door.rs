@@ -26,6 +26,7 @@ use crate::error::{ErrorCode, GatewayError};
 use crate::metrics::{CollectionLabel, Metrics};
 use crate::odata::{CollectionPage, CollectionQuery, Dialect, EntityQuery, Expand, Metadata, Row};
 use crate::report::{Report, Served};
+use crate::telemetry;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::FutureExt;
@@ -382,6 +383,9 @@ impl Upstream {
             .await;
         let error = match outcome {
             Ok(answer) => {
+                if served == Served::Shared {
+                    telemetry::cache_marker("shared", collection, answer.rows());
+                }
                 report.fresh_until(Instant::now() + self.ttl_for(collection));
                 return entry.finish(served, Ok(answer));
             }
@@ -398,10 +402,12 @@ impl Upstream {
             .await;
         match stale {
             Some(stored) => {
-                tracing::warn!(collection, error = %error, "upstream failed; serving a stale answer");
+                let trace_id = telemetry::trace_id().map(tracing::field::display);
+                tracing::warn!(trace_id, collection, error = %error, "upstream failed; serving a stale answer");
                 let label = CollectionLabel { collection };
                 metrics.cache_stale_served.get_or_create(&label).inc();
                 report.served_stale();
+                telemetry::cache_marker("stale", collection, stored.value.rows());
                 entry.finish(Served::Stale, Ok(stored.value.clone()))
             }
             None => entry.finish(served, Err(error)),

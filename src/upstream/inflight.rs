@@ -72,7 +72,9 @@ where
                 }
                 None => {
                     table.generations = generations;
-                    let fut = work();
+                    // The spans of the work join the trace of the call that
+                    // started it.
+                    let fut = crate::telemetry::carried(work());
                     let finished = Finished {
                         table: self.table.clone(),
                         key: key.clone(),

@@ -9,6 +9,7 @@ use super::caller::Caller;
 use super::shared::{self, SharedCache};
 use super::shared_entry;
 use crate::metrics::{CollectionLabel, Metrics};
+use crate::telemetry;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -60,6 +61,7 @@ impl<'a> Tiers<'a> {
             if let Some(stored) = local.get(key).await {
                 if stored.is_fresh_for(Instant::now(), caller.max_age) {
                     self.metrics.cache_hits.get_or_create(&label).inc();
+                    telemetry::cache_marker("hit", collection, stored.value.rows());
                     return Lookup::Fresh(stored);
                 }
                 fallback = Some(stored);
@@ -78,6 +80,7 @@ impl<'a> Tiers<'a> {
                 local.insert(key.clone(), stored.clone()).await;
                 if stored.is_fresh_for(Instant::now(), caller.max_age) {
                     self.metrics.cache_l2_hits.get_or_create(&label).inc();
+                    telemetry::cache_marker("l2", collection, stored.value.rows());
                     return Lookup::Fresh(stored);
                 }
                 self.metrics.cache_l2_misses.get_or_create(&label).inc();

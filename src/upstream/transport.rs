@@ -278,6 +278,7 @@ impl Transport {
         match result {
             Ok((status, body, retry_after)) => {
                 tracing::debug!(
+                    trace_id = crate::telemetry::trace_id().map(tracing::field::display),
                     collection,
                     status = status.as_u16(),
                     ms = started.elapsed().as_millis() as u64,
@@ -319,6 +320,11 @@ impl Transport {
         }
         if let Some(id) = request_id {
             request = request.header("x-request-id", id);
+        }
+        if crate::telemetry::enabled() {
+            let mut headers = reqwest::header::HeaderMap::new();
+            crate::telemetry::inject(&mut headers);
+            request = request.headers(headers);
         }
         let response = request.send().await?;
         let status = response.status();

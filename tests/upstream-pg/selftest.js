@@ -308,7 +308,7 @@ test('request log and faults', async () => {
   const fresh = (await get(`/_test/requests?since=${since}`)).body
   assert.deepEqual(fresh.map(e => e.status), [503, 200])
   assert.equal(fresh[1].account, 1)
-  assert.deepEqual(Object.keys(fresh[1]), ['seq', 'method', 'url', 'path', 'version', 'status', 'account', 'ms', 'request_id'])
+  assert.deepEqual(Object.keys(fresh[1]), ['seq', 'method', 'url', 'path', 'version', 'status', 'account', 'ms', 'request_id', 'traceparent'])
   assert.equal(fresh[1].url, '/v1.1/odata/Inbox?$top=1&$skip=0')
   // A random share of requests: none at rate 0, all at rate 1.
   for (const [rate, status] of [[0, 200], [1, 503]]) {

@@ -7,7 +7,7 @@ use super::limits::DocumentLimits;
 use super::nesting::{deeper_than, too_deep};
 use super::params::Params;
 use crate::schema::operation::selected_type;
-use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::Request;
 use axum::http::Method;
 use moka::future::Cache;
@@ -77,6 +77,29 @@ impl Documents {
     ) -> Option<OperationType> {
         let parsed = self.parsed(query).await.ok()?;
         selected_type(&parsed.document.operations, operation_name)
+    }
+
+    /// The type and name of the operation `query` runs, the name read from
+    /// the document when the request gives none (for its trace's span).
+    pub async fn operation(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+    ) -> Option<(OperationType, Option<String>)> {
+        let parsed = self.parsed(query).await.ok()?;
+        match (&parsed.document.operations, operation_name) {
+            (DocumentOperations::Single(op), _) => Some((op.node.ty, None)),
+            (DocumentOperations::Multiple(ops), Some(name)) => {
+                ops.get(name).map(|op| (op.node.ty, Some(name.to_string())))
+            }
+            (DocumentOperations::Multiple(ops), None) => {
+                let mut named = ops.iter();
+                match (named.next(), named.next()) {
+                    (Some((name, op)), None) => Some((op.node.ty, Some(name.to_string()))),
+                    _ => None,
+                }
+            }
+        }
     }
 }
 

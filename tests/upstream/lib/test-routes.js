@@ -17,6 +17,7 @@ function requestLog(req, res, next) {
     seq: ++seq, method: req.method, url: req.originalUrl, path: req.path,
     version: req.path.startsWith('/v1.0') ? '1.0' : '1.1', status: null, account: null, ms: null,
     request_id: req.headers['x-request-id'] ?? null,
+    traceparent: req.headers.traceparent ?? null,
   }
   log.push(entry)
   if (log.length > MAX_LOG) log.splice(0, log.length - MAX_LOG)
