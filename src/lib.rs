@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 pub mod config;
+pub mod digest;
 pub mod error;
 pub mod exec;
 pub mod live;

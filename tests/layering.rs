@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("report", 1),
     ("model", 1),
     ("error", 0),
+    ("digest", 0),
 ];
 
 fn layer(module: &str) -> Option<u8> {

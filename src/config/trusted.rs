@@ -6,6 +6,7 @@
 
 use super::error::{invalid, ConfigError};
 use super::keys::Config;
+use crate::digest::sha256_hex;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -118,12 +119,6 @@ fn flat_object(json: &Value) -> Result<Vec<(String, String)>, String> {
             None => Err(format!("the value of `{hash}` must be a document's text")),
         })
         .collect()
-}
-
-/// Lowercase hex SHA-256.
-fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! document gives is kept, by its text, and a repeated one costs a lookup.
 
 use super::tracer::traces;
+use crate::digest::sha256_hex;
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{Context, KeyValue, StringValue};
 use std::collections::HashMap;
@@ -79,7 +80,6 @@ pub(super) fn name(cx: &Context, kind: &'static str, name: Option<&str>, documen
 
 fn named(document: &str, requested: Option<&str>, kind: &'static str, name: Option<&str>) -> Named {
     let name = name.filter(|n| is_name(n));
-    let digest = ring::digest::digest(&ring::digest::SHA256, document.as_bytes());
     Named {
         requested: requested.map(Box::from),
         span_name: match name {
@@ -88,7 +88,7 @@ fn named(document: &str, requested: Option<&str>, kind: &'static str, name: Opti
         },
         kind,
         name: name.map(|n| StringValue::from(Arc::<str>::from(n))),
-        hash: StringValue::from(Arc::<str>::from(hex(digest.as_ref()))),
+        hash: StringValue::from(Arc::<str>::from(sha256_hex(document.as_bytes()))),
     }
 }
 
@@ -100,16 +100,6 @@ fn apply(cx: &Context, named: &Named) {
         span.set_attribute(KeyValue::new("graphql.operation.name", name.clone()));
     }
     span.set_attribute(KeyValue::new("graphql.document.hash", named.hash.clone()));
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
 }
 
 /// A GraphQL name: anything else is client text kept out of span names.
@@ -131,10 +121,5 @@ mod tests {
         assert!(is_name("Dashboard_1"));
         assert!(!is_name("a b"));
         assert!(!is_name("1a"));
-    }
-
-    #[test]
-    fn hashes_are_lowercase_hex() {
-        assert_eq!(hex(&[0x00, 0xab, 0x7f]), "00ab7f");
     }
 }

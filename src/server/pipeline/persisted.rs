@@ -90,11 +90,7 @@ fn parse(persisted: &Value) -> Result<String, GatewayError> {
     Ok(hash.to_ascii_lowercase())
 }
 
-/// Lowercase hex SHA-256, as Apollo clients compute it over the query text.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::digest::sha256_hex;
 
 #[cfg(test)]
 mod tests {
