@@ -143,18 +143,36 @@ impl<'a> TypeName<'a> {
     }
 }
 
+/// Values nested deeper than this (a `where` tree far past any filter
+/// depth limit) are left to the limits that refuse them.
+const MAX_VALUE_DEPTH: usize = 256;
+
 fn check_value(
     registry: &Registry,
     ty: TypeName<'_>,
     value: &Value,
     pos: Pos,
 ) -> Result<(), ServerError> {
+    check_nested(registry, ty, value, pos, 0)
+}
+
+fn check_nested(
+    registry: &Registry,
+    ty: TypeName<'_>,
+    value: &Value,
+    pos: Pos,
+    depth: usize,
+) -> Result<(), ServerError> {
+    if depth > MAX_VALUE_DEPTH {
+        return Ok(());
+    }
+    let next = depth + 1;
     match (ty.shape(), value) {
         (Shape::List(item), Value::List(values)) => values
             .iter()
-            .try_for_each(|v| check_value(registry, item, v, pos)),
+            .try_for_each(|v| check_nested(registry, item, v, pos, next)),
         // A single value where a list is expected is a list of one.
-        (Shape::List(item), value) => check_value(registry, item, value, pos),
+        (Shape::List(item), value) => check_nested(registry, item, value, pos, next),
         (Shape::Named("Int"), Value::Number(n)) => {
             let fits = n.as_i64().is_some_and(|i| i32::try_from(i).is_ok());
             if fits || !(n.is_i64() || n.is_u64()) {
@@ -169,7 +187,7 @@ fn check_value(
             };
             for (field, value) in fields {
                 if let Some(meta) = input_fields.get(field.as_str()) {
-                    check_value(registry, TypeName::Meta(&meta.ty), value, pos)?;
+                    check_nested(registry, TypeName::Meta(&meta.ty), value, pos, next)?;
                 }
             }
             Ok(())
